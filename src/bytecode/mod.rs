@@ -1,0 +1,115 @@
+//! NBC: the compiled program — the only contract between compiler and VM.
+
+pub mod disasm;
+pub mod nbc;
+pub mod op;
+pub mod verify;
+
+pub use op::{Instr, Op, Operand};
+use serde::{Deserialize, Serialize};
+
+/// Built-in functions, in the index order `LoadBuiltin` uses. The VM implements
+/// them in this order; the compiler resolves names against this list.
+pub const BUILTINS: &[&str] = &[
+    "print", "input", "len", "str", "int", "float", "bool", "type", "range", "enumerate",
+    "zip", "min", "max", "sum", "abs", "round", "sorted", "reversed", "sqrt", "floor",
+    "ceil", "Error", "args", "exit", "now",
+];
+
+/// Library modules implemented inside the VM (imported with `ImportNative`).
+pub const NATIVE_MODULES: &[&str] = &["math", "json", "time", "random"];
+
+pub fn builtin_index(name: &str) -> Option<usize> {
+    BUILTINS.iter().position(|b| *b == name)
+}
+
+/// A constant in the program's pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Const {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// Names of the trailing named arguments of a call.
+    Names(Vec<String>),
+    /// A method call with named arguments: the method name and the argument names.
+    MethodKw(String, Vec<String>),
+    /// How to build a class: its name, whether `R[b]` holds a parent, and the
+    /// method names in register order.
+    Class { name: String, has_parent: bool, methods: Vec<String> },
+}
+
+/// Where a closure's upvalue comes from when it is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpvalSrc {
+    /// The cell in the enclosing frame's register.
+    Reg(u8),
+    /// The enclosing closure's own upvalue.
+    Upval(u16),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamInfo {
+    pub name: String,
+    pub has_default: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub module: u32,
+    pub params: Vec<ParamInfo>,
+    /// Methods take `self` in register 0, before the parameters.
+    pub is_method: bool,
+    pub is_async: bool,
+    /// Registers the frame needs (locals and temporaries).
+    pub num_regs: u16,
+    pub upvals: Vec<UpvalSrc>,
+    pub code: Vec<Instr>,
+    /// Source span of each instruction, for stack traces and disassembly.
+    pub spans: Vec<crate::diag::Span>,
+}
+
+impl Function {
+    /// Registers taken by arguments (`self` included for methods).
+    pub fn arg_regs(&self) -> usize {
+        self.params.len() + self.is_method as usize
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Module {
+    pub name: String,
+    /// Index of the source file (in `Program::files`).
+    pub file: u32,
+    /// Global slot names, in slot order.
+    pub globals: Vec<String>,
+    /// The function holding the module's top-level code.
+    pub main: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceText {
+    pub name: String,
+    pub text: String,
+}
+
+/// A whole compiled program: every module it imports, bundled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub files: Vec<SourceText>,
+    pub modules: Vec<Module>,
+    pub functions: Vec<Function>,
+    pub consts: Vec<Const>,
+    /// The module whose top level is the program's main.
+    pub entry: u32,
+}
+
+impl Program {
+    pub fn source_map(&self) -> crate::diag::SourceMap {
+        let mut sm = crate::diag::SourceMap::default();
+        for f in &self.files {
+            sm.add(f.name.clone(), f.text.clone());
+        }
+        sm
+    }
+}

@@ -1,0 +1,223 @@
+//! The abstract syntax tree. Free of parser-generator types; every node carries
+//! its span, every identifier a unique `id` that later stages key side tables by.
+
+use crate::diag::Span;
+
+pub type NodeId = u32;
+
+#[derive(Clone, Debug)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+    pub id: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    Name(Ident),
+    List(Vec<Pattern>, Span),
+}
+
+impl Pattern {
+    pub fn span(&self) -> Span {
+        match self {
+            Pattern::Name(i) => i.span,
+            Pattern::List(_, s) => *s,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum ElseBranch {
+    Block(Block),
+    If(Box<Stmt>),
+}
+
+#[derive(Clone, Debug)]
+pub enum ImportPath {
+    /// `import util` — a stdlib module or `util.nd` beside the importer.
+    Name(String),
+    /// `import "lib/geo.nd"` — a path relative to the importer.
+    File(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum StmtKind {
+    Let { mutable: bool, pattern: Pattern, value: Expr },
+    Assign { target: Expr, op: Option<BinOp>, value: Expr },
+    Expr(Expr),
+    If { cond: Expr, then: Block, else_: Option<ElseBranch> },
+    While { cond: Expr, body: Block },
+    For { vars: Vec<Ident>, iter: Expr, body: Block },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Def(FnDecl),
+    Class(ClassDecl),
+    Actor(ActorDecl),
+    Try { body: Block, catch: Option<(Option<Ident>, Block)>, finally: Option<Block> },
+    Throw(Expr),
+    Import { path: ImportPath, alias: Option<Ident>, path_span: Span },
+    /// `send ref.method(args)` — a tell.
+    Send(Expr),
+    /// A statement that failed to parse (already reported).
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct TypeAnn {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: Option<TypeAnn>,
+    pub default: Option<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub enum FnBody {
+    Block(Block),
+    /// A lambda whose body is one expression.
+    Expr(Box<Expr>),
+}
+
+#[derive(Clone, Debug)]
+pub struct FnDecl {
+    /// `None` for lambdas.
+    pub name: Option<Ident>,
+    pub params: Vec<Param>,
+    pub ret: Option<TypeAnn>,
+    pub body: FnBody,
+    pub is_async: bool,
+    pub span: Span,
+    pub id: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClassDecl {
+    pub name: Ident,
+    pub parent: Option<Ident>,
+    pub methods: Vec<FnDecl>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct StateField {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub struct ActorDecl {
+    pub name: Ident,
+    pub states: Vec<StateField>,
+    pub methods: Vec<FnDecl>,
+    pub span: Span,
+}
+
+/// One member of a class or actor body.
+#[derive(Clone, Debug)]
+pub enum Member {
+    Method(FnDecl),
+    State(StateField),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add, Sub, Mul, Div, FloorDiv, Mod, Pow, MatMul,
+    BitAnd, BitOr, BitXor, Shl, Shr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq, Ne, Lt, Le, Gt, Ge, In, NotIn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Neg, BitNot, Not,
+}
+
+#[derive(Clone, Debug)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub enum Index {
+    Single(Expr),
+    Slice { start: Option<Expr>, end: Option<Expr> },
+}
+
+#[derive(Clone, Debug)]
+pub enum MapKey {
+    /// `name:` or `"name":` — a constant string key.
+    Str(String),
+    /// `(expr):` or any other literal.
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug)]
+pub enum FPart {
+    Lit(String),
+    Field { expr: Expr, spec: Option<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    FStr(Vec<FPart>),
+    Bool(bool),
+    None,
+    Name(Ident),
+    SelfRef(NodeId),
+    List(Vec<Expr>),
+    Map(Vec<(MapKey, Expr)>),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Range { start: Box<Expr>, end: Box<Expr>, inclusive: bool },
+    Call { callee: Box<Expr>, args: Vec<Arg> },
+    MethodCall { recv: Box<Expr>, name: Ident, args: Vec<Arg> },
+    SuperCall { name: Ident, args: Vec<Arg> },
+    Index { obj: Box<Expr>, index: Vec<Index> },
+    Field { obj: Box<Expr>, name: Ident },
+    Lambda(Box<FnDecl>),
+    IfExpr { cond: Box<Expr>, then: Box<Expr>, else_: Box<Expr> },
+    Await(Box<Expr>),
+    Spawn { class: Ident, args: Vec<Arg>, options: Option<Box<Expr>> },
+    /// An expression that failed to parse (already reported).
+    Error,
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span }
+    }
+}

@@ -1,0 +1,274 @@
+//! The statement and expression walk of the analyzer.
+
+use super::{Analyzer, FnKind, NameRes, Sig};
+use crate::diag::Diagnostic;
+use crate::parser::ast::*;
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn stmt(&mut self, s: &Stmt, top: bool) {
+        match &s.kind {
+            StmtKind::Let { mutable, pattern, value } => {
+                self.expr(value);
+                self.bind_pattern(pattern, *mutable, top);
+            }
+            StmtKind::Assign { target, value, .. } => {
+                self.expr(value);
+                match &target.kind {
+                    ExprKind::Name(id) => {
+                        if let Some((r, mutable, _)) = self.resolve(&id.name) {
+                            self.out.names.insert(id.id, r);
+                            if matches!(r, NameRes::Builtin(_)) {
+                                self.error("E0205", format!("cannot assign to built-in `{}`", id.name), id.span, "declare it with `var` first to shadow it");
+                            } else if !mutable {
+                                self.diags.push(
+                                    Diagnostic::new("E0205", format!("cannot assign twice to `{}`", id.name), id.span, "declared with `let`, so it cannot change")
+                                        .note("declare it with `var` to make it mutable"),
+                                );
+                            }
+                        } else {
+                            self.use_name(id);
+                        }
+                    }
+                    _ => self.expr(target),
+                }
+            }
+            StmtKind::Expr(e) => self.expr(e),
+            StmtKind::If { cond, then, else_ } => {
+                self.expr(cond);
+                self.block(then);
+                match else_ {
+                    Some(ElseBranch::Block(b)) => self.block(b),
+                    Some(ElseBranch::If(s)) => self.stmt(s, false),
+                    None => {}
+                }
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.cur().loops += 1;
+                self.block(body);
+                self.cur().loops -= 1;
+            }
+            StmtKind::For { vars, iter, body } => {
+                self.expr(iter);
+                if vars.len() > 2 {
+                    self.error("E0206", "a `for` loop takes one or two names", vars[2].span, "too many loop variables");
+                }
+                self.push_block();
+                for v in vars {
+                    self.declare(v, true, None);
+                }
+                self.cur().loops += 1;
+                self.block(body);
+                self.cur().loops -= 1;
+                self.pop_block();
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.cur().loops == 0 {
+                    let what = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
+                    self.error("E0207", format!("`{what}` outside a loop"), s.span, "not inside `while` or `for`");
+                }
+            }
+            StmtKind::Return(e) => {
+                if let Some(e) = e {
+                    self.expr(e);
+                }
+                if self.cur().kind == FnKind::Main {
+                    self.error("E0208", "`return` outside a function", s.span, "the top level cannot return; use `exit(code)`");
+                }
+            }
+            StmtKind::Def(f) => self.function(f, FnKind::Def),
+            StmtKind::Class(c) => {
+                let has_parent = c.parent.is_some();
+                if let Some(p) = &c.parent {
+                    self.use_name(p);
+                }
+                for m in &c.methods {
+                    self.function(m, FnKind::Method { has_parent });
+                }
+            }
+            StmtKind::Actor(a) => {
+                self.error("E0299", "actors are not supported by this version of noodle", a.name.span, "actor support is the next milestone")
+            }
+            StmtKind::Send(e) => self.error("E0299", "`send` is not supported by this version of noodle", e.span, "actor support is the next milestone"),
+            StmtKind::Try { body, catch, finally } => {
+                self.block(body);
+                if let Some((name, b)) = catch {
+                    self.push_block();
+                    if let Some(n) = name {
+                        self.declare(n, true, None);
+                    }
+                    self.block(b);
+                    self.pop_block();
+                }
+                if let Some(f) = finally {
+                    self.block(f);
+                }
+            }
+            StmtKind::Throw(e) => self.expr(e),
+            StmtKind::Import { alias, path, path_span } => {
+                if !top || !self.at_top_level() {
+                    self.error("E0209", "`import` must be at the top level", *path_span, "move this import to the top of the file");
+                    let _ = (alias, path);
+                }
+            }
+            StmtKind::Error => {}
+        }
+    }
+
+    pub(super) fn expr(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::None | ExprKind::Error => {}
+            ExprKind::FStr(parts) => {
+                for p in parts {
+                    if let FPart::Field { expr, .. } = p {
+                        self.expr(expr);
+                    }
+                }
+            }
+            ExprKind::Name(id) => {
+                self.use_name(id);
+            }
+            ExprKind::SelfRef(id) => match self.resolve("self") {
+                Some((r, _, _)) => {
+                    self.out.names.insert(*id, r);
+                }
+                None => self.error("E0210", "`self` outside a class", e.span, "`self` only exists inside methods"),
+            },
+            ExprKind::List(v) => v.iter().for_each(|x| self.expr(x)),
+            ExprKind::Map(v) => {
+                for (k, x) in v {
+                    if let MapKey::Expr(k) = k {
+                        self.expr(k);
+                    }
+                    self.expr(x);
+                }
+            }
+            ExprKind::Unary(_, x) | ExprKind::Await(x) => {
+                if let ExprKind::Await(_) = e.kind {
+                    self.check_await(e);
+                }
+                self.expr(x)
+            }
+            ExprKind::Binary(_, a, b) | ExprKind::Compare(_, a, b) | ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            ExprKind::Range { start, end, .. } => {
+                self.expr(start);
+                self.expr(end);
+            }
+            ExprKind::Call { callee, args } => {
+                let sig = match &callee.kind {
+                    ExprKind::Name(id) => self.use_name(id),
+                    _ => {
+                        self.expr(callee);
+                        None
+                    }
+                };
+                self.args(args);
+                if let Some(sig) = sig {
+                    self.check_call(&sig, args, e);
+                }
+            }
+            ExprKind::MethodCall { recv, args, .. } => {
+                self.expr(recv);
+                self.args(args);
+            }
+            ExprKind::SuperCall { args, .. } => {
+                match self.fns.iter().rev().find(|f| f.kind != FnKind::Lambda).map(|f| f.kind) {
+                    Some(FnKind::Method { has_parent: true }) => {}
+                    _ => self.error("E0211", "`super` outside a subclass method", e.span, "only methods of a class with `extends` can call `super`"),
+                }
+                let _ = self.resolve("self").map(|(r, _, _)| r);
+                self.args(args);
+            }
+            ExprKind::Index { obj, index } => {
+                self.expr(obj);
+                for i in index {
+                    match i {
+                        Index::Single(x) => self.expr(x),
+                        Index::Slice { start, end } => {
+                            start.iter().for_each(|x| self.expr(x));
+                            end.iter().for_each(|x| self.expr(x));
+                        }
+                    }
+                }
+            }
+            ExprKind::Field { obj, .. } => self.expr(obj),
+            ExprKind::Lambda(f) => self.function(f, FnKind::Lambda),
+            ExprKind::IfExpr { cond, then, else_ } => {
+                self.expr(cond);
+                self.expr(then);
+                self.expr(else_);
+            }
+            ExprKind::Spawn { class, .. } => {
+                self.error("E0299", "`spawn` is not supported by this version of noodle", class.span, "actor support is the next milestone")
+            }
+        }
+    }
+
+    fn args(&mut self, args: &[Arg]) {
+        for a in args {
+            self.expr(&a.value);
+        }
+    }
+
+    fn check_await(&mut self, e: &Expr) {
+        let f = self.fns.last().expect("scope");
+        let ok = match f.kind {
+            FnKind::Main => true,
+            FnKind::Def | FnKind::Method { .. } => f.is_async,
+            FnKind::Lambda => false,
+        };
+        if !ok {
+            self.diags.push(
+                Diagnostic::new("E0212", "`await` outside an async function", e.span, "this function is not `async`")
+                    .note("declare it with `async def`, or await at the top level"),
+            );
+        }
+    }
+
+    /// Compile-time argument check for a call to a known function.
+    fn check_call(&mut self, sig: &Sig, args: &[Arg], call: &Expr) {
+        let positional = args.iter().filter(|a| a.name.is_none()).count();
+        if sig.variadic {
+            for a in args {
+                if let Some(n) = &a.name {
+                    if !sig.params.iter().any(|(p, _)| *p == n.name) {
+                        self.error("E0213", format!("`{}` has no parameter `{}`", sig.name, n.name), n.span, "unknown named argument");
+                    }
+                }
+            }
+            return;
+        }
+        if positional > sig.params.len() {
+            self.error(
+                "E0213",
+                format!("`{}` takes {} argument{} but {} were given", sig.name, sig.params.len(), if sig.params.len() == 1 { "" } else { "s" }, positional),
+                call.span,
+                "too many arguments",
+            );
+            return;
+        }
+        let mut given = vec![false; sig.params.len()];
+        given[..positional].iter_mut().for_each(|g| *g = true);
+        for a in args {
+            if let Some(n) = &a.name {
+                match sig.params.iter().position(|(p, _)| *p == n.name) {
+                    Some(i) if given[i] => self.error("E0213", format!("argument `{}` given twice", n.name), n.span, "already passed"),
+                    Some(i) => given[i] = true,
+                    None => self.error("E0213", format!("`{}` has no parameter `{}`", sig.name, n.name), n.span, "unknown named argument"),
+                }
+            }
+        }
+        let missing: Vec<&str> = sig.params.iter().zip(&given).filter(|((_, d), g)| !*d && !**g).map(|((n, _), _)| n.as_str()).collect();
+        if !missing.is_empty() {
+            self.error(
+                "E0213",
+                format!("missing argument{} `{}` in call to `{}`", if missing.len() == 1 { "" } else { "s" }, missing.join("`, `"), sig.name),
+                call.span,
+                "not enough arguments",
+            );
+        }
+    }
+}
