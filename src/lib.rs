@@ -5,3 +5,6 @@ pub mod lexer;
 pub mod parser;
 pub mod bytecode;
 pub mod sema;
+pub mod vm;
+pub mod codegen;
+pub mod driver;

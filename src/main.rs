@@ -1,1 +1,162 @@
-fn main() {}
+//! The `noodle` command line: run, build, check, disasm, repl.
+
+use clap::{Parser, Subcommand};
+use noodle::bytecode::{disasm, nbc, Program};
+use noodle::diag::SourceMap;
+use noodle::driver;
+use noodle::vm::{Exit, Vm};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod repl;
+
+#[derive(Parser)]
+#[command(name = "noodle", version, about = "The Noodle language: compile and run .nd programs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a program (.nd source or .nbc bytecode); arguments after it go to args().
+    Run {
+        file: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Maximum call depth before a StackOverflowError.
+        #[arg(long, default_value_t = 100_000)]
+        max_depth: usize,
+    },
+    /// Compile a program and its imports into one .nbc file.
+    Build {
+        file: PathBuf,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Report every compile error in a program without running it.
+    Check { file: PathBuf },
+    /// Print a readable listing of a .nbc file (or of a .nd file, compiled first).
+    Disasm { file: PathBuf },
+    /// Start the interactive session.
+    Repl,
+}
+
+const EXIT_COMPILE: u8 = 1;
+const EXIT_RUNTIME: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    // Compiler passes recurse over the AST; a big stack keeps deeply nested
+    // input from overflowing it.
+    let worker = std::thread::Builder::new().stack_size(512 << 20).spawn(move || run_cli(cli));
+    match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("noodle: internal error (this is a bug; please report it)");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> ExitCode {
+    match cli.cmd {
+        None | Some(Cmd::Repl) => repl::run(),
+        Some(Cmd::Run { file, args, max_depth }) => match load(&file) {
+            Ok(p) => execute(&p, args, max_depth),
+            Err(code) => code,
+        },
+        Some(Cmd::Build { file, output }) => {
+            let Some(p) = compile(&file) else { return ExitCode::from(EXIT_COMPILE) };
+            let out = output.unwrap_or_else(|| file.with_extension("nbc"));
+            match std::fs::write(&out, nbc::encode(&p)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", out.display());
+                    ExitCode::from(EXIT_COMPILE)
+                }
+            }
+        }
+        Some(Cmd::Check { file }) => match compile(&file) {
+            Some(_) => ExitCode::SUCCESS,
+            None => ExitCode::from(EXIT_COMPILE),
+        },
+        Some(Cmd::Disasm { file }) => match load(&file) {
+            Ok(p) => {
+                print!("{}", disasm::disassemble(&p));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+fn read(file: &Path) -> Option<Vec<u8>> {
+    match std::fs::read(file) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            None
+        }
+    }
+}
+
+/// Compile a source file, printing diagnostics on failure.
+fn compile(file: &Path) -> Option<Program> {
+    let bytes = read(file)?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        eprintln!("error: {} is not valid UTF-8", file.display());
+        return None;
+    };
+    match driver::compile_file(file, text) {
+        Ok(c) => Some(c.program),
+        Err(f) => {
+            report(&f.sources, &f.diags);
+            None
+        }
+    }
+}
+
+fn report(sources: &SourceMap, diags: &[noodle::diag::Diagnostic]) {
+    let color = std::io::stderr().is_terminal();
+    eprint!("{}", sources.render(diags, color));
+    let n = diags.len();
+    eprintln!("{n} error{} found", if n == 1 { "" } else { "s" });
+}
+
+/// Load a program from `.nbc` (decoded and verified) or `.nd` (compiled).
+fn load(file: &Path) -> Result<Program, ExitCode> {
+    if file.extension().is_some_and(|e| e == "nbc") {
+        let bytes = read(file).ok_or(ExitCode::from(EXIT_COMPILE))?;
+        nbc::decode(&bytes).map_err(|e| {
+            eprintln!("error: {}: {e}", file.display());
+            ExitCode::from(EXIT_COMPILE)
+        })
+    } else {
+        compile(file).ok_or(ExitCode::from(EXIT_COMPILE))
+    }
+}
+
+fn execute(p: &Program, args: Vec<String>, max_depth: usize) -> ExitCode {
+    let mut vm = Vm::new();
+    vm.args = args;
+    vm.max_depth = max_depth.max(1);
+    vm.load(p);
+    let entry = &p.modules[p.entry as usize];
+    match vm.run_main(p.entry, entry.main) {
+        Exit::Finished(_) => ExitCode::SUCCESS,
+        Exit::ExitCode(c) => ExitCode::from(c as u8),
+        Exit::Error(e) => {
+            vm.flush();
+            eprint!("{}", Vm::describe_error(&e));
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

@@ -72,6 +72,8 @@ pub struct Analysis {
     pub funcs: HashMap<NodeId, FnInfo>,
     /// Top-level declarations (ident id) that live in a global slot.
     pub decl_global: HashMap<NodeId, u32>,
+    /// Every module global by name (imports bind by name).
+    pub global_slots: HashMap<String, u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -112,6 +114,7 @@ pub fn analyze(stmts: &[Stmt], scope: &mut ModuleScope) -> (Analysis, Vec<Diagno
     for s in stmts {
         a.stmt(s, true);
     }
+    a.out.global_slots = a.scope.globals.iter().map(|(n, g)| (n.clone(), g.slot)).collect();
     (a.out, a.diags)
 }
 
@@ -323,11 +326,6 @@ impl<'a> Analyzer<'a> {
         if let FnKind::Method { .. } = kind {
             scope.blocks[0].push(("self".into(), Decl { id: f.id, mutable: false, sig: None }));
         }
-        for p in &f.params {
-            if let Some(d) = &p.default {
-                self.expr(d);
-            }
-        }
         self.fns.push(scope);
         let mut seen = HashSet::new();
         for p in &f.params {
@@ -336,6 +334,13 @@ impl<'a> Analyzer<'a> {
             }
             self.check_type_ann(p.ty.as_ref());
             self.declare(&p.name, true, None);
+        }
+        // Defaults are evaluated at call time inside the function, so they may
+        // use earlier parameters.
+        for p in &f.params {
+            if let Some(d) = &p.default {
+                self.expr(d);
+            }
         }
         self.check_type_ann(f.ret.as_ref());
         match &f.body {

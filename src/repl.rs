@@ -1,0 +1,137 @@
+//! `noodle repl`: definitions persist between inputs, expression lines print
+//! their value, open brackets continue onto the next line, errors are
+//! reported and the session goes on. Without a terminal it reads stdin.
+
+use noodle::driver::Loader;
+use noodle::sema::ModuleScope;
+use noodle::vm::{Exit, Vm};
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+const HELP: &str = "Noodle REPL — enter statements or expressions.
+  :help   show this help
+  :quit   leave (also Ctrl-D)
+Open brackets continue on the next line; definitions persist between inputs.";
+
+struct Session {
+    loader: Loader,
+    scope: ModuleScope,
+    vm: Vm,
+    count: usize,
+}
+
+impl Session {
+    fn new() -> Session {
+        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Vm::new(), count: 0 }
+    }
+
+    /// Whether `text` still has an open bracket or string (needs more lines).
+    fn incomplete(text: &str) -> bool {
+        let (_, diags) = noodle::lexer::lex(text, 0, 0);
+        diags.iter().any(|d| d.title.starts_with("unclosed"))
+    }
+
+    fn eval(&mut self, text: &str) {
+        self.count += 1;
+        let name = format!("<repl:{}>", self.count);
+        match self.loader.load_repl(&name, text, &mut self.scope) {
+            Ok(main) => {
+                self.vm.load(&self.loader.pb.program);
+                match self.vm.run_main(0, main) {
+                    Exit::Finished(_) => {}
+                    Exit::ExitCode(c) => {
+                        self.vm.flush();
+                        std::process::exit(c);
+                    }
+                    Exit::Error(e) => {
+                        self.vm.flush();
+                        eprint!("{}", Vm::describe_error(&e));
+                        self.vm.reset_frames();
+                    }
+                }
+            }
+            Err(diags) => {
+                let color = std::io::stderr().is_terminal();
+                eprint!("{}", self.loader.sources.render(&diags, color));
+            }
+        }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let mut s = Session::new();
+    if !std::io::stdin().is_terminal() {
+        let stdin = std::io::stdin();
+        let mut buf = String::new();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if buf.is_empty() {
+                match line.trim() {
+                    ":quit" | ":q" => break,
+                    ":help" => {
+                        println!("{HELP}");
+                        continue;
+                    }
+                    "" => continue,
+                    _ => {}
+                }
+            }
+            buf.push_str(&line);
+            buf.push('\n');
+            if Session::incomplete(&buf) {
+                continue;
+            }
+            let text = std::mem::take(&mut buf);
+            s.eval(&text);
+        }
+        if !buf.is_empty() {
+            s.eval(&buf);
+        }
+        s.vm.flush();
+        return ExitCode::SUCCESS;
+    }
+    println!("Noodle {} — :help for help, :quit to leave", env!("CARGO_PKG_VERSION"));
+    let Ok(mut rl) = rustyline::DefaultEditor::new() else {
+        eprintln!("error: cannot start the line editor");
+        return ExitCode::from(2);
+    };
+    let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".noodle_history"));
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    let mut buf = String::new();
+    loop {
+        let prompt = if buf.is_empty() { ">>> " } else { "... " };
+        match rl.readline(prompt) {
+            Ok(line) => {
+                if buf.is_empty() {
+                    match line.trim() {
+                        ":quit" | ":q" => break,
+                        ":help" => {
+                            println!("{HELP}");
+                            continue;
+                        }
+                        "" => continue,
+                        _ => {}
+                    }
+                }
+                buf.push_str(&line);
+                buf.push('\n');
+                if Session::incomplete(&buf) {
+                    continue;
+                }
+                let text = std::mem::take(&mut buf);
+                let _ = rl.add_history_entry(text.trim_end());
+                s.eval(&text);
+                s.vm.flush();
+                let _ = std::io::stdout().flush();
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => buf.clear(),
+            Err(_) => break,
+        }
+    }
+    if let Some(h) = &history {
+        let _ = rl.save_history(h);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,348 @@
+//! Calls: binding arguments to parameters, pushing frames, methods, classes,
+//! and re-entrant calls from native code.
+
+use super::value::*;
+use super::*;
+use crate::bytecode::Instr;
+
+pub(crate) enum CallOutcome {
+    /// A Noodle frame was pushed; the dispatch loop continues in it.
+    Pushed,
+    /// The call completed (native); its result is in the callee slot.
+    Done,
+}
+
+impl Vm {
+    pub(crate) fn push_frame(&mut self, closure: Rc<Closure>, base: usize, ret: usize, kind: FrameKind) -> Result<(), Value> {
+        if self.frames.len() >= self.max_depth {
+            return err("StackOverflowError", format!("maximum call depth of {} exceeded", self.max_depth));
+        }
+        let need = base + closure.func.num_regs as usize + 1;
+        if self.stack.len() < need {
+            self.stack.resize(need.max(self.stack.len() * 2), Value::None);
+        }
+        self.frames.push(Frame { closure, pc: 0, base, ret, kind });
+        Ok(())
+    }
+
+    /// Place arguments (already at `base + self_regs..`) into parameter order.
+    /// `argc` counts the arguments given, the last `names.len()` of them named.
+    fn bind_args(&mut self, closure: &Closure, base: usize, argc: usize, names: Option<&[String]>) -> Result<(), Value> {
+        let f = &closure.func;
+        let first = f.is_method as usize;
+        let nparams = f.params.len();
+        let named = names.map_or(0, |n| n.len());
+        let positional = argc - named;
+        if names.is_none() && argc == nparams {
+            return Ok(());
+        }
+        if positional > nparams {
+            return err("TypeError", format!("`{}` takes {} argument{} but {} were given", f.name, nparams, if nparams == 1 { "" } else { "s" }, positional));
+        }
+        let need = base + first + nparams.max(argc) + 1;
+        if self.stack.len() < need {
+            self.stack.resize(need, Value::None);
+        }
+        let mut named_vals = Vec::with_capacity(named);
+        for i in 0..named {
+            named_vals.push(std::mem::take(&mut self.stack[base + first + positional + i]));
+        }
+        for i in positional..nparams {
+            self.stack[base + first + i] = Value::Undefined;
+        }
+        if let Some(names) = names {
+            for (n, v) in names.iter().zip(named_vals) {
+                match f.params.iter().position(|p| p.name == *n) {
+                    Some(i) if i < positional || !matches!(self.stack[base + first + i], Value::Undefined) => {
+                        return err("TypeError", format!("`{}` got argument `{n}` twice", f.name));
+                    }
+                    Some(i) => self.stack[base + first + i] = v,
+                    None => return err("TypeError", format!("`{}` has no parameter `{n}`", f.name)),
+                }
+            }
+        }
+        let missing: Vec<&str> = f
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| !p.has_default && matches!(self.stack[base + first + i], Value::Undefined))
+            .map(|(_, p)| p.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return err("TypeError", format!("`{}` is missing argument{} `{}`", f.name, if missing.len() == 1 { "" } else { "s" }, missing.join("`, `")));
+        }
+        Ok(())
+    }
+
+    /// Call the value in `stack[slot]` with `argc` arguments after it.
+    pub(crate) fn setup_call(&mut self, slot: usize, argc: usize, names: Option<&[String]>) -> Result<CallOutcome, Value> {
+        let callee = self.stack[slot].clone();
+        match callee {
+            Value::Func(c) => {
+                if c.func.is_method {
+                    return err("TypeError", "a method must be called on an instance");
+                }
+                self.bind_args(&c, slot + 1, argc, names)?;
+                self.push_frame(c, slot + 1, slot, FrameKind::Normal)?;
+                Ok(CallOutcome::Pushed)
+            }
+            Value::Bound(b) => match &b.method {
+                Value::Func(c) => {
+                    self.stack[slot] = b.receiver.clone();
+                    self.bind_args(c, slot, argc, names)?;
+                    self.push_frame(c.clone(), slot, slot, FrameKind::Normal)?;
+                    Ok(CallOutcome::Pushed)
+                }
+                Value::Str(name) => {
+                    let (args, kw) = self.take_args(slot, argc, names);
+                    let v = methods::call_method(self, &b.receiver, name, &args, &kw)?;
+                    self.stack[slot] = v;
+                    Ok(CallOutcome::Done)
+                }
+                _ => err("TypeError", "bad bound method"),
+            },
+            Value::Class(cls) => {
+                let inst = Value::Instance(Rc::new(Instance { class: cls.clone(), fields: Default::default() }));
+                match cls.find_method("init").cloned() {
+                    Some(init) => {
+                        self.stack[slot] = inst;
+                        self.bind_args(&init, slot, argc, names)?;
+                        self.push_frame(init, slot, slot, FrameKind::Init)?;
+                        Ok(CallOutcome::Pushed)
+                    }
+                    None => {
+                        if argc > 0 {
+                            return err("TypeError", format!("`{}` has no `init`, so it takes no arguments ({argc} given)", cls.name));
+                        }
+                        self.stack[slot] = inst;
+                        Ok(CallOutcome::Done)
+                    }
+                }
+            }
+            Value::Native(n) => {
+                let (args, kw) = self.take_args(slot, argc, names);
+                let v = (n.f)(self, &args, &kw)?;
+                self.stack[slot] = v;
+                Ok(CallOutcome::Done)
+            }
+            Value::Undefined => err("NameError", "a function is called before its definition"),
+            other => err("TypeError", format!("{} is not callable", other.type_name())),
+        }
+    }
+
+    fn take_args(&mut self, slot: usize, argc: usize, names: Option<&[String]>) -> (Vec<Value>, Vec<(Rc<str>, Value)>) {
+        let named = names.map_or(0, |n| n.len());
+        let positional = argc - named;
+        let args: Vec<Value> = self.stack[slot + 1..slot + 1 + positional].to_vec();
+        let kw = match names {
+            Some(ns) => ns.iter().enumerate().map(|(i, n)| (Rc::from(n.as_str()), self.stack[slot + 1 + positional + i].clone())).collect(),
+            None => Vec::new(),
+        };
+        (args, kw)
+    }
+
+    /// `recv.name(args)` with the receiver in `stack[slot]`.
+    pub(crate) fn setup_method_call(&mut self, slot: usize, name: &str, argc: usize, names: Option<&[String]>) -> Result<CallOutcome, Value> {
+        let recv = self.stack[slot].clone();
+        match &recv {
+            Value::Instance(inst) => {
+                if let Some(m) = inst.class.find_method(name).cloned() {
+                    self.bind_args(&m, slot, argc, names)?;
+                    self.push_frame(m, slot, slot, FrameKind::Normal)?;
+                    return Ok(CallOutcome::Pushed);
+                }
+                let field = inst.fields.borrow().get(name).cloned();
+                match field {
+                    Some(f) => {
+                        self.stack[slot] = f;
+                        self.setup_call(slot, argc, names)
+                    }
+                    None => err("TypeError", format!("{} has no method `{name}`", inst.class.name)),
+                }
+            }
+            Value::Module(_) => {
+                let f = self.get_field(&recv, name)?;
+                self.stack[slot] = f;
+                self.setup_call(slot, argc, names)
+            }
+            _ => {
+                let (args, kw) = self.take_args(slot, argc, names);
+                let v = methods::call_method(self, &recv, name, &args, &kw)?;
+                self.stack[slot] = v;
+                Ok(CallOutcome::Done)
+            }
+        }
+    }
+
+    pub(crate) fn setup_super_call(&mut self, current: &Rc<Closure>, slot: usize, name: &str, argc: usize) -> Result<CallOutcome, Value> {
+        let owner = current.owner.borrow().as_ref().and_then(|w| w.upgrade());
+        let parent = owner.as_ref().and_then(|c| c.parent.clone());
+        let Some(parent) = parent else {
+            return err("TypeError", "`super` used outside a subclass method");
+        };
+        let Some(m) = parent.find_method(name).cloned() else {
+            return err("TypeError", format!("{} has no method `{name}`", parent.name));
+        };
+        self.bind_args(&m, slot, argc, None)?;
+        self.push_frame(m, slot, slot, FrameKind::Normal)?;
+        Ok(CallOutcome::Pushed)
+    }
+
+    /// Call a value from native code (e.g. a `sort` key) and run it to completion.
+    pub fn call_value(&mut self, f: &Value, args: &[Value]) -> Result<Value, Value> {
+        if self.native_depth > 200 {
+            return err("StackOverflowError", "too many nested calls through built-in functions");
+        }
+        let top = self.frames.last().map(|f| f.base + f.closure.func.num_regs as usize + 1).unwrap_or(0);
+        let need = top + args.len() + 2;
+        if self.stack.len() < need {
+            self.stack.resize(need, Value::None);
+        }
+        self.stack[top] = f.clone();
+        for (i, a) in args.iter().enumerate() {
+            self.stack[top + 1 + i] = a.clone();
+        }
+        let depth = self.frames.len();
+        match self.setup_call(top, args.len(), None)? {
+            CallOutcome::Done => Ok(std::mem::take(&mut self.stack[top])),
+            CallOutcome::Pushed => {
+                self.native_depth += 1;
+                let r = self.run_frames(depth);
+                self.native_depth -= 1;
+                r
+            }
+        }
+    }
+
+    pub(crate) fn get_field(&self, obj: &Value, name: &str) -> Result<Value, Value> {
+        match obj {
+            Value::Instance(inst) => {
+                if let Some(v) = inst.fields.borrow().get(name) {
+                    return Ok(v.clone());
+                }
+                match inst.class.find_method(name) {
+                    Some(m) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method: Value::Func(m.clone()) }))),
+                    None => err("TypeError", format!("{} has no field `{name}`", inst.class.name)),
+                }
+            }
+            Value::Module(m) => {
+                if let Some(idx) = m.index {
+                    let rt = &self.modules[idx as usize];
+                    match rt.slots.get(name) {
+                        Some(s) => match &rt.globals[*s] {
+                            Value::Undefined => err("NameError", format!("`{}.{name}` is used before it is defined", m.name)),
+                            v => Ok(v.clone()),
+                        },
+                        None => err("NameError", format!("module `{}` has no member `{name}`", m.name)),
+                    }
+                } else {
+                    match m.members.borrow().get(name) {
+                        Some(v) => Ok(v.clone()),
+                        None => err("NameError", format!("module `{}` has no member `{name}`", m.name)),
+                    }
+                }
+            }
+            Value::Error(e) => match name {
+                "message" => Ok(Value::str(&e.message)),
+                "kind" => Ok(Value::str(&e.kind)),
+                "trace" => Ok(Value::list(e.trace.borrow().iter().map(|s| Value::str(s.trim())).collect())),
+                _ => err("TypeError", format!("error has no field `{name}`")),
+            },
+            Value::Range(r) => match name {
+                "start" => Ok(Value::Int(r.start)),
+                "end" => Ok(Value::Int(r.end)),
+                "step" => Ok(Value::Int(r.step)),
+                _ => err("TypeError", format!("range has no field `{name}`")),
+            },
+            Value::Class(c) => match c.find_method(name) {
+                Some(m) => Ok(Value::Func(m.clone())),
+                None => err("TypeError", format!("class {} has no method `{name}`", c.name)),
+            },
+            other => {
+                if methods::has_method(other, name) {
+                    Ok(Value::Bound(Rc::new(BoundMethod { receiver: other.clone(), method: Value::str(name) })))
+                } else {
+                    err("TypeError", format!("{} has no field or method `{name}`", other.type_name()))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn make_class(&mut self, base: usize, ins: Instr) -> Result<Value, Value> {
+        let crate::bytecode::Const::Class { name, has_parent, methods } = &self.raw_consts[ins.c as usize] else {
+            return err("TypeError", "internal: bad class descriptor");
+        };
+        let b = base + ins.b as usize;
+        let parent = if *has_parent {
+            match &self.stack[b] {
+                Value::Class(c) => Some(c.clone()),
+                other => return err("TypeError", format!("class {name} can only extend a class, not {}", other.type_name())),
+            }
+        } else {
+            None
+        };
+        let mut table = indexmap::IndexMap::with_hasher(Default::default());
+        for (i, m) in methods.iter().enumerate() {
+            match &self.stack[b + 1 + i] {
+                Value::Func(c) => {
+                    table.insert(Rc::from(m.as_str()), c.clone());
+                }
+                _ => return err("TypeError", "internal: class method is not a function"),
+            }
+        }
+        let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table });
+        for m in cls.methods.values() {
+            *m.owner.borrow_mut() = Some(Rc::downgrade(&cls));
+        }
+        Ok(Value::Class(cls))
+    }
+
+    /// Check (and for `float`, convert) the value in `stack[slot]`.
+    pub(crate) fn check_type(&mut self, slot: usize, tname: &str, param: u16, func: &crate::bytecode::Function) -> Result<(), Value> {
+        let v = &self.stack[slot];
+        let ok = match tname {
+            "any" => true,
+            "int" => matches!(v, Value::Int(_)),
+            "float" => {
+                if let Value::Int(i) = v {
+                    self.stack[slot] = Value::Float(*i as f64);
+                    return Ok(());
+                }
+                matches!(v, Value::Float(_))
+            }
+            "bool" => matches!(v, Value::Bool(_)),
+            "str" => matches!(v, Value::Str(_)),
+            "list" => matches!(v, Value::List(_)),
+            "map" => matches!(v, Value::Map(_)),
+            "range" => matches!(v, Value::Range(_)),
+            "none" => matches!(v, Value::None),
+            "error" => matches!(v, Value::Error(_)),
+            "fn" => matches!(v, Value::Func(_) | Value::Native(_) | Value::Bound(_) | Value::Class(_)),
+            "matrix" | "actor" | "future" => false,
+            class => matches!(v, Value::Instance(i) if i.class.is_subclass_of(class)),
+        };
+        if ok {
+            return Ok(());
+        }
+        let got = v.type_name().to_string();
+        if param == 0xFFFF {
+            err("TypeError", format!("`{}` must return {tname}, but returned {got}", func.name))
+        } else {
+            let pname = func.params.get(param as usize).map(|p| p.name.as_str()).unwrap_or("?");
+            err("TypeError", format!("parameter `{pname}` of `{}` expects {tname}, got {got}", func.name))
+        }
+    }
+
+    pub(crate) fn find_module_main(&self, m: usize) -> usize {
+        self.modules[m].main as usize
+    }
+
+    pub(crate) fn native_module(&mut self, name: &str) -> Result<Value, Value> {
+        if let Some(v) = self.native_modules.get(name) {
+            return Ok(v.clone());
+        }
+        let v = modules::build(name).ok_or_else(|| Value::error("NameError", format!("no library module `{name}`")))?;
+        self.native_modules.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+}

@@ -1,0 +1,582 @@
+//! The dispatch loop.
+
+use super::call::CallOutcome;
+use super::value::*;
+use super::*;
+use crate::bytecode::Op;
+use std::cell::RefCell;
+
+/// Unwrap a result inside the dispatch loop; on error, save the pc first so the
+/// stack trace points at the failing instruction.
+macro_rules! tri {
+    ($self:ident, $pc:ident, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => {
+                $self.save_pc($pc);
+                return Err(e);
+            }
+        }
+    };
+}
+
+impl Vm {
+    fn save_pc(&mut self, pc: usize) {
+        if let Some(f) = self.frames.last_mut() {
+            f.pc = pc;
+        }
+    }
+
+    /// Run until the frame count drops back to `stop`, catching errors in
+    /// handlers that belong to frames above `stop`.
+    pub(crate) fn run_frames(&mut self, stop: usize) -> Result<Value, Value> {
+        loop {
+            match self.dispatch(stop) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    if self.exit_code.is_some() {
+                        self.frames.truncate(stop);
+                        return Err(e);
+                    }
+                    self.attach_trace(&e);
+                    match self.handlers.last() {
+                        Some(h) if h.frame >= stop && h.frame < self.frames.len() => {
+                            let h = self.handlers.pop().expect("handler");
+                            self.frames.truncate(h.frame + 1);
+                            let f = self.frames.last_mut().expect("frame");
+                            f.pc = h.pc;
+                            let slot = f.base + h.reg as usize;
+                            self.stack[slot] = e;
+                        }
+                        _ => {
+                            self.frames.truncate(stop);
+                            while self.handlers.last().is_some_and(|h| h.frame >= stop) {
+                                self.handlers.pop();
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, stop: usize) -> Result<Value, Value> {
+        let mut closure = self.frames.last().expect("frame").closure.clone();
+        let mut func = closure.func.clone();
+        let mut pc = self.frames.last().expect("frame").pc;
+        let mut base = self.frames.last().expect("frame").base;
+
+        macro_rules! reload {
+            () => {{
+                let f = self.frames.last().expect("frame");
+                closure = f.closure.clone();
+                func = closure.func.clone();
+                pc = f.pc;
+                base = f.base;
+            }};
+        }
+        macro_rules! r {
+            ($x:expr) => {
+                self.stack[base + $x as usize]
+            };
+        }
+        macro_rules! binop {
+            ($ins:ident, $f:path) => {{
+                let v = tri!(self, pc, $f(&r!($ins.b), &r!($ins.c)));
+                r!($ins.a) = v;
+            }};
+        }
+
+        loop {
+            let ins = func.code[pc];
+            pc += 1;
+            match ins.op {
+                Op::Nop => {}
+                Op::Move => {
+                    let v = r!(ins.b).clone();
+                    r!(ins.a) = v;
+                }
+                Op::LoadK => r!(ins.a) = self.consts[ins.c as usize].clone(),
+                Op::LoadNone => r!(ins.a) = Value::None,
+                Op::LoadBool => r!(ins.a) = Value::Bool(ins.b != 0),
+                Op::LoadInt => r!(ins.a) = Value::Int(ins.c as i32 as i64),
+                Op::LoadGlobal => {
+                    let m = &self.modules[func.module as usize];
+                    let v = &m.globals[ins.c as usize];
+                    if let Value::Undefined = v {
+                        let name = m.global_names[ins.c as usize].clone();
+                        tri!(self, pc, err::<()>("NameError", format!("`{name}` is used before it is defined")));
+                    }
+                    r!(ins.a) = v.clone();
+                }
+                Op::StoreGlobal => {
+                    let v = r!(ins.a).clone();
+                    self.modules[func.module as usize].globals[ins.c as usize] = v;
+                }
+                Op::LoadBuiltin => r!(ins.a) = Value::Native(&builtins::BUILTIN_FNS[ins.c as usize]),
+                Op::NewCell => {
+                    let v = std::mem::take(&mut r!(ins.a));
+                    r!(ins.a) = Value::Cell(Rc::new(RefCell::new(v)));
+                }
+                Op::LoadCell => {
+                    let v = match &r!(ins.b) {
+                        Value::Cell(c) => c.borrow().clone(),
+                        _ => tri!(self, pc, err("TypeError", "internal: not a cell")),
+                    };
+                    if let Value::Undefined = v {
+                        tri!(self, pc, err::<()>("NameError", "a name is used before its definition"));
+                    }
+                    r!(ins.a) = v;
+                }
+                Op::StoreCell => {
+                    let v = r!(ins.b).clone();
+                    match &r!(ins.a) {
+                        Value::Cell(c) => *c.borrow_mut() = v,
+                        _ => tri!(self, pc, err("TypeError", "internal: not a cell")),
+                    }
+                }
+                Op::LoadUpval => {
+                    let v = closure.upvals[ins.c as usize].borrow().clone();
+                    if let Value::Undefined = v {
+                        tri!(self, pc, err::<()>("NameError", "a captured name is used before its definition"));
+                    }
+                    r!(ins.a) = v;
+                }
+                Op::StoreUpval => {
+                    let v = r!(ins.a).clone();
+                    *closure.upvals[ins.c as usize].borrow_mut() = v;
+                }
+                Op::Closure => {
+                    let proto = self.functions[ins.c as usize].clone();
+                    let mut ups = Vec::with_capacity(proto.upvals.len());
+                    for u in &proto.upvals {
+                        match *u {
+                            crate::bytecode::UpvalSrc::Reg(reg) => match &r!(reg) {
+                                Value::Cell(c) => ups.push(c.clone()),
+                                _ => tri!(self, pc, err("TypeError", "internal: captured register is not a cell")),
+                            },
+                            crate::bytecode::UpvalSrc::Upval(i) => ups.push(closure.upvals[i as usize].clone()),
+                        }
+                    }
+                    r!(ins.a) = Value::Func(Rc::new(Closure { func: proto, func_index: ins.c, upvals: ups, owner: Default::default() }));
+                }
+                Op::Add => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                            Some(s) => Value::Int(s),
+                            None => tri!(self, pc, err("OverflowError", "integer overflow in +")),
+                        },
+                        (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
+                        (x, y) => tri!(self, pc, ops::add(x, y)),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Sub => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                            Some(s) => Value::Int(s),
+                            None => tri!(self, pc, err("OverflowError", "integer overflow in -")),
+                        },
+                        (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
+                        (x, y) => tri!(self, pc, ops::sub(x, y)),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Mul => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                            Some(s) => Value::Int(s),
+                            None => tri!(self, pc, err("OverflowError", "integer overflow in *")),
+                        },
+                        (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
+                        (x, y) => tri!(self, pc, ops::mul(x, y)),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Div => binop!(ins, ops::div),
+                Op::FloorDiv => binop!(ins, ops::floor_div),
+                Op::Mod => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) if *y > 0 => Value::Int(x.rem_euclid(*y)),
+                        (x, y) => tri!(self, pc, ops::modulo(x, y)),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Pow => binop!(ins, ops::pow),
+                Op::MatMul => {
+                    let (x, y) = (&r!(ins.b), &r!(ins.c));
+                    let m = format!("unsupported operand types for @: {} and {}", x.type_name(), y.type_name());
+                    tri!(self, pc, err::<()>("TypeError", m));
+                }
+                Op::BitAnd => binop!(ins, bitand),
+                Op::BitOr => binop!(ins, bitor),
+                Op::BitXor => binop!(ins, bitxor),
+                Op::Shl => binop!(ins, shl),
+                Op::Shr => binop!(ins, shr),
+                Op::AddI => {
+                    let imm = ins.c as i32 as i64;
+                    let v = match &r!(ins.b) {
+                        Value::Int(x) => match x.checked_add(imm) {
+                            Some(s) => Value::Int(s),
+                            None => tri!(self, pc, err("OverflowError", "integer overflow in +")),
+                        },
+                        x => tri!(self, pc, ops::add(x, &Value::Int(imm))),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Eq => {
+                    let v = ops::equal(&r!(ins.b), &r!(ins.c));
+                    r!(ins.a) = Value::Bool(v);
+                }
+                Op::Ne => {
+                    let v = !ops::equal(&r!(ins.b), &r!(ins.c));
+                    r!(ins.a) = Value::Bool(v);
+                }
+                Op::Lt => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => x < y,
+                        (x, y) => tri!(self, pc, ops::less(x, y)),
+                    };
+                    r!(ins.a) = Value::Bool(v);
+                }
+                Op::Le => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => x <= y,
+                        (x, y) => tri!(self, pc, ops::less_eq(x, y)),
+                    };
+                    r!(ins.a) = Value::Bool(v);
+                }
+                Op::In => {
+                    let v = tri!(self, pc, ops::contains(&r!(ins.c), &r!(ins.b)));
+                    r!(ins.a) = Value::Bool(v);
+                }
+                Op::Neg => {
+                    let v = tri!(self, pc, ops::neg(&r!(ins.b)));
+                    r!(ins.a) = v;
+                }
+                Op::BitNot => {
+                    let v = match &r!(ins.b) {
+                        Value::Int(x) => Value::Int(!x),
+                        x => tri!(self, pc, err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::Not => {
+                    let v = tri!(self, pc, self.truth(&r!(ins.b)));
+                    r!(ins.a) = Value::Bool(!v);
+                }
+                Op::Jump => pc = ins.c as usize,
+                Op::JumpIfFalse => {
+                    let t = match &r!(ins.a) {
+                        Value::Bool(b) => *b,
+                        v => tri!(self, pc, self.truth(v)),
+                    };
+                    if !t {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::JumpIfTrue => {
+                    let t = match &r!(ins.a) {
+                        Value::Bool(b) => *b,
+                        v => tri!(self, pc, self.truth(v)),
+                    };
+                    if t {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::JumpIfNotLt => {
+                    let t = match (&r!(ins.a), &r!(ins.b)) {
+                        (Value::Int(x), Value::Int(y)) => x < y,
+                        (x, y) => tri!(self, pc, ops::less(x, y)),
+                    };
+                    if !t {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::JumpIfNotLe => {
+                    let t = match (&r!(ins.a), &r!(ins.b)) {
+                        (Value::Int(x), Value::Int(y)) => x <= y,
+                        (x, y) => tri!(self, pc, ops::less_eq(x, y)),
+                    };
+                    if !t {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::JumpIfNotEq => {
+                    if !ops::equal(&r!(ins.a), &r!(ins.b)) {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::Call | Op::CallKw | Op::CallMethod | Op::SuperCall => {
+                    self.save_pc(pc);
+                    let slot = base + ins.a as usize;
+                    let outcome = match ins.op {
+                        Op::Call => self.setup_call(slot, ins.b as usize, None),
+                        Op::CallKw => {
+                            let names = match &self.raw_consts[ins.c as usize] {
+                                crate::bytecode::Const::Names(n) => n.clone(),
+                                _ => vec![],
+                            };
+                            self.setup_call(slot, ins.b as usize, Some(&names))
+                        }
+                        Op::CallMethod => {
+                            let (name, names) = match &self.raw_consts[ins.c as usize] {
+                                crate::bytecode::Const::Str(s) => (s.clone(), None),
+                                crate::bytecode::Const::MethodKw(s, n) => (s.clone(), Some(n.clone())),
+                                _ => (String::new(), None),
+                            };
+                            self.setup_method_call(slot, &name, ins.b as usize, names.as_deref())
+                        }
+                        _ => {
+                            let name = match &self.raw_consts[ins.c as usize] {
+                                crate::bytecode::Const::Str(s) => s.clone(),
+                                _ => String::new(),
+                            };
+                            self.setup_super_call(&closure, slot, &name, ins.b as usize)
+                        }
+                    };
+                    match outcome {
+                        Ok(CallOutcome::Pushed) => reload!(),
+                        Ok(CallOutcome::Done) => {
+                            if self.exit_code.is_some() {
+                                return Err(Value::None);
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Op::Return | Op::ReturnNone => {
+                    let v = if ins.op == Op::Return { std::mem::take(&mut r!(ins.a)) } else { Value::None };
+                    let f = self.frames.pop().expect("frame");
+                    let v = match f.kind {
+                        FrameKind::Normal => v,
+                        FrameKind::Init => self.stack[f.base].clone(),
+                        FrameKind::ModuleInit(m) => {
+                            self.modules[m as usize].state = ModState::Done;
+                            Value::Module(self.modules[m as usize].obj.clone())
+                        }
+                    };
+                    while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
+                        self.handlers.pop();
+                    }
+                    self.stack[f.ret] = v.clone();
+                    if self.frames.len() <= stop {
+                        return Ok(v);
+                    }
+                    reload!();
+                }
+                Op::NewList => {
+                    let s = base + ins.b as usize;
+                    let v: Vec<Value> = self.stack[s..s + ins.c as usize].to_vec();
+                    r!(ins.a) = Value::list(v);
+                }
+                Op::NewMap => {
+                    let s = base + ins.b as usize;
+                    let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
+                    for i in 0..ins.c as usize {
+                        let k = tri!(self, pc, self.stack[s + 2 * i].to_key());
+                        m.insert(k, self.stack[s + 2 * i + 1].clone());
+                    }
+                    r!(ins.a) = Value::map(m);
+                }
+                Op::NewRange => {
+                    let (a, b) = (&r!(ins.b), &r!(ins.b as usize + 1));
+                    let v = match (a, b) {
+                        (Value::Int(x), Value::Int(y)) => {
+                            let end = if ins.c == 1 { tri!(self, pc, y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))) } else { *y };
+                            Value::Range(Rc::new(RangeObj { start: *x, end, step: 1 }))
+                        }
+                        _ => tri!(self, pc, err("TypeError", format!("range bounds must be int, not {} and {}", a.type_name(), b.type_name()))),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::GetIndex => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
+                        (o, i) => tri!(self, pc, ops::get_index(o, i)),
+                    };
+                    r!(ins.a) = v;
+                }
+                Op::SetIndex => {
+                    let v = r!(ins.c).clone();
+                    tri!(self, pc, ops::set_index(&r!(ins.a), &r!(ins.b), v));
+                }
+                Op::GetIndex2 => {
+                    let o = &r!(ins.b);
+                    let m = format!("{} does not take two indices", o.type_name());
+                    tri!(self, pc, err::<()>("TypeError", m));
+                }
+                Op::Slice => {
+                    let b = ins.b as usize;
+                    if ins.c != 1 {
+                        let m = format!("{} does not take two slices", r!(b).type_name());
+                        tri!(self, pc, err::<()>("TypeError", m));
+                    }
+                    let v = tri!(self, pc, ops::slice(&r!(b), &r!(b + 1), &r!(b + 2)));
+                    r!(ins.a) = v;
+                }
+                Op::GetField => {
+                    let name = match &self.raw_consts[ins.c as usize] {
+                        crate::bytecode::Const::Str(s) => s.as_str(),
+                        _ => "",
+                    };
+                    let v = tri!(self, pc, self.get_field(&r!(ins.b), name));
+                    r!(ins.a) = v;
+                }
+                Op::SetField => {
+                    let v = r!(ins.b).clone();
+                    let name = match &self.raw_consts[ins.c as usize] {
+                        crate::bytecode::Const::Str(s) => s.as_str(),
+                        _ => "",
+                    };
+                    match &r!(ins.a) {
+                        Value::Instance(i) => {
+                            i.fields.borrow_mut().insert(Rc::from(name), v);
+                        }
+                        o => tri!(self, pc, err("TypeError", format!("cannot set field `{name}` on {}", o.type_name()))),
+                    }
+                }
+                Op::IterInit => {
+                    let it = tri!(self, pc, iter::make_iter(&r!(ins.b)));
+                    r!(ins.a) = it;
+                }
+                Op::IterNext => {
+                    let next = match &r!(ins.a) {
+                        Value::Iter(it) => iter::next(&mut it.borrow_mut()),
+                        _ => None,
+                    };
+                    match next {
+                        Some(v) => r!(ins.b) = v,
+                        None => pc = ins.c as usize,
+                    }
+                }
+                Op::IterNext2 => {
+                    let next = match &r!(ins.a) {
+                        Value::Iter(it) => iter::next_pair(&mut it.borrow_mut()),
+                        _ => Ok(None),
+                    };
+                    match tri!(self, pc, next) {
+                        Some((k, v)) => {
+                            r!(ins.b) = k;
+                            r!(ins.b as usize + 1) = v;
+                        }
+                        None => pc = ins.c as usize,
+                    }
+                }
+                Op::Unpack => {
+                    let items = match &r!(ins.a) {
+                        Value::List(l) => l.borrow().clone(),
+                        o => tri!(self, pc, err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
+                    };
+                    if items.len() != ins.c as usize {
+                        let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
+                        tri!(self, pc, err::<()>("TypeError", m));
+                    }
+                    for (i, v) in items.into_iter().enumerate() {
+                        r!(ins.b as usize + i) = v;
+                    }
+                }
+                Op::Concat => {
+                    let s = base + ins.b as usize;
+                    let mut out = String::new();
+                    for v in &self.stack[s..s + ins.c as usize] {
+                        match v {
+                            Value::Str(x) => out.push_str(x),
+                            other => out.push_str(&format::to_display(other)),
+                        }
+                    }
+                    r!(ins.a) = Value::Str(Rc::new(out));
+                }
+                Op::Format => {
+                    let spec = match &self.raw_consts[ins.c as usize] {
+                        crate::bytecode::Const::Str(s) => s.as_str(),
+                        _ => "",
+                    };
+                    let s = tri!(self, pc, format::format_value(&r!(ins.b), spec));
+                    r!(ins.a) = Value::Str(Rc::new(s));
+                }
+                Op::Throw => {
+                    let v = match std::mem::take(&mut r!(ins.a)) {
+                        Value::Error(e) => Value::Error(e),
+                        Value::Str(s) => Value::error("Error", s.as_str()),
+                        other => Value::error("Error", format::to_display(&other)),
+                    };
+                    self.save_pc(pc);
+                    return Err(v);
+                }
+                Op::TryBegin => {
+                    let frame = self.frames.len() - 1;
+                    self.handlers.push(Handler { frame, pc: ins.c as usize, reg: ins.a });
+                }
+                Op::TryEnd => {
+                    self.handlers.pop();
+                }
+                Op::MakeClass => {
+                    let v = tri!(self, pc, self.make_class(base, ins));
+                    r!(ins.a) = v;
+                }
+                Op::CheckType => {
+                    let tname = match &self.raw_consts[ins.c as usize] {
+                        crate::bytecode::Const::Str(s) => s.clone(),
+                        _ => String::new(),
+                    };
+                    let slot = base + ins.a as usize;
+                    tri!(self, pc, self.check_type(slot, &tname, ins.b, &func));
+                }
+                Op::ArgGiven => {
+                    if !matches!(r!(ins.a), Value::Undefined) {
+                        pc = ins.c as usize;
+                    }
+                }
+                Op::Import => {
+                    let m = ins.c as usize;
+                    match self.modules[m].state {
+                        ModState::Done | ModState::Running => r!(ins.a) = Value::Module(self.modules[m].obj.clone()),
+                        ModState::NotRun => {
+                            self.save_pc(pc);
+                            self.modules[m].state = ModState::Running;
+                            let main = self.find_module_main(m);
+                            let f = self.functions[main].clone();
+                            let c = Rc::new(Closure { func: f, func_index: main as u32, upvals: vec![], owner: Default::default() });
+                            tri!(self, pc, self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32)));
+                            reload!();
+                        }
+                    }
+                }
+                Op::ImportNative => {
+                    let name = match &self.raw_consts[ins.c as usize] {
+                        crate::bytecode::Const::Str(s) => s.clone(),
+                        _ => String::new(),
+                    };
+                    let v = tri!(self, pc, self.native_module(&name));
+                    r!(ins.a) = v;
+                }
+                Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
+                    tri!(self, pc, err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
+                }
+            }
+        }
+    }
+
+    /// Truthiness, refusing values that have none.
+    pub(crate) fn truth(&self, v: &Value) -> Result<bool, Value> {
+        Ok(v.truthy())
+    }
+}
+
+fn bitand(a: &Value, b: &Value) -> Result<Value, Value> {
+    ops::int_op("&", a, b)
+}
+fn bitor(a: &Value, b: &Value) -> Result<Value, Value> {
+    ops::int_op("|", a, b)
+}
+fn bitxor(a: &Value, b: &Value) -> Result<Value, Value> {
+    ops::int_op("^", a, b)
+}
+fn shl(a: &Value, b: &Value) -> Result<Value, Value> {
+    ops::int_op("<<", a, b)
+}
+fn shr(a: &Value, b: &Value) -> Result<Value, Value> {
+    ops::int_op(">>", a, b)
+}

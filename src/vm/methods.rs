@@ -1,0 +1,235 @@
+//! Methods of built-in types: str, list, map (language.md §9).
+
+use super::builtins::{arity, kwarg, length, sort_values, to_vec};
+use super::format::to_display;
+use super::ops;
+use super::value::*;
+use super::Vm;
+use std::rc::Rc;
+
+const STR_METHODS: &[&str] = &["len", "upper", "lower", "split", "strip", "starts_with", "ends_with", "contains", "replace", "find", "join"];
+const LIST_METHODS: &[&str] = &["len", "append", "pop", "insert", "remove", "index", "contains", "sort", "reverse", "map", "filter", "reduce", "copy"];
+const MAP_METHODS: &[&str] = &["len", "get", "keys", "values", "items", "contains", "remove", "copy"];
+
+pub fn has_method(v: &Value, name: &str) -> bool {
+    match v {
+        Value::Str(_) => STR_METHODS.contains(&name),
+        Value::List(_) => LIST_METHODS.contains(&name),
+        Value::Map(_) => MAP_METHODS.contains(&name),
+        _ => false,
+    }
+}
+
+fn str_arg<'a>(m: &str, v: &'a Value) -> Result<&'a str, Value> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => err("TypeError", format!("`{m}` needs a str argument, not {}", other.type_name())),
+    }
+}
+
+pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+    if name == "len" && has_method(recv, name) {
+        arity("len", args, 0, 0)?;
+        return Ok(Value::Int(length(recv)?));
+    }
+    match recv {
+        Value::Str(s) => str_method(s, name, args, kw),
+        Value::List(l) => list_method(vm, recv, l, name, args, kw),
+        Value::Map(m) => map_method(m, name, args, kw),
+        other => err("TypeError", format!("{} has no method `{name}`", other.type_name())),
+    }
+}
+
+fn no_kw(name: &str, kw: &[(Rc<str>, Value)]) -> Result<(), Value> {
+    kwarg(name, kw, &[]).map(|_| ())
+}
+
+fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+    no_kw(name, kw)?;
+    match name {
+        "upper" => Ok(Value::str(&s.to_uppercase())),
+        "lower" => Ok(Value::str(&s.to_lowercase())),
+        "strip" => {
+            arity(name, args, 0, 0)?;
+            Ok(Value::str(s.trim()))
+        }
+        "split" => {
+            arity(name, args, 0, 1)?;
+            let parts: Vec<Value> = match args.first() {
+                None | Some(Value::None) => s.split_whitespace().map(Value::str).collect(),
+                Some(sep) => {
+                    let sep = str_arg(name, sep)?;
+                    if sep.is_empty() {
+                        return err("ValueError", "empty separator");
+                    }
+                    s.split(sep).map(Value::str).collect()
+                }
+            };
+            Ok(Value::list(parts))
+        }
+        "starts_with" | "ends_with" | "contains" => {
+            arity(name, args, 1, 1)?;
+            let p = str_arg(name, &args[0])?;
+            Ok(Value::Bool(match name {
+                "starts_with" => s.starts_with(p),
+                "ends_with" => s.ends_with(p),
+                _ => s.contains(p),
+            }))
+        }
+        "replace" => {
+            arity(name, args, 2, 2)?;
+            let (a, b) = (str_arg(name, &args[0])?, str_arg(name, &args[1])?);
+            if a.is_empty() {
+                return err("ValueError", "cannot replace an empty string");
+            }
+            Ok(Value::str(&s.replace(a, b)))
+        }
+        "find" => {
+            arity(name, args, 1, 1)?;
+            let p = str_arg(name, &args[0])?;
+            Ok(Value::Int(match s.find(p) {
+                Some(byte) => s[..byte].chars().count() as i64,
+                None => -1,
+            }))
+        }
+        "join" => {
+            arity(name, args, 1, 1)?;
+            let items = to_vec(&args[0])?;
+            let parts: Vec<String> = items.iter().map(to_display).collect();
+            Ok(Value::str(&parts.join(s)))
+        }
+        _ => err("TypeError", format!("str has no method `{name}`")),
+    }
+}
+
+fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<Vec<Value>>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+    if name != "sort" {
+        no_kw(name, kw)?;
+    }
+    match name {
+        "append" => {
+            arity(name, args, 1, 1)?;
+            l.borrow_mut().push(args[0].clone());
+            Ok(Value::None)
+        }
+        "pop" => {
+            arity(name, args, 0, 1)?;
+            let mut v = l.borrow_mut();
+            if v.is_empty() {
+                return err("IndexError", "pop from an empty list");
+            }
+            let i = match args.first() {
+                None => v.len() - 1,
+                Some(Value::Int(i)) => ops::norm_index(*i, v.len()).ok_or_else(|| Value::error("IndexError", format!("pop index {i} out of range")))?,
+                Some(o) => return err("TypeError", format!("pop index must be int, not {}", o.type_name())),
+            };
+            Ok(v.remove(i))
+        }
+        "insert" => {
+            arity(name, args, 2, 2)?;
+            let Value::Int(i) = args[0] else { return err("TypeError", "insert index must be an int") };
+            let mut v = l.borrow_mut();
+            let n = v.len() as i64;
+            let at = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
+            v.insert(at, args[1].clone());
+            Ok(Value::None)
+        }
+        "remove" => {
+            arity(name, args, 1, 1)?;
+            let mut v = l.borrow_mut();
+            match v.iter().position(|x| ops::equal(x, &args[0])) {
+                Some(i) => {
+                    v.remove(i);
+                    Ok(Value::None)
+                }
+                None => err("ValueError", format!("{} is not in the list", to_display(&args[0]))),
+            }
+        }
+        "index" => {
+            arity(name, args, 1, 1)?;
+            match l.borrow().iter().position(|x| ops::equal(x, &args[0])) {
+                Some(i) => Ok(Value::Int(i as i64)),
+                None => err("ValueError", format!("{} is not in the list", to_display(&args[0]))),
+            }
+        }
+        "contains" => {
+            arity(name, args, 1, 1)?;
+            Ok(Value::Bool(ops::contains(recv, &args[0])?))
+        }
+        "sort" => {
+            arity(name, args, 0, 0)?;
+            let k = kwarg(name, kw, &["key", "reverse"])?;
+            let items = l.borrow().clone();
+            let sorted = sort_values(vm, items, k[0], k[1].is_some_and(|v| v.truthy()))?;
+            *l.borrow_mut() = sorted;
+            Ok(Value::None)
+        }
+        "reverse" => {
+            arity(name, args, 0, 0)?;
+            l.borrow_mut().reverse();
+            Ok(Value::None)
+        }
+        "map" => {
+            arity(name, args, 1, 1)?;
+            let items = l.borrow().clone();
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(vm.call_value(&args[0], &[x])?);
+            }
+            Ok(Value::list(out))
+        }
+        "filter" => {
+            arity(name, args, 1, 1)?;
+            let items = l.borrow().clone();
+            let mut out = Vec::new();
+            for x in items {
+                if vm.call_value(&args[0], &[x.clone()])?.truthy() {
+                    out.push(x);
+                }
+            }
+            Ok(Value::list(out))
+        }
+        "reduce" => {
+            arity(name, args, 2, 2)?;
+            let items = l.borrow().clone();
+            let mut acc = args[1].clone();
+            for x in items {
+                acc = vm.call_value(&args[0], &[acc, x])?;
+            }
+            Ok(acc)
+        }
+        "copy" => {
+            arity(name, args, 0, 0)?;
+            Ok(Value::list(l.borrow().clone()))
+        }
+        _ => err("TypeError", format!("list has no method `{name}`")),
+    }
+}
+
+fn map_method(m: &Rc<std::cell::RefCell<MapInner>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+    no_kw(name, kw)?;
+    match name {
+        "get" => {
+            arity(name, args, 1, 2)?;
+            let k = args[0].to_key()?;
+            Ok(m.borrow().get(&k).cloned().unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::None)))
+        }
+        "keys" => Ok(Value::list(m.borrow().keys().map(|k| k.to_value()).collect())),
+        "values" => Ok(Value::list(m.borrow().values().cloned().collect())),
+        "items" => Ok(Value::list(m.borrow().iter().map(|(k, v)| Value::list(vec![k.to_value(), v.clone()])).collect())),
+        "contains" => {
+            arity(name, args, 1, 1)?;
+            Ok(Value::Bool(args[0].to_key().map(|k| m.borrow().contains_key(&k)).unwrap_or(false)))
+        }
+        "remove" => {
+            arity(name, args, 1, 1)?;
+            let k = args[0].to_key()?;
+            match m.borrow_mut().shift_remove(&k) {
+                Some(v) => Ok(v),
+                None => err("KeyError", format!("key {} not found", to_display(&args[0]))),
+            }
+        }
+        "copy" => Ok(Value::map(m.borrow().clone())),
+        _ => err("TypeError", format!("map has no method `{name}`")),
+    }
+}

@@ -1,0 +1,226 @@
+//! The virtual machine. Frames live on a heap stack (`frames`, `stack`), so a
+//! Noodle call never recurses on the Rust stack and a task can stop and resume
+//! between instructions. `run` reports why it stopped.
+
+pub mod builtins;
+mod call;
+pub mod format;
+mod interp;
+mod iter;
+pub mod methods;
+pub mod modules;
+pub mod ops;
+pub mod value;
+
+use crate::bytecode::{Const, Function, Program};
+use crate::diag::SourceMap;
+use std::collections::HashMap;
+use std::io::Write;
+use std::rc::Rc;
+pub use value::{Value, err};
+use value::*;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum FrameKind {
+    Normal,
+    /// A class's `init`: the call returns the instance in `stack[base]`.
+    Init,
+    /// A module's top level: the call returns the module object.
+    ModuleInit(u32),
+}
+
+pub(crate) struct Frame {
+    pub closure: Rc<Closure>,
+    pub pc: usize,
+    pub base: usize,
+    /// Absolute stack slot that receives the return value.
+    pub ret: usize,
+    pub kind: FrameKind,
+}
+
+pub(crate) struct Handler {
+    /// Index of the frame that installed the handler.
+    pub frame: usize,
+    pub pc: usize,
+    pub reg: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum ModState {
+    NotRun,
+    Running,
+    Done,
+}
+
+pub(crate) struct ModuleRt {
+    pub name: String,
+    pub globals: Vec<Value>,
+    pub global_names: Vec<String>,
+    pub slots: HashMap<String, usize>,
+    pub state: ModState,
+    pub main: u32,
+    pub obj: Rc<ModuleObj>,
+}
+
+/// Why `run` stopped.
+pub enum Exit {
+    /// The program's main finished.
+    Finished(Value),
+    /// An uncaught error (its trace is filled in).
+    Error(Value),
+    /// `exit(code)` was called.
+    ExitCode(i32),
+}
+
+pub struct Vm {
+    pub(crate) functions: Vec<Rc<Function>>,
+    pub(crate) consts: Vec<Value>,
+    pub(crate) raw_consts: Vec<Const>,
+    pub(crate) modules: Vec<ModuleRt>,
+    pub(crate) stack: Vec<Value>,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) handlers: Vec<Handler>,
+    pub(crate) native_modules: HashMap<String, Value>,
+    pub sources: SourceMap,
+    pub args: Vec<String>,
+    pub max_depth: usize,
+    pub(crate) native_depth: usize,
+    pub(crate) out: std::io::BufWriter<std::io::Stdout>,
+    pub(crate) rng: u64,
+    /// Set by `exit(code)`.
+    pub(crate) exit_code: Option<i32>,
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Vm::new()
+    }
+}
+
+impl Vm {
+    pub fn new() -> Vm {
+        Vm {
+            functions: Vec::new(),
+            consts: Vec::new(),
+            raw_consts: Vec::new(),
+            modules: Vec::new(),
+            stack: Vec::with_capacity(1024),
+            frames: Vec::new(),
+            handlers: Vec::new(),
+            native_modules: HashMap::new(),
+            sources: SourceMap::default(),
+            args: Vec::new(),
+            max_depth: 100_000,
+            native_depth: 0,
+            out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            rng: 0x9E37_79B9_7F4A_7C15,
+            exit_code: None,
+        }
+    }
+
+    /// Add a (verified) program's functions, constants and modules. The REPL
+    /// calls this again with each input's additions; indices continue.
+    pub fn load(&mut self, p: &Program) {
+        for f in &p.functions[self.functions.len().min(p.functions.len())..] {
+            self.functions.push(Rc::new(f.clone()));
+        }
+        for c in &p.consts[self.consts.len().min(p.consts.len())..] {
+            self.consts.push(match c {
+                Const::Int(i) => Value::Int(*i),
+                Const::Float(f) => Value::Float(*f),
+                Const::Str(s) => Value::str(s),
+                _ => Value::None,
+            });
+            self.raw_consts.push(c.clone());
+        }
+        for (i, m) in p.modules.iter().enumerate() {
+            if i < self.modules.len() {
+                // REPL: the session module grows new globals.
+                let rt = &mut self.modules[i];
+                for (slot, n) in m.globals.iter().enumerate().skip(rt.globals.len()) {
+                    rt.globals.push(Value::Undefined);
+                    rt.global_names.push(n.clone());
+                    rt.slots.insert(n.clone(), slot);
+                }
+                continue;
+            }
+            self.modules.push(ModuleRt {
+                name: m.name.clone(),
+                globals: vec![Value::Undefined; m.globals.len()],
+                global_names: m.globals.clone(),
+                slots: m.globals.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
+                state: ModState::NotRun,
+                main: m.main,
+                obj: Rc::new(ModuleObj { name: Rc::from(m.name.as_str()), members: Default::default(), index: Some(i as u32) }),
+            });
+        }
+        self.sources = p.source_map();
+    }
+
+    /// Run function `main` (a module's top level) to completion.
+    pub fn run_main(&mut self, module: u32, main: u32) -> Exit {
+        self.modules[module as usize].state = ModState::Running;
+        let closure = Rc::new(Closure { func: self.functions[main as usize].clone(), func_index: main, upvals: vec![], owner: Default::default() });
+        let base = 1;
+        let need = base + closure.func.num_regs as usize + 1;
+        if self.stack.len() < need {
+            self.stack.resize(need, Value::None);
+        }
+        self.frames.push(Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal });
+        let r = self.run_frames(0);
+        self.modules[module as usize].state = ModState::Done;
+        let _ = self.out.flush();
+        match r {
+            Ok(v) => Exit::Finished(v),
+            Err(_) if self.exit_code.is_some() => Exit::ExitCode(self.exit_code.unwrap_or(0)),
+            Err(e) => Exit::Error(e),
+        }
+    }
+
+    /// Discard frames and handlers after an uncaught error (REPL recovery).
+    pub fn reset_frames(&mut self) {
+        self.frames.clear();
+        self.handlers.clear();
+        self.native_depth = 0;
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    /// Read a global of a module by name (REPL, tests).
+    pub fn global(&self, module: usize, name: &str) -> Option<Value> {
+        let m = self.modules.get(module)?;
+        m.slots.get(name).map(|s| m.globals[*s].clone())
+    }
+
+    /// Render an uncaught error as `Kind: message` plus its stack trace.
+    pub fn describe_error(e: &Value) -> String {
+        match e {
+            Value::Error(eo) => {
+                let mut s = format!("{}: {}\n", eo.kind, eo.message);
+                for line in eo.trace.borrow().iter() {
+                    s.push_str(line);
+                    s.push('\n');
+                }
+                s
+            }
+            other => format!("Error: {}\n", format::to_display(other)),
+        }
+    }
+
+    /// Fill an error's trace from the current frames (innermost first).
+    pub(crate) fn attach_trace(&self, e: &Value) {
+        let Value::Error(eo) = e else { return };
+        let mut t = eo.trace.borrow_mut();
+        if !t.is_empty() {
+            return;
+        }
+        for f in self.frames.iter().rev() {
+            let func = &f.closure.func;
+            let pc = f.pc.saturating_sub(1).min(func.spans.len().saturating_sub(1));
+            let loc = func.spans.get(pc).map(|s| self.sources.location(*s)).unwrap_or_else(|| "?".into());
+            t.push(format!("  at {} ({})", func.name, loc));
+        }
+    }
+}

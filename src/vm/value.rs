@@ -1,0 +1,232 @@
+//! Runtime values. A `Value` is 16 bytes: a tag and one word (an immediate or
+//! an `Rc`). Heap values are non-atomically reference counted: values never
+//! cross threads (actors exchange copies).
+
+use crate::bytecode::Function;
+use indexmap::IndexMap;
+use std::cell::RefCell;
+use std::hash::BuildHasherDefault;
+use std::rc::Rc;
+
+pub type FxBuild = BuildHasherDefault<rustc_hash::FxHasher>;
+pub type MapInner = IndexMap<Key, Value, FxBuild>;
+
+#[derive(Clone, Default)]
+pub enum Value {
+    #[default]
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<String>),
+    List(Rc<RefCell<Vec<Value>>>),
+    Map(Rc<RefCell<MapInner>>),
+    Range(Rc<RangeObj>),
+    Func(Rc<Closure>),
+    Native(&'static Native),
+    Bound(Rc<BoundMethod>),
+    Class(Rc<Class>),
+    Instance(Rc<Instance>),
+    Error(Rc<ErrorObj>),
+    Module(Rc<ModuleObj>),
+    Cell(Rc<RefCell<Value>>),
+    Iter(Rc<RefCell<Iter>>),
+    /// Internal: a global not yet assigned, or an argument not passed.
+    Undefined,
+}
+
+/// Map keys: str, int or bool (language.md §2). Floats with an integral value
+/// are stored as ints so that `m[1.0]` finds `m[1]`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Key {
+    Int(i64),
+    Bool(bool),
+    Str(Rc<String>),
+}
+
+impl Key {
+    pub fn to_value(&self) -> Value {
+        match self {
+            Key::Int(i) => Value::Int(*i),
+            Key::Bool(b) => Value::Bool(*b),
+            Key::Str(s) => Value::Str(s.clone()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RangeObj {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl RangeObj {
+    pub fn len(&self) -> i64 {
+        if self.step > 0 && self.end > self.start {
+            (self.end - self.start + self.step - 1) / self.step
+        } else if self.step < 0 && self.start > self.end {
+            (self.start - self.end - self.step - 1) / (-self.step)
+        } else {
+            0
+        }
+    }
+    pub fn contains(&self, x: i64) -> bool {
+        if self.step > 0 {
+            x >= self.start && x < self.end && (x - self.start) % self.step == 0
+        } else {
+            x <= self.start && x > self.end && (self.start - x) % (-self.step) == 0
+        }
+    }
+}
+
+pub struct Closure {
+    pub func: Rc<Function>,
+    pub func_index: u32,
+    pub upvals: Vec<Rc<RefCell<Value>>>,
+    /// For methods: the class that defines them (used by `super`).
+    pub owner: RefCell<Option<std::rc::Weak<Class>>>,
+}
+
+pub type NativeFn = fn(&mut super::Vm, &[Value], &[(Rc<str>, Value)]) -> Result<Value, Value>;
+
+pub struct Native {
+    pub name: &'static str,
+    pub f: NativeFn,
+}
+
+pub struct BoundMethod {
+    pub receiver: Value,
+    pub method: Value,
+}
+
+pub struct Class {
+    pub name: Rc<str>,
+    pub parent: Option<Rc<Class>>,
+    pub methods: IndexMap<Rc<str>, Rc<Closure>, FxBuild>,
+}
+
+impl Class {
+    pub fn find_method(&self, name: &str) -> Option<&Rc<Closure>> {
+        let mut c = self;
+        loop {
+            if let Some(m) = c.methods.get(name) {
+                return Some(m);
+            }
+            c = c.parent.as_deref()?;
+        }
+    }
+    pub fn is_subclass_of(&self, name: &str) -> bool {
+        let mut c = self;
+        loop {
+            if &*c.name == name {
+                return true;
+            }
+            match c.parent.as_deref() {
+                Some(p) => c = p,
+                None => return false,
+            }
+        }
+    }
+}
+
+pub struct Instance {
+    pub class: Rc<Class>,
+    pub fields: RefCell<IndexMap<Rc<str>, Value, FxBuild>>,
+}
+
+pub struct ErrorObj {
+    pub kind: Rc<str>,
+    pub message: Rc<str>,
+    /// Stack trace lines, innermost first; filled when first thrown.
+    pub trace: RefCell<Vec<String>>,
+}
+
+pub struct ModuleObj {
+    pub name: Rc<str>,
+    pub members: RefCell<IndexMap<Rc<str>, Value, FxBuild>>,
+    /// For compiled modules: the module index whose globals back the members.
+    pub index: Option<u32>,
+}
+
+pub enum Iter {
+    List { list: Rc<RefCell<Vec<Value>>>, pos: usize },
+    Range { next: i64, end: i64, step: i64 },
+    Chars { s: Rc<String>, pos: usize },
+    Keys { items: Vec<Value>, pos: usize },
+    Pairs { items: Vec<(Value, Value)>, pos: usize },
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Rc::new(s.to_string()))
+    }
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(v)))
+    }
+    pub fn map(m: MapInner) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+    pub fn error(kind: &str, message: impl AsRef<str>) -> Value {
+        Value::Error(Rc::new(ErrorObj { kind: Rc::from(kind), message: Rc::from(message.as_ref()), trace: RefCell::new(Vec::new()) }))
+    }
+
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::None => "none",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Range(_) => "range",
+            Value::Func(_) | Value::Native(_) | Value::Bound(_) => "fn",
+            Value::Class(_) => "class",
+            Value::Instance(i) => &i.class.name,
+            Value::Error(_) => "error",
+            Value::Module(_) => "module",
+            Value::Cell(_) => "cell",
+            Value::Iter(_) => "iterator",
+            Value::Undefined => "undefined",
+        }
+    }
+
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::None | Value::Undefined => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.borrow().is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Range(r) => r.len() > 0,
+            _ => true,
+        }
+    }
+
+    pub fn to_key(&self) -> Result<Key, Value> {
+        match self {
+            Value::Int(i) => Ok(Key::Int(*i)),
+            Value::Bool(b) => Ok(Key::Bool(*b)),
+            Value::Str(s) => Ok(Key::Str(s.clone())),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(Key::Int(*f as i64)),
+            other => Err(Value::error("TypeError", format!("map keys must be str, int or bool, not {}", other.type_name()))),
+        }
+    }
+}
+
+/// Shorthand for building a thrown error.
+pub fn err<T>(kind: &str, message: impl AsRef<str>) -> Result<T, Value> {
+    Err(Value::error(kind, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn value_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
+}
