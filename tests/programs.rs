@@ -1,1 +1,155 @@
-fn main(){}
+//! One test per program in `noodle-programs/`, run through the real `noodle`
+//! binary. A program states what it expects in comments:
+//!
+//! - `# expect: TEXT` — the next line of stdout (in order, all of them);
+//! - `# expect-error: TEXT` — stderr contains TEXT and the exit code is 3;
+//! - `# expect-compile-error: TEXT` — stderr contains TEXT and the exit code is 1;
+//! - `# args: A B` — program arguments; `# stdin: TEXT` — a line of input.
+//!
+//! Programs that run are also built to `.nbc` and run again from it, which
+//! must give the same result. Golden files (`tests/golden/{diag,disasm}`)
+//! hold `noodle check` diagnostics and `noodle disasm` listings; set
+//! `NOODLE_BLESS=1` to rewrite them.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_noodle");
+
+struct Expect {
+    stdout: Vec<String>,
+    error: Option<String>,
+    compile_error: Vec<String>,
+    args: Vec<String>,
+    stdin: String,
+}
+
+fn parse_expect(src: &str) -> Expect {
+    let mut e = Expect { stdout: vec![], error: None, compile_error: vec![], args: vec![], stdin: String::new() };
+    for line in src.lines() {
+        let Some(pos) = line.find("# ") else { continue };
+        let c = &line[pos + 2..];
+        if let Some(t) = c.strip_prefix("expect: ") {
+            e.stdout.push(t.to_string());
+        } else if c == "expect:" {
+            e.stdout.push(String::new());
+        } else if let Some(t) = c.strip_prefix("expect-error: ") {
+            e.error = Some(t.to_string());
+        } else if let Some(t) = c.strip_prefix("expect-compile-error: ") {
+            e.compile_error.push(t.to_string());
+        } else if let Some(t) = c.strip_prefix("args: ") {
+            e.args = t.split_whitespace().map(String::from).collect();
+        } else if let Some(t) = c.strip_prefix("stdin: ") {
+            e.stdin.push_str(t);
+            e.stdin.push('\n');
+        }
+    }
+    e
+}
+
+fn run(args: &[&str], stdin: &str) -> (String, String, i32) {
+    let mut child = Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn noodle");
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().expect("stdin");
+        let _ = si.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+}
+
+fn check_program(path: &Path) -> Result<(), Failed> {
+    let src = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let e = parse_expect(&src);
+    let p = path.to_str().ok_or("path")?;
+    let mut argv = vec!["run", p];
+    argv.extend(e.args.iter().map(String::as_str));
+    let (out, err, code) = run(&argv, &e.stdin);
+    if !e.compile_error.is_empty() {
+        if code != 1 {
+            return Err(format!("expected exit 1 (compile error), got {code}\nstdout:\n{out}\nstderr:\n{err}").into());
+        }
+        for c in &e.compile_error {
+            if !err.contains(c.as_str()) {
+                return Err(format!("stderr lacks {c:?}:\n{err}").into());
+            }
+        }
+        return Ok(());
+    }
+    compare(&e, &out, &err, code, "source")?;
+    // The same program from a built .nbc file must behave the same.
+    let nbc = std::env::temp_dir().join(format!("noodle-test-{}-{}.nbc", std::process::id(), path.file_stem().and_then(|s| s.to_str()).unwrap_or("p")));
+    let nbc_s = nbc.to_str().ok_or("path")?.to_string();
+    let (_, berr, bcode) = run(&["build", p, "-o", &nbc_s], "");
+    if bcode != 0 {
+        return Err(format!("build failed ({bcode}): {berr}").into());
+    }
+    let mut argv = vec!["run", nbc_s.as_str()];
+    argv.extend(e.args.iter().map(String::as_str));
+    let (out2, err2, code2) = run(&argv, &e.stdin);
+    let _ = std::fs::remove_file(&nbc);
+    compare(&e, &out2, &err2, code2, "nbc")
+}
+
+fn compare(e: &Expect, out: &str, err: &str, code: i32, how: &str) -> Result<(), Failed> {
+    let got: Vec<&str> = out.lines().collect();
+    if got != e.stdout.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(format!("[{how}] stdout differs\n--- expected\n{}\n--- got\n{}\n--- stderr\n{err}", e.stdout.join("\n"), out).into());
+    }
+    match &e.error {
+        Some(msg) => {
+            if code != 3 || !err.contains(msg.as_str()) {
+                return Err(format!("[{how}] expected runtime error {msg:?} (exit 3), got exit {code}, stderr:\n{err}").into());
+            }
+        }
+        None => {
+            if code != 0 {
+                return Err(format!("[{how}] exit code {code}, stderr:\n{err}").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn golden(path: &Path, cmd: &str, ext: &str) -> Result<(), Failed> {
+    let p = path.to_str().ok_or("path")?;
+    let (out, err, _) = run(&[cmd, p], "");
+    let got = if cmd == "check" { err } else { out };
+    let got = got.replace(&format!("{}/", path.parent().and_then(|d| d.to_str()).unwrap_or("")), "");
+    let gold = path.with_extension(ext);
+    if std::env::var_os("NOODLE_BLESS").is_some() {
+        std::fs::write(&gold, &got).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let want = std::fs::read_to_string(&gold).map_err(|_| format!("missing golden file {} (run with NOODLE_BLESS=1)", gold.display()))?;
+    if want != got {
+        return Err(format!("output differs from {}\n--- expected\n{want}\n--- got\n{got}", gold.display()).into());
+    }
+    Ok(())
+}
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for p in files("noodle-programs") {
+        let name = format!("program::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
+        trials.push(Trial::test(name, move || check_program(&p)));
+    }
+    for p in files("tests/golden/diag") {
+        let name = format!("diag::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
+        trials.push(Trial::test(name, move || golden(&p, "check", "stderr")));
+    }
+    for p in files("tests/golden/disasm") {
+        let name = format!("disasm::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
+        trials.push(Trial::test(name, move || golden(&p, "disasm", "disasm")));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
