@@ -331,6 +331,7 @@ impl<'a> Analyzer<'a> {
         for p in &f.params {
             if !seen.insert(p.name.name.clone()) {
                 self.error("E0203", format!("duplicate parameter `{}`", p.name.name), p.name.span, "this name is already a parameter");
+                continue;
             }
             self.check_type_ann(p.ty.as_ref());
             self.declare(&p.name, true, None);
