@@ -245,11 +245,7 @@ impl<'a> Gen<'a> {
             }
             StmtKind::Return(e) => {
                 let lvl = self.level();
-                let r = e.as_ref().map(|e| {
-                    let r = self.alloc();
-                    self.expr_to(e, r);
-                    r
-                });
+                let r = e.as_ref().map(|e| self.expr_any(e));
                 self.unwind_tries(0);
                 self.span = s.span;
                 self.emit_return(r);

@@ -1,0 +1,83 @@
+//! Property tests: random and mutated sources never panic the compiler, and
+//! random or mutated bytes never panic the NBC loader and verifier.
+
+use noodle::bytecode::nbc;
+use noodle::driver::compile_file;
+use proptest::prelude::*;
+use std::path::Path;
+
+fn seeds() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("noodle-programs");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "nd")).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn compile(src: &str) {
+    let _ = compile_file(Path::new("/nonexistent/fuzz.nd"), src.to_string());
+}
+
+const ALPHABET: &[&str] = &[
+    "let ", "var ", "def ", "f", "(", ")", "{", "}", "[", "]", "|", "||", ",", ":", ";", "\n", "=", "+", "-", "*", "/", "**", "..", "if ", "else ", "while ",
+    "for ", " in ", "return ", "class ", "extends ", "self", "super", ".", "x", "1", "2.5", "\"s\"", "f\"{x}\"", "try ", "catch e ", "finally ", "throw ",
+    "import ", "and ", "or ", "not ", "<", "==", "break", "continue", "await ", "async ", "none", "true", "#c\n", "0x", "1MB", "'", "\\", "{{", "é",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_soup_never_panics(parts in prop::collection::vec(0..ALPHABET.len(), 0..60)) {
+        let src: String = parts.iter().map(|i| ALPHABET[*i]).collect();
+        compile(&src);
+    }
+
+    #[test]
+    fn random_text_never_panics(src in "\\PC{0,200}") {
+        compile(&src);
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(seed in 0usize..1000, cuts in prop::collection::vec((0usize..10_000, 0usize..8, 0..ALPHABET.len()), 1..6)) {
+        let seeds = seeds();
+        let mut src = seeds[seed % seeds.len()].clone().into_bytes();
+        for (pos, len, ins) in cuts {
+            let p = pos % (src.len() + 1);
+            let end = (p + len).min(src.len());
+            src.splice(p..end, ALPHABET[ins].bytes());
+        }
+        compile(&String::from_utf8_lossy(&src));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_loader(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = nbc::decode(&bytes);
+        let mut with_magic = b"NBC\0\x01\0\0\0".to_vec();
+        with_magic.extend_from_slice(&bytes);
+        let _ = nbc::decode(&with_magic);
+    }
+
+    #[test]
+    fn mutated_bytecode_is_refused_or_verified(seed in 0usize..1000, flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let seeds = seeds();
+        let Ok(c) = compile_file(Path::new("/nonexistent/seed.nd"), seeds[seed % seeds.len()].clone()) else { return Ok(()) };
+        let file = nbc::encode(&c.program);
+        // Corrupt the body and fix the checksum, so the verifier (not the CRC) must cope.
+        let mut body = file[16..].to_vec();
+        for (pos, val) in flips {
+            let n = body.len();
+            body[pos % n] = val;
+        }
+        let mut forged = file[..16].to_vec();
+        forged[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
+        forged[12..16].copy_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        forged.extend_from_slice(&body);
+        let _ = nbc::decode(&forged);
+        // Truncations are refused with a message.
+        for cut in [0, 3, 15, file.len() / 2, file.len() - 1] {
+            prop_assert!(nbc::decode(&file[..cut]).is_err());
+        }
+    }
+}
