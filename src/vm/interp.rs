@@ -465,16 +465,19 @@ impl Vm {
                     }
                 }
                 Op::Unpack => {
-                    let items = match &r!(ins.a) {
-                        Value::List(l) => l.borrow().clone(),
+                    let list = match &r!(ins.a) {
+                        Value::List(l) => l.clone(),
                         o => tri!(self, pc, err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
                     };
+                    let items = list.borrow();
                     if items.len() != ins.c as usize {
                         let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
+                        drop(items);
                         tri!(self, pc, err::<()>("TypeError", m));
+                        continue;
                     }
-                    for (i, v) in items.into_iter().enumerate() {
-                        r!(ins.b as usize + i) = v;
+                    for (i, v) in items.iter().enumerate() {
+                        self.stack[base + ins.b as usize + i] = v.clone();
                     }
                 }
                 Op::Concat => {
