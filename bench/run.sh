@@ -18,9 +18,9 @@ printf "%-10s %10s %10s %10s %12s %12s\n" bench noodle python3 lua5.4 noodle/py 
 for b in fib loop spectral trees words; do
   n=$(timeit $NOODLE run bench/$b.nd)
   p=$(timeit python3 "$PEERS/$b.py")
-  if command -v lua5.4 >/dev/null; then l=$(timeit lua5.4 "$PEERS/$b.lua"); else l=nan; fi
-  printf "%-10s %10.3f %10.3f %10s %12.2f %12s\n" "$b" "$n" "$p" "$l" "$(echo "$n / $p" | bc -l)" \
-    "$( [ "$l" = nan ] && echo - || printf %.2f "$(echo "$n / $l" | bc -l)")"
+  if command -v lua5.4 >/dev/null; then l=$(timeit lua5.4 "$PEERS/$b.lua"); else l=0; fi
+  printf "%-10s %10.3f %10.3f %10.3f %12.2f %12s\n" "$b" "$n" "$p" "$l" "$(echo "$n / $p" | bc -l)" \
+    "$( [ "$l" = 0 ] && echo - || printf %.2f "$(echo "$n / $l" | bc -l)")"
 done
 s=$(timeit $NOODLE run examples/hello.nd)
 echo "startup: noodle run examples/hello.nd median ${s}s"
