@@ -129,6 +129,18 @@ fn golden(path: &Path, cmd: &str, ext: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The REPL over a pipe: definitions persist, expression lines print, open
+/// brackets continue, errors are reported and the session goes on.
+fn repl_session() -> Result<(), Failed> {
+    let input = "let x = 40\nx + 2\ndef f(a) {\n  return a * 2\n}\nf(x)\nlet x = 1\nx\n1 / 0\nprint(\"still here\")\n[1,\n 2]\nundefined_thing\n\"str\"\n:quit\nprint(\"after quit\")\n";
+    let (out, err, code) = run(&["repl"], input);
+    let want = "42\n80\n1\nstill here\n[1, 2]\nstr\n";
+    if out != want || code != 0 || !err.contains("ZeroDivisionError") || !err.contains("unknown name `undefined_thing`") {
+        return Err(format!("repl session differs\n--- stdout\n{out}\n--- stderr\n{err}\nexit {code}").into());
+    }
+    Ok(())
+}
+
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect()).unwrap_or_default();
@@ -143,6 +155,7 @@ fn main() {
         let name = format!("program::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || check_program(&p)));
     }
+    trials.push(Trial::test("repl::piped_session", repl_session));
     for p in files("tests/golden/diag") {
         let name = format!("diag::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || golden(&p, "check", "stderr")));
