@@ -245,7 +245,18 @@ impl<'a> Gen<'a> {
             }
             StmtKind::Return(e) => {
                 let lvl = self.level();
-                let r = e.as_ref().map(|e| self.expr_any(e));
+                // With `finally` blocks to run, copy the value first: they may
+                // reassign the variable being returned.
+                let has_finally = !self.f().tries.is_empty();
+                let r = e.as_ref().map(|e| {
+                    if has_finally {
+                        let r = self.alloc();
+                        self.expr_to(e, r);
+                        r
+                    } else {
+                        self.expr_any(e)
+                    }
+                });
                 self.unwind_tries(0);
                 self.span = s.span;
                 self.emit_return(r);

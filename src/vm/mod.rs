@@ -53,7 +53,6 @@ pub(crate) enum ModState {
 }
 
 pub(crate) struct ModuleRt {
-    pub name: String,
     pub globals: Vec<Value>,
     pub global_names: Vec<String>,
     pub slots: HashMap<String, usize>,
@@ -145,7 +144,6 @@ impl Vm {
                 continue;
             }
             self.modules.push(ModuleRt {
-                name: m.name.clone(),
                 globals: vec![Value::Undefined; m.globals.len()],
                 global_names: m.globals.clone(),
                 slots: m.globals.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
