@@ -20,7 +20,38 @@ struct Session {
     count: usize,
 }
 
+/// What one line of input amounts to.
+enum Feed {
+    Quit,
+    /// A command was handled, the line was empty, or brackets are still open.
+    More,
+    Ready(String),
+}
+
 impl Session {
+    /// Add a line to the pending input; commands (`:help`, `:quit`) apply only
+    /// at the start of an input.
+    fn feed(&self, buf: &mut String, line: &str) -> Feed {
+        if buf.is_empty() {
+            match line.trim() {
+                ":quit" | ":q" => return Feed::Quit,
+                ":help" => {
+                    println!("{HELP}");
+                    return Feed::More;
+                }
+                "" => return Feed::More,
+                _ => {}
+            }
+        }
+        buf.push_str(line);
+        buf.push('\n');
+        if Session::incomplete(buf) {
+            Feed::More
+        } else {
+            Feed::Ready(std::mem::take(buf))
+        }
+    }
+
     fn new() -> Session {
         Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Vm::new(), count: 0 }
     }
@@ -65,24 +96,11 @@ pub fn run() -> ExitCode {
         let mut buf = String::new();
         for line in stdin.lock().lines() {
             let Ok(line) = line else { break };
-            if buf.is_empty() {
-                match line.trim() {
-                    ":quit" | ":q" => break,
-                    ":help" => {
-                        println!("{HELP}");
-                        continue;
-                    }
-                    "" => continue,
-                    _ => {}
-                }
+            match s.feed(&mut buf, &line) {
+                Feed::Quit => break,
+                Feed::More => continue,
+                Feed::Ready(text) => s.eval(&text),
             }
-            buf.push_str(&line);
-            buf.push('\n');
-            if Session::incomplete(&buf) {
-                continue;
-            }
-            let text = std::mem::take(&mut buf);
-            s.eval(&text);
         }
         if !buf.is_empty() {
             s.eval(&buf);
@@ -104,23 +122,11 @@ pub fn run() -> ExitCode {
         let prompt = if buf.is_empty() { ">>> " } else { "... " };
         match rl.readline(prompt) {
             Ok(line) => {
-                if buf.is_empty() {
-                    match line.trim() {
-                        ":quit" | ":q" => break,
-                        ":help" => {
-                            println!("{HELP}");
-                            continue;
-                        }
-                        "" => continue,
-                        _ => {}
-                    }
-                }
-                buf.push_str(&line);
-                buf.push('\n');
-                if Session::incomplete(&buf) {
-                    continue;
-                }
-                let text = std::mem::take(&mut buf);
+                let text = match s.feed(&mut buf, &line) {
+                    Feed::Quit => break,
+                    Feed::More => continue,
+                    Feed::Ready(text) => text,
+                };
                 let _ = rl.add_history_entry(text.trim_end());
                 s.eval(&text);
                 s.vm.flush();
