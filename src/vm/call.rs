@@ -174,7 +174,7 @@ impl Vm {
         }
     }
 
-    pub(crate) fn setup_super_call(&mut self, current: &Rc<Closure>, slot: usize, name: &str, argc: usize) -> Result<CallOutcome, Value> {
+    pub(crate) fn setup_super_call(&mut self, current: &Closure, slot: usize, name: &str, argc: usize) -> Result<CallOutcome, Value> {
         let owner = current.owner.borrow().as_ref().and_then(|w| w.upgrade());
         let parent = owner.as_ref().and_then(|c| c.parent.clone());
         let Some(parent) = parent else {

@@ -3,7 +3,7 @@
 use super::call::CallOutcome;
 use super::value::*;
 use super::*;
-use crate::bytecode::Op;
+use crate::bytecode::{Const, Instr, Op};
 use std::cell::RefCell;
 
 /// Unwrap a result inside the dispatch loop; on error, save the pc first so the
@@ -62,23 +62,43 @@ impl Vm {
     }
 
     fn dispatch(&mut self, stop: usize) -> Result<Value, Value> {
-        let mut closure = self.frames.last().expect("frame").closure.clone();
-        let mut func = closure.func.clone();
-        let mut pc = self.frames.last().expect("frame").pc;
-        let mut base = self.frames.last().expect("frame").base;
+        // SAFETY, for every raw access below: the verifier proved each register
+        // operand (and register run) lies below the function's `num_regs`, each
+        // jump target inside its code, and that code ends in a terminator, so `pc`
+        // never leaves the code. `push_frame`/`run_main` make
+        // `stack.len() >= base + num_regs + 1` before a frame runs and the stack
+        // never shrinks. `closure` and `code` point into the `Rc<Closure>` owned
+        // by the current frame, which outlives its use here. `regs` is re-derived
+        // (`sync!`) after every call that may grow, and so move, the stack.
+        let mut closure: *const Closure;
+        let mut code: *const Instr;
+        let mut pc: usize;
+        let mut base: usize;
+        let mut regs: *mut Value;
 
         macro_rules! reload {
             () => {{
                 let f = self.frames.last().expect("frame");
-                closure = f.closure.clone();
-                func = closure.func.clone();
+                closure = Rc::as_ptr(&f.closure);
+                code = f.closure.func.code.as_ptr();
                 pc = f.pc;
                 base = f.base;
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
             }};
+        }
+        macro_rules! sync {
+            () => {
+                regs = self.stack.as_mut_ptr().add(base)
+            };
         }
         macro_rules! r {
             ($x:expr) => {
-                self.stack[base + $x as usize]
+                (*regs.add($x as usize))
+            };
+        }
+        macro_rules! func {
+            () => {
+                (&(*closure).func)
             };
         }
         macro_rules! binop {
@@ -87,11 +107,31 @@ impl Vm {
                 r!($ins.a) = v;
             }};
         }
+        macro_rules! konst {
+            ($c:expr) => {
+                (&*self.raw_consts.as_ptr().add($c as usize))
+            };
+        }
+        macro_rules! after_call {
+            ($outcome:expr) => {
+                match $outcome {
+                    Ok(CallOutcome::Pushed) => reload!(),
+                    Ok(CallOutcome::Done) => {
+                        if self.exit_code.is_some() {
+                            return Err(Value::None);
+                        }
+                        sync!();
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+        }
+        reload!();
 
         loop {
-            let ins = func.code[pc];
+            let ins = unsafe { *code.add(pc) };
             pc += 1;
-            match ins.op {
+            unsafe { match ins.op {
                 Op::Nop => {}
                 Op::Move => {
                     let v = r!(ins.b).clone();
@@ -102,7 +142,7 @@ impl Vm {
                 Op::LoadBool => r!(ins.a) = Value::Bool(ins.b != 0),
                 Op::LoadInt => r!(ins.a) = Value::Int(ins.c as i32 as i64),
                 Op::LoadGlobal => {
-                    let m = &self.modules[func.module as usize];
+                    let m = &self.modules[func!().module as usize];
                     let v = &m.globals[ins.c as usize];
                     if let Value::Undefined = v {
                         let name = m.global_names[ins.c as usize].clone();
@@ -112,7 +152,7 @@ impl Vm {
                 }
                 Op::StoreGlobal => {
                     let v = r!(ins.a).clone();
-                    self.modules[func.module as usize].globals[ins.c as usize] = v;
+                    self.modules[func!().module as usize].globals[ins.c as usize] = v;
                 }
                 Op::LoadBuiltin => r!(ins.a) = Value::Native(&builtins::BUILTIN_FNS[ins.c as usize]),
                 Op::NewCell => {
@@ -137,7 +177,7 @@ impl Vm {
                     }
                 }
                 Op::LoadUpval => {
-                    let v = closure.upvals[ins.c as usize].borrow().clone();
+                    let v = (&*closure).upvals[ins.c as usize].borrow().clone();
                     if let Value::Undefined = v {
                         tri!(self, pc, err::<()>("NameError", "a captured name is used before its definition"));
                     }
@@ -145,7 +185,7 @@ impl Vm {
                 }
                 Op::StoreUpval => {
                     let v = r!(ins.a).clone();
-                    *closure.upvals[ins.c as usize].borrow_mut() = v;
+                    *(&*closure).upvals[ins.c as usize].borrow_mut() = v;
                 }
                 Op::Closure => {
                     let proto = self.functions[ins.c as usize].clone();
@@ -156,7 +196,7 @@ impl Vm {
                                 Value::Cell(c) => ups.push(c.clone()),
                                 _ => tri!(self, pc, err("TypeError", "internal: captured register is not a cell")),
                             },
-                            crate::bytecode::UpvalSrc::Upval(i) => ups.push(closure.upvals[i as usize].clone()),
+                            crate::bytecode::UpvalSrc::Upval(i) => ups.push((&*closure).upvals[i as usize].clone()),
                         }
                     }
                     r!(ins.a) = Value::Func(Rc::new(Closure { func: proto, func_index: ins.c, upvals: ups, owner: Default::default() }));
@@ -308,50 +348,44 @@ impl Vm {
                         pc = ins.c as usize;
                     }
                 }
-                Op::Call | Op::CallKw | Op::CallMethod | Op::SuperCall => {
+                Op::Call => {
+                    // Fast path: a plain function given exactly its parameters.
+                    if let Value::Func(c) = &r!(ins.a) {
+                        let f = &c.func;
+                        if !f.is_method && f.params.len() == ins.b as usize && self.frames.len() < self.max_depth {
+                            let callee_base = base + ins.a as usize + 1;
+                            let need = callee_base + f.num_regs as usize + 1;
+                            let c = c.clone();
+                            if self.stack.len() < need {
+                                self.stack.resize(need.max(self.stack.len() * 2), Value::None);
+                            }
+                            self.enter(c, callee_base, pc);
+                            reload!();
+                            continue;
+                        }
+                    }
+                    self.save_pc(pc);
+                    let outcome = self.setup_call(base + ins.a as usize, ins.b as usize, None);
+                    after_call!(outcome);
+                }
+                Op::CallKw | Op::CallMethod | Op::SuperCall => {
                     self.save_pc(pc);
                     let slot = base + ins.a as usize;
-                    let outcome = match ins.op {
-                        Op::Call => self.setup_call(slot, ins.b as usize, None),
-                        Op::CallKw => {
-                            let names = match &self.raw_consts[ins.c as usize] {
-                                crate::bytecode::Const::Names(n) => n.clone(),
-                                _ => vec![],
-                            };
-                            self.setup_call(slot, ins.b as usize, Some(&names))
-                        }
-                        Op::CallMethod => {
-                            let (name, names) = match &self.raw_consts[ins.c as usize] {
-                                crate::bytecode::Const::Str(s) => (s.clone(), None),
-                                crate::bytecode::Const::MethodKw(s, n) => (s.clone(), Some(n.clone())),
-                                _ => (String::new(), None),
-                            };
-                            self.setup_method_call(slot, &name, ins.b as usize, names.as_deref())
-                        }
-                        _ => {
-                            let name = match &self.raw_consts[ins.c as usize] {
-                                crate::bytecode::Const::Str(s) => s.clone(),
-                                _ => String::new(),
-                            };
-                            self.setup_super_call(&closure, slot, &name, ins.b as usize)
-                        }
+                    let outcome = match (ins.op, konst!(ins.c)) {
+                        (Op::CallKw, Const::Names(names)) => self.setup_call(slot, ins.b as usize, Some(names)),
+                        (Op::CallMethod, Const::Str(name)) => self.setup_method_call(slot, name, ins.b as usize, None),
+                        (Op::CallMethod, Const::MethodKw(name, names)) => self.setup_method_call(slot, name, ins.b as usize, Some(names)),
+                        (Op::SuperCall, Const::Str(name)) => self.setup_super_call(&*closure, slot, name, ins.b as usize),
+                        _ => err("TypeError", "internal: call constant has the wrong kind"),
                     };
-                    match outcome {
-                        Ok(CallOutcome::Pushed) => reload!(),
-                        Ok(CallOutcome::Done) => {
-                            if self.exit_code.is_some() {
-                                return Err(Value::None);
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
+                    after_call!(outcome);
                 }
                 Op::Return | Op::ReturnNone => {
                     let v = if ins.op == Op::Return { std::mem::take(&mut r!(ins.a)) } else { Value::None };
                     let f = self.frames.pop().expect("frame");
                     let v = match f.kind {
                         FrameKind::Normal => v,
-                        FrameKind::Init => self.stack[f.base].clone(),
+                        FrameKind::Init => r!(0).clone(),
                         FrameKind::ModuleInit(m) => {
                             self.modules[m as usize].state = ModState::Done;
                             Value::Module(self.modules[m as usize].obj.clone())
@@ -360,23 +394,24 @@ impl Vm {
                     while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
                         self.handlers.pop();
                     }
-                    self.stack[f.ret] = v.clone();
                     if self.frames.len() <= stop {
+                        self.stack[f.ret] = v.clone();
                         return Ok(v);
                     }
+                    *self.stack.as_mut_ptr().add(f.ret) = v;
+                    drop(f);
                     reload!();
                 }
                 Op::NewList => {
-                    let s = base + ins.b as usize;
-                    let v: Vec<Value> = self.stack[s..s + ins.c as usize].to_vec();
+                    let v: Vec<Value> = std::slice::from_raw_parts(regs.add(ins.b as usize), ins.c as usize).to_vec();
                     r!(ins.a) = Value::list(v);
                 }
                 Op::NewMap => {
-                    let s = base + ins.b as usize;
+                    let s = ins.b as usize;
                     let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
                     for i in 0..ins.c as usize {
-                        let k = tri!(self, pc, self.stack[s + 2 * i].to_key());
-                        m.insert(k, self.stack[s + 2 * i + 1].clone());
+                        let k = tri!(self, pc, r!(s + 2 * i).to_key());
+                        m.insert(k, r!(s + 2 * i + 1).clone());
                     }
                     r!(ins.a) = Value::map(m);
                 }
@@ -417,8 +452,8 @@ impl Vm {
                     r!(ins.a) = v;
                 }
                 Op::GetField => {
-                    let name = match &self.raw_consts[ins.c as usize] {
-                        crate::bytecode::Const::Str(s) => s.as_str(),
+                    let name = match konst!(ins.c) {
+                        Const::Str(s) => s.as_str(),
                         _ => "",
                     };
                     let v = tri!(self, pc, self.get_field(&r!(ins.b), name));
@@ -426,8 +461,8 @@ impl Vm {
                 }
                 Op::SetField => {
                     let v = r!(ins.b).clone();
-                    let name = match &self.raw_consts[ins.c as usize] {
-                        crate::bytecode::Const::Str(s) => s.as_str(),
+                    let name = match konst!(ins.c) {
+                        Const::Str(s) => s.as_str(),
                         _ => "",
                     };
                     match &r!(ins.a) {
@@ -477,13 +512,12 @@ impl Vm {
                         continue;
                     }
                     for (i, v) in items.iter().enumerate() {
-                        self.stack[base + ins.b as usize + i] = v.clone();
+                        r!(ins.b as usize + i) = v.clone();
                     }
                 }
                 Op::Concat => {
-                    let s = base + ins.b as usize;
                     let mut out = String::new();
-                    for v in &self.stack[s..s + ins.c as usize] {
+                    for v in std::slice::from_raw_parts(regs.add(ins.b as usize), ins.c as usize) {
                         match v {
                             Value::Str(x) => out.push_str(x),
                             other => out.push_str(&format::to_display(other)),
@@ -492,8 +526,8 @@ impl Vm {
                     r!(ins.a) = Value::Str(Rc::new(out));
                 }
                 Op::Format => {
-                    let spec = match &self.raw_consts[ins.c as usize] {
-                        crate::bytecode::Const::Str(s) => s.as_str(),
+                    let spec = match konst!(ins.c) {
+                        Const::Str(s) => s.as_str(),
                         _ => "",
                     };
                     let s = tri!(self, pc, format::format_value(&r!(ins.b), spec));
@@ -520,12 +554,13 @@ impl Vm {
                     r!(ins.a) = v;
                 }
                 Op::CheckType => {
-                    let tname = match &self.raw_consts[ins.c as usize] {
-                        crate::bytecode::Const::Str(s) => s.clone(),
+                    let tname = match konst!(ins.c) {
+                        Const::Str(s) => s.clone(),
                         _ => String::new(),
                     };
                     let slot = base + ins.a as usize;
-                    tri!(self, pc, self.check_type(slot, &tname, ins.b, &func));
+                    tri!(self, pc, self.check_type(slot, &tname, ins.b, func!()));
+                    sync!();
                 }
                 Op::ArgGiven => {
                     if !matches!(r!(ins.a), Value::Undefined) {
@@ -548,8 +583,8 @@ impl Vm {
                     }
                 }
                 Op::ImportNative => {
-                    let name = match &self.raw_consts[ins.c as usize] {
-                        crate::bytecode::Const::Str(s) => s.clone(),
+                    let name = match konst!(ins.c) {
+                        Const::Str(s) => s.clone(),
                         _ => String::new(),
                     };
                     let v = tri!(self, pc, self.native_module(&name));
@@ -558,8 +593,17 @@ impl Vm {
                 Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
                     tri!(self, pc, err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
                 }
-            }
+            } }
         }
+    }
+
+    /// Push a frame for a plain call whose arguments are already in place.
+    #[inline(always)]
+    fn enter(&mut self, closure: Rc<Closure>, base: usize, caller_pc: usize) {
+        if let Some(f) = self.frames.last_mut() {
+            f.pc = caller_pc;
+        }
+        self.frames.push(Frame { closure, pc: 0, base, ret: base - 1, kind: FrameKind::Normal });
     }
 
     /// Truthiness, refusing values that have none.
