@@ -168,9 +168,11 @@ opcodes! {
     Return = (Reg, None, None),
     /// Return `none`.
     ReturnNone = (None, None, None),
-    /// `R[a] = [R[b], ..., R[b+c-1]]`
+    /// `R[a] = [R[b], ..., R[b+c-1]]`; the element registers are temporaries
+    /// and are moved out (left `none`).
     NewList = (Reg, RegRun, Imm),
-    /// `R[a] = {R[b]: R[b+1], ...}` with `c` key/value pairs.
+    /// `R[a] = {R[b]: R[b+1], ...}` with `c` key/value pairs, moved out of
+    /// their temporary registers.
     NewMap = (Reg, RegRun, Imm),
     /// `R[a] = R[b]..R[b+1]` (`..=` when c is 1)
     NewRange = (Reg, RegRun, Imm),

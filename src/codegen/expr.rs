@@ -18,7 +18,7 @@ impl<'a> Gen<'a> {
     }
 
     /// A local that lives directly in a register (not captured in a cell).
-    fn plain_local(&mut self, e: &Expr) -> Option<u8> {
+    pub(crate) fn plain_local(&mut self, e: &Expr) -> Option<u8> {
         let id = match &e.kind {
             ExprKind::Name(i) => i.id,
             ExprKind::SelfRef(id) => *id,

@@ -179,9 +179,17 @@ impl<'a> Gen<'a> {
         match &s.kind {
             StmtKind::Let { pattern, value, .. } => {
                 let lvl = self.level();
-                let r = self.alloc();
-                self.expr_to(value, r);
-                self.free_to(r as u16 + 1);
+                // Destructuring a local copies out of its register directly;
+                // anything else is evaluated into a fresh one.
+                let r = match (pattern, self.plain_local(value)) {
+                    (Pattern::List(..), Some(r)) => r,
+                    _ => {
+                        let r = self.alloc();
+                        self.expr_to(value, r);
+                        self.free_to(r as u16 + 1);
+                        r
+                    }
+                };
                 let global = matches!(pattern, Pattern::Name(i) if self.an.decl_global.contains_key(&i.id))
                     || matches!(pattern, Pattern::List(..) if self.fns.len() == 1 && self.f().is_main && self.pattern_is_global(pattern));
                 self.bind_pattern(pattern, r);

@@ -104,7 +104,7 @@ impl Vm {
         macro_rules! binop {
             ($ins:ident, $f:path) => {{
                 let v = tri!(self, pc, $f(&r!($ins.b), &r!($ins.c)));
-                r!($ins.a) = v;
+                put(&mut r!($ins.a), v);
             }};
         }
         macro_rules! konst {
@@ -135,12 +135,12 @@ impl Vm {
                 Op::Nop => {}
                 Op::Move => {
                     let v = r!(ins.b).clone();
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
-                Op::LoadK => r!(ins.a) = self.consts[ins.c as usize].clone(),
-                Op::LoadNone => r!(ins.a) = Value::None,
-                Op::LoadBool => r!(ins.a) = Value::Bool(ins.b != 0),
-                Op::LoadInt => r!(ins.a) = Value::Int(ins.c as i32 as i64),
+                Op::LoadK => put(&mut r!(ins.a), self.consts[ins.c as usize].clone()),
+                Op::LoadNone => put(&mut r!(ins.a), Value::None),
+                Op::LoadBool => put(&mut r!(ins.a), Value::Bool(ins.b != 0)),
+                Op::LoadInt => put(&mut r!(ins.a), Value::Int(ins.c as i32 as i64)),
                 Op::LoadGlobal => {
                     let m = &self.modules[func!().module as usize];
                     let v = &m.globals[ins.c as usize];
@@ -148,16 +148,16 @@ impl Vm {
                         let name = m.global_names[ins.c as usize].clone();
                         tri!(self, pc, err::<()>("NameError", format!("`{name}` is used before it is defined")));
                     }
-                    r!(ins.a) = v.clone();
+                    put(&mut r!(ins.a), v.clone());
                 }
                 Op::StoreGlobal => {
                     let v = r!(ins.a).clone();
                     self.modules[func!().module as usize].globals[ins.c as usize] = v;
                 }
-                Op::LoadBuiltin => r!(ins.a) = Value::Native(&builtins::BUILTIN_FNS[ins.c as usize]),
+                Op::LoadBuiltin => put(&mut r!(ins.a), Value::Native(&builtins::BUILTIN_FNS[ins.c as usize])),
                 Op::NewCell => {
                     let v = std::mem::take(&mut r!(ins.a));
-                    r!(ins.a) = Value::Cell(Rc::new(RefCell::new(v)));
+                    put(&mut r!(ins.a), Value::Cell(Rc::new(RefCell::new(v))));
                 }
                 Op::LoadCell => {
                     let v = match &r!(ins.b) {
@@ -167,7 +167,7 @@ impl Vm {
                     if let Value::Undefined = v {
                         tri!(self, pc, err::<()>("NameError", "a name is used before its definition"));
                     }
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::StoreCell => {
                     let v = r!(ins.b).clone();
@@ -181,7 +181,7 @@ impl Vm {
                     if let Value::Undefined = v {
                         tri!(self, pc, err::<()>("NameError", "a captured name is used before its definition"));
                     }
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::StoreUpval => {
                     let v = r!(ins.a).clone();
@@ -199,7 +199,7 @@ impl Vm {
                             crate::bytecode::UpvalSrc::Upval(i) => ups.push((&*closure).upvals[i as usize].clone()),
                         }
                     }
-                    r!(ins.a) = Value::Func(Rc::new(Closure { func: proto, func_index: ins.c, upvals: ups, owner: Default::default() }));
+                    put(&mut r!(ins.a), Value::Func(Rc::new(Closure { func: proto, func_index: ins.c, upvals: ups, owner: Default::default() })));
                 }
                 Op::Add => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
@@ -210,7 +210,7 @@ impl Vm {
                         (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
                         (x, y) => tri!(self, pc, ops::add(x, y)),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Sub => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
@@ -221,7 +221,7 @@ impl Vm {
                         (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
                         (x, y) => tri!(self, pc, ops::sub(x, y)),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Mul => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
@@ -232,7 +232,7 @@ impl Vm {
                         (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
                         (x, y) => tri!(self, pc, ops::mul(x, y)),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Div => binop!(ins, ops::div),
                 Op::FloorDiv => binop!(ins, ops::floor_div),
@@ -241,7 +241,7 @@ impl Vm {
                         (Value::Int(x), Value::Int(y)) if *y > 0 => Value::Int(x.rem_euclid(*y)),
                         (x, y) => tri!(self, pc, ops::modulo(x, y)),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Pow => binop!(ins, ops::pow),
                 Op::MatMul => {
@@ -263,48 +263,48 @@ impl Vm {
                         },
                         x => tri!(self, pc, ops::add(x, &Value::Int(imm))),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Eq => {
-                    let v = ops::equal(&r!(ins.b), &r!(ins.c));
-                    r!(ins.a) = Value::Bool(v);
+                    let v = fast_equal(&r!(ins.b), &r!(ins.c));
+                    put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Ne => {
-                    let v = !ops::equal(&r!(ins.b), &r!(ins.c));
-                    r!(ins.a) = Value::Bool(v);
+                    let v = !fast_equal(&r!(ins.b), &r!(ins.c));
+                    put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Lt => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
                         (x, y) => tri!(self, pc, ops::less(x, y)),
                     };
-                    r!(ins.a) = Value::Bool(v);
+                    put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Le => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
                         (x, y) => tri!(self, pc, ops::less_eq(x, y)),
                     };
-                    r!(ins.a) = Value::Bool(v);
+                    put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::In => {
                     let v = tri!(self, pc, ops::contains(&r!(ins.c), &r!(ins.b)));
-                    r!(ins.a) = Value::Bool(v);
+                    put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Neg => {
                     let v = tri!(self, pc, ops::neg(&r!(ins.b)));
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::BitNot => {
                     let v = match &r!(ins.b) {
                         Value::Int(x) => Value::Int(!x),
                         x => tri!(self, pc, err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::Not => {
                     let v = tri!(self, pc, self.truth(&r!(ins.b)));
-                    r!(ins.a) = Value::Bool(!v);
+                    put(&mut r!(ins.a), Value::Bool(!v));
                 }
                 Op::Jump => pc = ins.c as usize,
                 Op::JumpIfFalse => {
@@ -344,7 +344,7 @@ impl Vm {
                     }
                 }
                 Op::JumpIfNotEq => {
-                    if !ops::equal(&r!(ins.a), &r!(ins.b)) {
+                    if !fast_equal(&r!(ins.a), &r!(ins.b)) {
                         pc = ins.c as usize;
                     }
                 }
@@ -355,7 +355,10 @@ impl Vm {
                         if !f.is_method && f.params.len() == ins.b as usize && self.frames.len() < self.max_depth {
                             let callee_base = base + ins.a as usize + 1;
                             let need = callee_base + f.num_regs as usize + 1;
-                            let c = c.clone();
+                            // The callee slot will receive the result, so the
+                            // frame takes the closure from it instead of cloning.
+                            let c = std::ptr::read(c as *const Rc<Closure>);
+                            std::ptr::write(regs.add(ins.a as usize), Value::None);
                             if self.stack.len() < need {
                                 self.stack.resize(need.max(self.stack.len() * 2), Value::None);
                             }
@@ -398,22 +401,22 @@ impl Vm {
                         self.stack[f.ret] = v.clone();
                         return Ok(v);
                     }
-                    *self.stack.as_mut_ptr().add(f.ret) = v;
+                    put(&mut *self.stack.as_mut_ptr().add(f.ret), v);
                     drop(f);
                     reload!();
                 }
                 Op::NewList => {
-                    let v: Vec<Value> = std::slice::from_raw_parts(regs.add(ins.b as usize), ins.c as usize).to_vec();
-                    r!(ins.a) = Value::list(v);
+                    let v: Vec<Value> = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(std::mem::take).collect();
+                    put(&mut r!(ins.a), Value::list(v));
                 }
                 Op::NewMap => {
                     let s = ins.b as usize;
                     let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
                     for i in 0..ins.c as usize {
                         let k = tri!(self, pc, r!(s + 2 * i).to_key());
-                        m.insert(k, r!(s + 2 * i + 1).clone());
+                        m.insert(k, std::mem::take(&mut r!(s + 2 * i + 1)));
                     }
-                    r!(ins.a) = Value::map(m);
+                    put(&mut r!(ins.a), Value::map(m));
                 }
                 Op::NewRange => {
                     let (a, b) = (&r!(ins.b), &r!(ins.b as usize + 1));
@@ -424,14 +427,14 @@ impl Vm {
                         }
                         _ => tri!(self, pc, err("TypeError", format!("range bounds must be int, not {} and {}", a.type_name(), b.type_name()))),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::GetIndex => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
                         (o, i) => tri!(self, pc, ops::get_index(o, i)),
                     };
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::SetIndex => {
                     let v = r!(ins.c).clone();
@@ -449,7 +452,7 @@ impl Vm {
                         tri!(self, pc, err::<()>("TypeError", m));
                     }
                     let v = tri!(self, pc, ops::slice(&r!(b), &r!(b + 1), &r!(b + 2)));
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::GetField => {
                     let name = match konst!(ins.c) {
@@ -457,7 +460,7 @@ impl Vm {
                         _ => "",
                     };
                     let v = tri!(self, pc, self.get_field(&r!(ins.b), name));
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::SetField => {
                     let v = r!(ins.b).clone();
@@ -474,7 +477,7 @@ impl Vm {
                 }
                 Op::IterInit => {
                     let it = tri!(self, pc, iter::make_iter(&r!(ins.b)));
-                    r!(ins.a) = it;
+                    put(&mut r!(ins.a), it);
                 }
                 Op::IterNext => {
                     let next = match &r!(ins.a) {
@@ -482,7 +485,7 @@ impl Vm {
                         _ => None,
                     };
                     match next {
-                        Some(v) => r!(ins.b) = v,
+                        Some(v) => put(&mut r!(ins.b), v),
                         None => pc = ins.c as usize,
                     }
                 }
@@ -493,8 +496,8 @@ impl Vm {
                     };
                     match tri!(self, pc, next) {
                         Some((k, v)) => {
-                            r!(ins.b) = k;
-                            r!(ins.b as usize + 1) = v;
+                            put(&mut r!(ins.b), k);
+                            put(&mut r!(ins.b as usize + 1), v);
                         }
                         None => pc = ins.c as usize,
                     }
@@ -512,7 +515,7 @@ impl Vm {
                         continue;
                     }
                     for (i, v) in items.iter().enumerate() {
-                        r!(ins.b as usize + i) = v.clone();
+                        put(&mut r!(ins.b as usize + i), v.clone());
                     }
                 }
                 Op::Concat => {
@@ -523,7 +526,7 @@ impl Vm {
                             other => out.push_str(&format::to_display(other)),
                         }
                     }
-                    r!(ins.a) = Value::Str(Rc::new(out));
+                    put(&mut r!(ins.a), Value::Str(Rc::new(out)));
                 }
                 Op::Format => {
                     let spec = match konst!(ins.c) {
@@ -531,7 +534,7 @@ impl Vm {
                         _ => "",
                     };
                     let s = tri!(self, pc, format::format_value(&r!(ins.b), spec));
-                    r!(ins.a) = Value::Str(Rc::new(s));
+                    put(&mut r!(ins.a), Value::Str(Rc::new(s)));
                 }
                 Op::Throw => {
                     let v = match std::mem::take(&mut r!(ins.a)) {
@@ -551,7 +554,7 @@ impl Vm {
                 }
                 Op::MakeClass => {
                     let v = tri!(self, pc, self.make_class(base, ins));
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::CheckType => {
                     let tname = match konst!(ins.c) {
@@ -570,7 +573,7 @@ impl Vm {
                 Op::Import => {
                     let m = ins.c as usize;
                     match self.modules[m].state {
-                        ModState::Done | ModState::Running => r!(ins.a) = Value::Module(self.modules[m].obj.clone()),
+                        ModState::Done | ModState::Running => put(&mut r!(ins.a), Value::Module(self.modules[m].obj.clone())),
                         ModState::NotRun => {
                             self.save_pc(pc);
                             self.modules[m].state = ModState::Running;
@@ -588,7 +591,7 @@ impl Vm {
                         _ => String::new(),
                     };
                     let v = tri!(self, pc, self.native_module(&name));
-                    r!(ins.a) = v;
+                    put(&mut r!(ins.a), v);
                 }
                 Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
                     tri!(self, pc, err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
@@ -626,4 +629,27 @@ fn shl(a: &Value, b: &Value) -> Result<Value, Value> {
 }
 fn shr(a: &Value, b: &Value) -> Result<Value, Value> {
     ops::int_op(">>", a, b)
+}
+
+/// Overwrite a register, skipping the drop glue when the old value holds no
+/// heap reference (the common case for numbers in loops).
+#[inline(always)]
+fn put(slot: &mut Value, v: Value) {
+    let old = std::mem::replace(slot, v);
+    if old.is_heap() {
+        drop(old);
+    } else {
+        std::mem::forget(old);
+    }
+}
+
+/// `==` with the common cases inline; `none` equals only `none`.
+#[inline(always)]
+fn fast_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::None, y) => matches!(y, Value::None),
+        (x, Value::None) => matches!(x, Value::None),
+        _ => ops::equal(a, b),
+    }
 }

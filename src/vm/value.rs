@@ -11,7 +11,7 @@ use std::rc::Rc;
 pub type FxBuild = BuildHasherDefault<rustc_hash::FxHasher>;
 pub type MapInner = IndexMap<Key, Value, FxBuild>;
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub enum Value {
     #[default]
     None,
@@ -33,6 +33,34 @@ pub enum Value {
     Iter(Rc<RefCell<Iter>>),
     /// Internal: a global not yet assigned, or an argument not passed.
     Undefined,
+}
+
+impl Clone for Value {
+    /// Written out (not derived) so that it inlines into the dispatch loop:
+    /// copying a register is the most common thing the VM does.
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::None => Value::None,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Str(x) => Value::Str(Rc::clone(x)),
+            Value::List(x) => Value::List(Rc::clone(x)),
+            Value::Map(x) => Value::Map(Rc::clone(x)),
+            Value::Range(x) => Value::Range(Rc::clone(x)),
+            Value::Func(x) => Value::Func(Rc::clone(x)),
+            Value::Native(n) => Value::Native(n),
+            Value::Bound(x) => Value::Bound(Rc::clone(x)),
+            Value::Class(x) => Value::Class(Rc::clone(x)),
+            Value::Instance(x) => Value::Instance(Rc::clone(x)),
+            Value::Error(x) => Value::Error(Rc::clone(x)),
+            Value::Module(x) => Value::Module(Rc::clone(x)),
+            Value::Cell(x) => Value::Cell(Rc::clone(x)),
+            Value::Iter(x) => Value::Iter(Rc::clone(x)),
+            Value::Undefined => Value::Undefined,
+        }
+    }
 }
 
 /// Map keys: str, int or bool (language.md §2). Floats with an integral value
@@ -169,6 +197,12 @@ impl Value {
     }
     pub fn error(kind: &str, message: impl AsRef<str>) -> Value {
         Value::Error(Rc::new(ErrorObj { kind: Rc::from(kind), message: Rc::from(message.as_ref()), trace: RefCell::new(Vec::new()) }))
+    }
+
+    /// Whether dropping this value may release heap memory.
+    #[inline(always)]
+    pub fn is_heap(&self) -> bool {
+        !matches!(self, Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Native(_) | Value::Undefined)
     }
 
     pub fn type_name(&self) -> &str {
