@@ -199,7 +199,7 @@ impl Vm {
                             crate::bytecode::UpvalSrc::Upval(i) => ups.push((&*closure).upvals[i as usize].clone()),
                         }
                     }
-                    put(&mut r!(ins.a), Value::Func(Rc::new(Closure { func: proto, func_index: ins.c, upvals: ups, owner: Default::default() })));
+                    put(&mut r!(ins.a), Value::Func(Rc::new(Closure::new(proto, ins.c, ups))));
                 }
                 Op::Add => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
@@ -351,10 +351,9 @@ impl Vm {
                 Op::Call => {
                     // Fast path: a plain function given exactly its parameters.
                     if let Value::Func(c) = &r!(ins.a) {
-                        let f = &c.func;
-                        if !f.is_method && f.params.len() == ins.b as usize && self.frames.len() < self.max_depth {
+                        if c.plain_arity == ins.b && self.frames.len() < self.max_depth {
                             let callee_base = base + ins.a as usize + 1;
-                            let need = callee_base + f.num_regs as usize + 1;
+                            let need = callee_base + c.num_regs as usize + 1;
                             // The callee slot will receive the result, so the
                             // frame takes the closure from it instead of cloning.
                             let c = std::ptr::read(c as *const Rc<Closure>);
@@ -579,7 +578,7 @@ impl Vm {
                             self.modules[m].state = ModState::Running;
                             let main = self.find_module_main(m);
                             let f = self.functions[main].clone();
-                            let c = Rc::new(Closure { func: f, func_index: main as u32, upvals: vec![], owner: Default::default() });
+                            let c = Rc::new(Closure::new(f, main as u32, vec![]));
                             tri!(self, pc, self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32)));
                             reload!();
                         }

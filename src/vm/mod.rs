@@ -158,7 +158,7 @@ impl Vm {
     /// Run function `main` (a module's top level) to completion.
     pub fn run_main(&mut self, module: u32, main: u32) -> Exit {
         self.modules[module as usize].state = ModState::Running;
-        let closure = Rc::new(Closure { func: self.functions[main as usize].clone(), func_index: main, upvals: vec![], owner: Default::default() });
+        let closure = Rc::new(Closure::new(self.functions[main as usize].clone(), main, vec![]));
         let base = 1;
         let need = base + closure.func.num_regs as usize + 1;
         if self.stack.len() < need {

@@ -109,11 +109,24 @@ impl RangeObj {
 }
 
 pub struct Closure {
+    /// Parameter count when a plain call may skip argument binding; `u16::MAX`
+    /// for methods (which need a receiver). Copied here from `func` so the
+    /// call fast path reads one cache line.
+    pub plain_arity: u16,
+    /// `func.num_regs`, for the same reason.
+    pub num_regs: u16,
     pub func: Rc<Function>,
     pub func_index: u32,
     pub upvals: Vec<Rc<RefCell<Value>>>,
     /// For methods: the class that defines them (used by `super`).
     pub owner: RefCell<Option<std::rc::Weak<Class>>>,
+}
+
+impl Closure {
+    pub fn new(func: Rc<Function>, func_index: u32, upvals: Vec<Rc<RefCell<Value>>>) -> Closure {
+        let plain_arity = if func.is_method || func.params.len() >= u16::MAX as usize { u16::MAX } else { func.params.len() as u16 };
+        Closure { plain_arity, num_regs: func.num_regs as u16, func, func_index, upvals, owner: Default::default() }
+    }
 }
 
 pub type NativeFn = fn(&mut super::Vm, &[Value], &[(Rc<str>, Value)]) -> Result<Value, Value>;
