@@ -50,7 +50,9 @@ fn ends_operand(t: &Tok) -> bool {
 }
 
 fn ends_statement(t: &Tok) -> bool {
-    ends_operand(t) || matches!(t, Tok::Return | Tok::Break | Tok::Continue)
+    // A bad token (already reported) may end a statement too, so the error
+    // stays on its own line instead of swallowing the next one.
+    ends_operand(t) || matches!(t, Tok::Return | Tok::Break | Tok::Continue | Tok::Error)
 }
 
 impl<'a> Layout<'a> {
@@ -105,6 +107,14 @@ impl<'a> Layout<'a> {
                     if i > 0 && raw[i - 1].2 == s && matches!(raw[i - 1].0, RawTok::Int | RawTok::HexInt | RawTok::Float) {
                         let ps = raw[i - 1].1;
                         self.error(ps, e, "invalid number literal", "a number cannot be directly followed by a letter or `_`");
+                        // One bad token for `42abc`, so the parser does not report
+                        // the `abc` part a second time.
+                        if self.out.last().is_some_and(|t| t.0 == ps + self.base) {
+                            self.out.pop();
+                        }
+                        self.push(Tok::Error, ps, e);
+                        i += 1;
+                        continue;
                     }
                     let t = keyword(text).unwrap_or_else(|| Tok::Ident(text.to_string()));
                     self.push(t, s, e);
