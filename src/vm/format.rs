@@ -163,6 +163,7 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut Vec<usize>) {
 struct Spec {
     fill: char,
     align: Option<char>,
+    zero: bool,
     width: usize,
     precision: Option<usize>,
     ty: Option<char>,
@@ -171,7 +172,7 @@ struct Spec {
 fn parse_spec(spec: &str) -> Result<Spec, String> {
     let chars: Vec<char> = spec.chars().collect();
     let mut i = 0;
-    let mut s = Spec { fill: ' ', align: None, width: 0, precision: None, ty: None };
+    let mut s = Spec { fill: ' ', align: None, zero: false, width: 0, precision: None, ty: None };
     if chars.len() >= 2 && matches!(chars[1], '<' | '>' | '^') {
         s.fill = chars[0];
         s.align = Some(chars[1]);
@@ -179,6 +180,11 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
     } else if !chars.is_empty() && matches!(chars[0], '<' | '>' | '^') {
         s.align = Some(chars[0]);
         i = 1;
+    }
+    // Python's `0` flag: `{n:06}` pads numbers with zeros after the sign.
+    if s.align.is_none() && i < chars.len() && chars[i] == '0' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
+        s.zero = true;
+        i += 1;
     }
     let ws = i;
     while i < chars.len() && chars[i].is_ascii_digit() {
@@ -223,6 +229,33 @@ fn exp_form(x: f64, prec: usize) -> String {
     }
 }
 
+/// Python's format for a float with a precision and no type: `p` significant
+/// digits, exponent form when the exponent is < -4 or >= p - 1, trailing zeros trimmed but at
+/// least one digit after the point (`{3.14159:.3}` is `3.14`, `{2.0:.3}` `2.0`).
+fn general_form(x: f64, p: usize) -> String {
+    if !x.is_finite() {
+        return fmt_float(x);
+    }
+    let p = p.max(1);
+    let e = if x == 0.0 {
+        0
+    } else {
+        // The exponent after rounding to p significant digits.
+        let r = format!("{:.*e}", p - 1, x);
+        r.split_once('e').and_then(|(_, e)| e.parse::<i32>().ok()).unwrap_or(0)
+    };
+    if e < -4 || e >= p as i32 - 1 {
+        let r = exp_form(x, p - 1);
+        let (m, exp) = r.split_once('e').unwrap_or((&r, ""));
+        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        format!("{m}e{exp}")
+    } else {
+        let r = format!("{:.*}", (p as i32 - 1 - e).max(0) as usize, x);
+        let r = if r.contains('.') { r.trim_end_matches('0').to_string() } else { r };
+        if r.ends_with('.') { r + "0" } else if r.contains('.') { r } else { r + ".0" }
+    }
+}
+
 /// Apply an f-string format spec to a value.
 pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
     let s = parse_spec(spec).map_err(|m| Value::error("ValueError", m))?;
@@ -258,7 +291,7 @@ pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
             None => return Err(Value::error("ValueError", format!("format `%` needs a number, not {}", v.type_name()))),
         },
         _ => match (s.precision, v) {
-            (Some(p), Value::Float(x)) => format!("{:.*}", p, x),
+            (Some(p), Value::Float(x)) => general_form(*x, p),
             (Some(p), Value::Int(i)) => format!("{:.*}", p, *i as f64),
             (Some(p), Value::Str(st)) => st.chars().take(p).collect(),
             _ => to_display(v),
@@ -270,6 +303,13 @@ pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
     }
     let pad = s.width - len;
     let is_num = matches!(v, Value::Int(_) | Value::Float(_));
+    if s.zero && is_num {
+        let (sign, digits) = match body.strip_prefix('-') {
+            Some(d) => ("-", d),
+            None => ("", body.as_str()),
+        };
+        return Ok(format!("{sign}{}{digits}", "0".repeat(pad)));
+    }
     let align = s.align.unwrap_or(if is_num { '>' } else { '<' });
     let fill = |n: usize| std::iter::repeat(s.fill).take(n).collect::<String>();
     Ok(match align {
