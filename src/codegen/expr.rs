@@ -35,55 +35,46 @@ impl<'a> Gen<'a> {
         self.load_res(ident.id, dst);
     }
 
-    fn load_res(&mut self, id: NodeId, dst: u8) {
+    /// Where the variable a name use refers to lives.
+    fn place(&mut self, id: NodeId) -> Place {
         match self.an.names.get(&id).copied() {
-            Some(NameRes::Local(d)) => {
-                let Some(r) = self.f().locals.get(&d).copied() else {
+            Some(NameRes::Local(d)) => match self.f().locals.get(&d).copied() {
+                Some(r) if self.an.captured.contains(&d) => Place::Cell(r),
+                Some(r) => Place::Reg(r),
+                None => {
                     let span = self.span;
                     self.diags.push(Diagnostic::new("E0303", "internal: local without a register", span, "here"));
-                    return;
-                };
-                if self.an.captured.contains(&d) {
-                    self.emit(Op::LoadCell, dst, r as u16, 0);
-                } else if r != dst {
-                    self.emit(Op::Move, dst, r as u16, 0);
+                    Place::Nowhere
                 }
-            }
-            Some(NameRes::Upval(i)) => {
-                self.emit(Op::LoadUpval, dst, 0, i as u32);
-            }
-            Some(NameRes::Global(s)) => {
-                self.emit(Op::LoadGlobal, dst, 0, s);
-            }
-            Some(NameRes::Builtin(b)) => {
-                self.emit(Op::LoadBuiltin, dst, 0, b as u32);
-            }
-            None => {
-                self.emit(Op::LoadNone, dst, 0, 0);
-            }
+            },
+            Some(NameRes::Upval(i)) => Place::Upval(i as u32),
+            Some(NameRes::Global(s)) => Place::Global(s),
+            Some(NameRes::Builtin(b)) => Place::Builtin(b as u32),
+            None => Place::Nowhere,
         }
+    }
+
+    fn load_res(&mut self, id: NodeId, dst: u8) {
+        match self.place(id) {
+            Place::Reg(r) if r != dst => self.emit(Op::Move, dst, r as u16, 0),
+            Place::Reg(_) => return,
+            Place::Cell(r) => self.emit(Op::LoadCell, dst, r as u16, 0),
+            Place::Upval(i) => self.emit(Op::LoadUpval, dst, 0, i),
+            Place::Global(s) => self.emit(Op::LoadGlobal, dst, 0, s),
+            Place::Builtin(b) => self.emit(Op::LoadBuiltin, dst, 0, b),
+            Place::Nowhere => self.emit(Op::LoadNone, dst, 0, 0),
+        };
     }
 
     /// Store `src` into the variable a name use refers to.
     fn store_res(&mut self, id: NodeId, src: u8) {
-        match self.an.names.get(&id).copied() {
-            Some(NameRes::Local(d)) => {
-                if let Some(r) = self.f().locals.get(&d).copied() {
-                    if self.an.captured.contains(&d) {
-                        self.emit(Op::StoreCell, r, src as u16, 0);
-                    } else if r != src {
-                        self.emit(Op::Move, r, src as u16, 0);
-                    }
-                }
-            }
-            Some(NameRes::Upval(i)) => {
-                self.emit(Op::StoreUpval, src, 0, i as u32);
-            }
-            Some(NameRes::Global(s)) => {
-                self.emit(Op::StoreGlobal, src, 0, s);
-            }
-            _ => {}
-        }
+        match self.place(id) {
+            Place::Reg(r) if r != src => self.emit(Op::Move, r, src as u16, 0),
+            Place::Cell(r) => self.emit(Op::StoreCell, r, src as u16, 0),
+            Place::Upval(i) => self.emit(Op::StoreUpval, src, 0, i),
+            Place::Global(s) => self.emit(Op::StoreGlobal, src, 0, s),
+            Place::Reg(_) | Place::Builtin(_) | Place::Nowhere => return,
+        };
     }
 
     pub(crate) fn expr_to(&mut self, e: &'a Expr, dst: u8) {
@@ -520,4 +511,16 @@ impl<'a> Gen<'a> {
         };
         self.emit(op, dst, a as u16, b as u32);
     }
+}
+
+/// Where a variable lives, for loads and stores.
+enum Place {
+    Reg(u8),
+    /// A captured local: its register holds a cell.
+    Cell(u8),
+    Upval(u32),
+    Global(u32),
+    Builtin(u32),
+    /// Unresolved (already reported).
+    Nowhere,
 }

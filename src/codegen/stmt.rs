@@ -227,15 +227,8 @@ impl<'a> Gen<'a> {
             StmtKind::While { cond, body } => {
                 let top = self.here();
                 let jf = self.cond_jump_false(cond);
-                let depth = self.f().tries.len();
-                self.f().loops.push(LoopCtx { breaks: vec![], continues: vec![], try_depth: depth });
-                self.block(body);
-                self.emit(Op::Jump, 0, 0, top as u32);
-                let end = self.here();
+                let end = self.loop_body(body, top, None);
                 self.patch_all(jf, end);
-                let l = self.f().loops.pop().expect("loop");
-                self.patch_all(l.breaks, end);
-                self.patch_all(l.continues, top);
             }
             StmtKind::For { vars, iter, body } => self.for_loop(vars, iter, body),
             StmtKind::Break | StmtKind::Continue => {
@@ -392,7 +385,6 @@ impl<'a> Gen<'a> {
 
     fn for_loop(&mut self, vars: &'a [Ident], iter: &'a Expr, body: &'a Block) {
         let lvl = self.level();
-        let depth = self.f().tries.len();
         // Counting loop over a range literal: no iterator object.
         if let (ExprKind::Range { start, end, inclusive }, 1) = (&iter.kind, vars.len()) {
             let cnt = self.alloc();
@@ -409,16 +401,8 @@ impl<'a> Gen<'a> {
             if self.an.captured.contains(&vars[0].id) {
                 self.emit(Op::NewCell, var, 0, 0);
             }
-            self.f().loops.push(LoopCtx { breaks: vec![], continues: vec![], try_depth: depth });
-            self.block(body);
-            let cont = self.here();
-            self.emit(Op::AddI, cnt, cnt as u16, 1);
-            self.emit(Op::Jump, 0, 0, top as u32);
-            let end = self.here();
+            let end = self.loop_body(body, top, Some(cnt));
             self.patch(exit, end);
-            let l = self.f().loops.pop().expect("loop");
-            self.patch_all(l.breaks, end);
-            self.patch_all(l.continues, cont);
             self.free_to(lvl);
             return;
         }
@@ -439,14 +423,31 @@ impl<'a> Gen<'a> {
                 self.emit(Op::NewCell, r, 0, 0);
             }
         }
+        let end = self.loop_body(body, top, None);
+        self.patch(next, end);
+        self.free_to(lvl);
+    }
+
+    /// Emit a loop body and its back jump to `top`; `break` leaves the loop and
+    /// `continue` goes to the counter increment `step` (if any), then to `top`.
+    /// Returns the index just past the loop.
+    fn loop_body(&mut self, body: &'a Block, top: usize, step: Option<u8>) -> usize {
+        let depth = self.f().tries.len();
         self.f().loops.push(LoopCtx { breaks: vec![], continues: vec![], try_depth: depth });
         self.block(body);
+        let cont = match step {
+            Some(cnt) => {
+                let c = self.here();
+                self.emit(Op::AddI, cnt, cnt as u16, 1);
+                c
+            }
+            None => top,
+        };
         self.emit(Op::Jump, 0, 0, top as u32);
         let end = self.here();
-        self.patch(next, end);
         let l = self.f().loops.pop().expect("loop");
         self.patch_all(l.breaks, end);
-        self.patch_all(l.continues, top);
-        self.free_to(lvl);
+        self.patch_all(l.continues, cont);
+        end
     }
 }

@@ -392,22 +392,22 @@ fn to_int_checked(name: &str, f: f64) -> R {
     Ok(Value::Int(f as i64))
 }
 
-fn floor(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    no_kw("floor", kw)?;
-    arity("floor", args, 1, 1)?;
+/// `floor`/`ceil`: an int stays as it is; a float is rounded by `f` to an int.
+fn round_with(name: &str, f: fn(f64) -> f64, args: &[Value], kw: Kw) -> R {
+    no_kw(name, kw)?;
+    arity(name, args, 1, 1)?;
     if let Value::Int(i) = args[0] {
         return Ok(Value::Int(i));
     }
-    to_int_checked("floor", num("floor", &args[0])?.floor())
+    to_int_checked(name, f(num(name, &args[0])?))
+}
+
+fn floor(_: &mut Vm, args: &[Value], kw: Kw) -> R {
+    round_with("floor", f64::floor, args, kw)
 }
 
 fn ceil(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    no_kw("ceil", kw)?;
-    arity("ceil", args, 1, 1)?;
-    if let Value::Int(i) = args[0] {
-        return Ok(Value::Int(i));
-    }
-    to_int_checked("ceil", num("ceil", &args[0])?.ceil())
+    round_with("ceil", f64::ceil, args, kw)
 }
 
 fn error(_: &mut Vm, args: &[Value], kw: Kw) -> R {

@@ -102,8 +102,22 @@ impl Vm {
             };
         }
         macro_rules! binop {
-            ($ins:ident, $f:path) => {{
+            ($ins:ident, $f:expr) => {{
                 let v = tri!(self, pc, $f(&r!($ins.b), &r!($ins.c)));
+                put(&mut r!($ins.a), v);
+            }};
+        }
+        // `+ - *` with the int (checked) and float cases inline.
+        macro_rules! arith {
+            ($ins:ident, $checked:ident, $op:tt, $slow:path) => {{
+                let v = match (&r!($ins.b), &r!($ins.c)) {
+                    (Value::Int(x), Value::Int(y)) => match x.$checked(*y) {
+                        Some(s) => Value::Int(s),
+                        None => tri!(self, pc, err("OverflowError", concat!("integer overflow in ", stringify!($op)))),
+                    },
+                    (Value::Float(x), Value::Float(y)) => Value::Float(x $op y),
+                    (x, y) => tri!(self, pc, $slow(x, y)),
+                };
                 put(&mut r!($ins.a), v);
             }};
         }
@@ -201,39 +215,9 @@ impl Vm {
                     }
                     put(&mut r!(ins.a), Value::Func(Rc::new(Closure::new(proto, ins.c, ups))));
                 }
-                Op::Add => {
-                    let v = match (&r!(ins.b), &r!(ins.c)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
-                            Some(s) => Value::Int(s),
-                            None => tri!(self, pc, err("OverflowError", "integer overflow in +")),
-                        },
-                        (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
-                        (x, y) => tri!(self, pc, ops::add(x, y)),
-                    };
-                    put(&mut r!(ins.a), v);
-                }
-                Op::Sub => {
-                    let v = match (&r!(ins.b), &r!(ins.c)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
-                            Some(s) => Value::Int(s),
-                            None => tri!(self, pc, err("OverflowError", "integer overflow in -")),
-                        },
-                        (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
-                        (x, y) => tri!(self, pc, ops::sub(x, y)),
-                    };
-                    put(&mut r!(ins.a), v);
-                }
-                Op::Mul => {
-                    let v = match (&r!(ins.b), &r!(ins.c)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
-                            Some(s) => Value::Int(s),
-                            None => tri!(self, pc, err("OverflowError", "integer overflow in *")),
-                        },
-                        (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
-                        (x, y) => tri!(self, pc, ops::mul(x, y)),
-                    };
-                    put(&mut r!(ins.a), v);
-                }
+                Op::Add => arith!(ins, checked_add, +, ops::add),
+                Op::Sub => arith!(ins, checked_sub, -, ops::sub),
+                Op::Mul => arith!(ins, checked_mul, *, ops::mul),
                 Op::Div => binop!(ins, ops::div),
                 Op::FloorDiv => binop!(ins, ops::floor_div),
                 Op::Mod => {
@@ -249,11 +233,11 @@ impl Vm {
                     let m = format!("unsupported operand types for @: {} and {}", x.type_name(), y.type_name());
                     tri!(self, pc, err::<()>("TypeError", m));
                 }
-                Op::BitAnd => binop!(ins, bitand),
-                Op::BitOr => binop!(ins, bitor),
-                Op::BitXor => binop!(ins, bitxor),
-                Op::Shl => binop!(ins, shl),
-                Op::Shr => binop!(ins, shr),
+                Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
+                Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
+                Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),
+                Op::Shl => binop!(ins, |a, b| ops::int_op("<<", a, b)),
+                Op::Shr => binop!(ins, |a, b| ops::int_op(">>", a, b)),
                 Op::AddI => {
                     let imm = ins.c as i32 as i64;
                     let v = match &r!(ins.b) {
@@ -612,22 +596,6 @@ impl Vm {
     pub(crate) fn truth(&self, v: &Value) -> Result<bool, Value> {
         Ok(v.truthy())
     }
-}
-
-fn bitand(a: &Value, b: &Value) -> Result<Value, Value> {
-    ops::int_op("&", a, b)
-}
-fn bitor(a: &Value, b: &Value) -> Result<Value, Value> {
-    ops::int_op("|", a, b)
-}
-fn bitxor(a: &Value, b: &Value) -> Result<Value, Value> {
-    ops::int_op("^", a, b)
-}
-fn shl(a: &Value, b: &Value) -> Result<Value, Value> {
-    ops::int_op("<<", a, b)
-}
-fn shr(a: &Value, b: &Value) -> Result<Value, Value> {
-    ops::int_op(">>", a, b)
 }
 
 /// Overwrite a register, skipping the drop glue when the old value holds no
