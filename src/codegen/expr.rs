@@ -177,21 +177,7 @@ impl<'a> Gen<'a> {
                 }
                 let rb = self.expr_any(b);
                 self.span = e.span;
-                let op = match op {
-                    BinOp::Add => Op::Add,
-                    BinOp::Sub => Op::Sub,
-                    BinOp::Mul => Op::Mul,
-                    BinOp::Div => Op::Div,
-                    BinOp::FloorDiv => Op::FloorDiv,
-                    BinOp::Mod => Op::Mod,
-                    BinOp::Pow => Op::Pow,
-                    BinOp::MatMul => Op::MatMul,
-                    BinOp::BitAnd => Op::BitAnd,
-                    BinOp::BitOr => Op::BitOr,
-                    BinOp::BitXor => Op::BitXor,
-                    BinOp::Shl => Op::Shl,
-                    BinOp::Shr => Op::Shr,
-                };
+                let op = arith_op(*op);
                 self.emit(op, dst, ra as u16, rb as u32);
             }
             ExprKind::Compare(op, a, b) => {
@@ -500,16 +486,26 @@ impl<'a> Gen<'a> {
 
     fn binop_into(&mut self, op: BinOp, dst: u8, a: u8, b: u8, span: crate::diag::Span) {
         self.span = span;
-        let op = match op {
-            BinOp::Add => Op::Add,
-            BinOp::Sub => Op::Sub,
-            BinOp::Mul => Op::Mul,
-            BinOp::Div => Op::Div,
-            BinOp::FloorDiv => Op::FloorDiv,
-            BinOp::Mod => Op::Mod,
-            _ => Op::Pow,
-        };
-        self.emit(op, dst, a as u16, b as u32);
+        self.emit(arith_op(op), dst, a as u16, b as u32);
+    }
+}
+
+/// The instruction for a binary operator.
+fn arith_op(op: BinOp) -> Op {
+    match op {
+        BinOp::Add => Op::Add,
+        BinOp::Sub => Op::Sub,
+        BinOp::Mul => Op::Mul,
+        BinOp::Div => Op::Div,
+        BinOp::FloorDiv => Op::FloorDiv,
+        BinOp::Mod => Op::Mod,
+        BinOp::Pow => Op::Pow,
+        BinOp::MatMul => Op::MatMul,
+        BinOp::BitAnd => Op::BitAnd,
+        BinOp::BitOr => Op::BitOr,
+        BinOp::BitXor => Op::BitXor,
+        BinOp::Shl => Op::Shl,
+        BinOp::Shr => Op::Shr,
     }
 }
 
