@@ -9,7 +9,7 @@ use std::cell::RefCell;
 /// Unwrap a result inside the dispatch loop; on error, save the pc first so the
 /// stack trace points at the failing instruction.
 macro_rules! tri {
-    ($self:ident, $pc:ident, $e:expr) => {
+    ($self:ident, $pc:expr, $e:expr) => {
         match $e {
             Ok(v) => v,
             Err(e) => {
@@ -72,7 +72,7 @@ impl Vm {
         // (`sync!`) after every call that may grow, and so move, the stack.
         let mut closure: *const Closure;
         let mut code: *const Instr;
-        let mut pc: usize;
+        let mut ip: *const Instr;
         let mut base: usize;
         let mut regs: *mut Value;
 
@@ -81,10 +81,16 @@ impl Vm {
                 let f = self.frames.last().expect("frame");
                 closure = Rc::as_ptr(&f.closure);
                 code = f.closure.func.code.as_ptr();
-                pc = f.pc;
                 base = f.base;
                 regs = self.stack.as_mut_ptr().wrapping_add(base);
+                ip = code.wrapping_add(f.pc);
             }};
+        }
+        // The index of the next instruction, for traces and for resuming.
+        macro_rules! pc {
+            () => {
+                (ip.offset_from(code) as usize)
+            };
         }
         macro_rules! sync {
             () => {
@@ -103,7 +109,7 @@ impl Vm {
         }
         macro_rules! binop {
             ($ins:ident, $f:expr) => {{
-                let v = tri!(self, pc, $f(&r!($ins.b), &r!($ins.c)));
+                let v = tri!(self, pc!(), $f(&r!($ins.b), &r!($ins.c)));
                 put(&mut r!($ins.a), v);
             }};
         }
@@ -113,10 +119,10 @@ impl Vm {
                 let v = match (&r!($ins.b), &r!($ins.c)) {
                     (Value::Int(x), Value::Int(y)) => match x.$checked(*y) {
                         Some(s) => Value::Int(s),
-                        None => tri!(self, pc, err("OverflowError", concat!("integer overflow in ", stringify!($op)))),
+                        None => tri!(self, pc!(), err("OverflowError", concat!("integer overflow in ", stringify!($op)))),
                     },
                     (Value::Float(x), Value::Float(y)) => Value::Float(x $op y),
-                    (x, y) => tri!(self, pc, $slow(x, y)),
+                    (x, y) => tri!(self, pc!(), $slow(x, y)),
                 };
                 put(&mut r!($ins.a), v);
             }};
@@ -143,8 +149,8 @@ impl Vm {
         reload!();
 
         loop {
-            let ins = unsafe { *code.add(pc) };
-            pc += 1;
+            let ins = unsafe { *ip };
+            ip = unsafe { ip.add(1) };
             unsafe { match ins.op {
                 Op::Nop => {}
                 Op::Move => {
@@ -160,7 +166,7 @@ impl Vm {
                     let v = &m.globals[ins.c as usize];
                     if let Value::Undefined = v {
                         let name = m.global_names[ins.c as usize].clone();
-                        tri!(self, pc, err::<()>("NameError", format!("`{name}` is used before it is defined")));
+                        tri!(self, pc!(), err::<()>("NameError", format!("`{name}` is used before it is defined")));
                     }
                     put(&mut r!(ins.a), v.clone());
                 }
@@ -176,10 +182,10 @@ impl Vm {
                 Op::LoadCell => {
                     let v = match &r!(ins.b) {
                         Value::Cell(c) => c.borrow().clone(),
-                        _ => tri!(self, pc, err("TypeError", "internal: not a cell")),
+                        _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
                     };
                     if let Value::Undefined = v {
-                        tri!(self, pc, err::<()>("NameError", "a name is used before its definition"));
+                        tri!(self, pc!(), err::<()>("NameError", "a name is used before its definition"));
                     }
                     put(&mut r!(ins.a), v);
                 }
@@ -187,13 +193,13 @@ impl Vm {
                     let v = r!(ins.b).clone();
                     match &r!(ins.a) {
                         Value::Cell(c) => *c.borrow_mut() = v,
-                        _ => tri!(self, pc, err("TypeError", "internal: not a cell")),
+                        _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
                     }
                 }
                 Op::LoadUpval => {
                     let v = (&*closure).upvals[ins.c as usize].borrow().clone();
                     if let Value::Undefined = v {
-                        tri!(self, pc, err::<()>("NameError", "a captured name is used before its definition"));
+                        tri!(self, pc!(), err::<()>("NameError", "a captured name is used before its definition"));
                     }
                     put(&mut r!(ins.a), v);
                 }
@@ -208,7 +214,7 @@ impl Vm {
                         match *u {
                             crate::bytecode::UpvalSrc::Reg(reg) => match &r!(reg) {
                                 Value::Cell(c) => ups.push(c.clone()),
-                                _ => tri!(self, pc, err("TypeError", "internal: captured register is not a cell")),
+                                _ => tri!(self, pc!(), err("TypeError", "internal: captured register is not a cell")),
                             },
                             crate::bytecode::UpvalSrc::Upval(i) => ups.push((&*closure).upvals[i as usize].clone()),
                         }
@@ -223,7 +229,7 @@ impl Vm {
                 Op::Mod => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) if *y > 0 => Value::Int(x.rem_euclid(*y)),
-                        (x, y) => tri!(self, pc, ops::modulo(x, y)),
+                        (x, y) => tri!(self, pc!(), ops::modulo(x, y)),
                     };
                     put(&mut r!(ins.a), v);
                 }
@@ -231,7 +237,7 @@ impl Vm {
                 Op::MatMul => {
                     let (x, y) = (&r!(ins.b), &r!(ins.c));
                     let m = format!("unsupported operand types for @: {} and {}", x.type_name(), y.type_name());
-                    tri!(self, pc, err::<()>("TypeError", m));
+                    tri!(self, pc!(), err::<()>("TypeError", m));
                 }
                 Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
                 Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
@@ -243,9 +249,9 @@ impl Vm {
                     let v = match &r!(ins.b) {
                         Value::Int(x) => match x.checked_add(imm) {
                             Some(s) => Value::Int(s),
-                            None => tri!(self, pc, err("OverflowError", "integer overflow in +")),
+                            None => tri!(self, pc!(), err("OverflowError", "integer overflow in +")),
                         },
-                        x => tri!(self, pc, ops::add(x, &Value::Int(imm))),
+                        x => tri!(self, pc!(), ops::add(x, &Value::Int(imm))),
                     };
                     put(&mut r!(ins.a), v);
                 }
@@ -260,76 +266,76 @@ impl Vm {
                 Op::Lt => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
-                        (x, y) => tri!(self, pc, ops::less(x, y)),
+                        (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Le => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
-                        (x, y) => tri!(self, pc, ops::less_eq(x, y)),
+                        (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::In => {
-                    let v = tri!(self, pc, ops::contains(&r!(ins.c), &r!(ins.b)));
+                    let v = tri!(self, pc!(), ops::contains(&r!(ins.c), &r!(ins.b)));
                     put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Neg => {
-                    let v = tri!(self, pc, ops::neg(&r!(ins.b)));
+                    let v = tri!(self, pc!(), ops::neg(&r!(ins.b)));
                     put(&mut r!(ins.a), v);
                 }
                 Op::BitNot => {
                     let v = match &r!(ins.b) {
                         Value::Int(x) => Value::Int(!x),
-                        x => tri!(self, pc, err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
+                        x => tri!(self, pc!(), err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
                     };
                     put(&mut r!(ins.a), v);
                 }
                 Op::Not => {
-                    let v = tri!(self, pc, self.truth(&r!(ins.b)));
+                    let v = tri!(self, pc!(), self.truth(&r!(ins.b)));
                     put(&mut r!(ins.a), Value::Bool(!v));
                 }
-                Op::Jump => pc = ins.c as usize,
+                Op::Jump => ip = code.add(ins.c as usize),
                 Op::JumpIfFalse => {
                     let t = match &r!(ins.a) {
                         Value::Bool(b) => *b,
-                        v => tri!(self, pc, self.truth(v)),
+                        v => tri!(self, pc!(), self.truth(v)),
                     };
                     if !t {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::JumpIfTrue => {
                     let t = match &r!(ins.a) {
                         Value::Bool(b) => *b,
-                        v => tri!(self, pc, self.truth(v)),
+                        v => tri!(self, pc!(), self.truth(v)),
                     };
                     if t {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::JumpIfNotLt => {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
-                        (x, y) => tri!(self, pc, ops::less(x, y)),
+                        (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     if !t {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::JumpIfNotLe => {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
-                        (x, y) => tri!(self, pc, ops::less_eq(x, y)),
+                        (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     if !t {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::JumpIfNotEq => {
                     if !fast_equal(&r!(ins.a), &r!(ins.b)) {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::Call => {
@@ -345,17 +351,17 @@ impl Vm {
                             if self.stack.len() < need {
                                 self.stack.resize(need.max(self.stack.len() * 2), Value::None);
                             }
-                            self.enter(c, callee_base, pc);
+                            self.enter(c, callee_base, pc!());
                             reload!();
                             continue;
                         }
                     }
-                    self.save_pc(pc);
+                    self.save_pc(pc!());
                     let outcome = self.setup_call(base + ins.a as usize, ins.b as usize, None);
                     after_call!(outcome);
                 }
                 Op::CallKw | Op::CallMethod | Op::SuperCall => {
-                    self.save_pc(pc);
+                    self.save_pc(pc!());
                     let slot = base + ins.a as usize;
                     let outcome = match (ins.op, konst!(ins.c)) {
                         (Op::CallKw, Const::Names(names)) => self.setup_call(slot, ins.b as usize, Some(names)),
@@ -396,7 +402,7 @@ impl Vm {
                     let s = ins.b as usize;
                     let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
                     for i in 0..ins.c as usize {
-                        let k = tri!(self, pc, r!(s + 2 * i).to_key());
+                        let k = tri!(self, pc!(), r!(s + 2 * i).to_key());
                         m.insert(k, std::mem::take(&mut r!(s + 2 * i + 1)));
                     }
                     put(&mut r!(ins.a), Value::map(m));
@@ -405,36 +411,36 @@ impl Vm {
                     let (a, b) = (&r!(ins.b), &r!(ins.b as usize + 1));
                     let v = match (a, b) {
                         (Value::Int(x), Value::Int(y)) => {
-                            let end = if ins.c == 1 { tri!(self, pc, y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))) } else { *y };
+                            let end = if ins.c == 1 { tri!(self, pc!(), y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))) } else { *y };
                             Value::Range(Rc::new(RangeObj { start: *x, end, step: 1 }))
                         }
-                        _ => tri!(self, pc, err("TypeError", format!("range bounds must be int, not {} and {}", a.type_name(), b.type_name()))),
+                        _ => tri!(self, pc!(), err("TypeError", format!("range bounds must be int, not {} and {}", a.type_name(), b.type_name()))),
                     };
                     put(&mut r!(ins.a), v);
                 }
                 Op::GetIndex => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
-                        (o, i) => tri!(self, pc, ops::get_index(o, i)),
+                        (o, i) => tri!(self, pc!(), ops::get_index(o, i)),
                     };
                     put(&mut r!(ins.a), v);
                 }
                 Op::SetIndex => {
                     let v = r!(ins.c).clone();
-                    tri!(self, pc, ops::set_index(&r!(ins.a), &r!(ins.b), v));
+                    tri!(self, pc!(), ops::set_index(&r!(ins.a), &r!(ins.b), v));
                 }
                 Op::GetIndex2 => {
                     let o = &r!(ins.b);
                     let m = format!("{} does not take two indices", o.type_name());
-                    tri!(self, pc, err::<()>("TypeError", m));
+                    tri!(self, pc!(), err::<()>("TypeError", m));
                 }
                 Op::Slice => {
                     let b = ins.b as usize;
                     if ins.c != 1 {
                         let m = format!("{} does not take two slices", r!(b).type_name());
-                        tri!(self, pc, err::<()>("TypeError", m));
+                        tri!(self, pc!(), err::<()>("TypeError", m));
                     }
-                    let v = tri!(self, pc, ops::slice(&r!(b), &r!(b + 1), &r!(b + 2)));
+                    let v = tri!(self, pc!(), ops::slice(&r!(b), &r!(b + 1), &r!(b + 2)));
                     put(&mut r!(ins.a), v);
                 }
                 Op::GetField => {
@@ -442,7 +448,7 @@ impl Vm {
                         Const::Str(s) => s.as_str(),
                         _ => "",
                     };
-                    let v = tri!(self, pc, self.get_field(&r!(ins.b), name));
+                    let v = tri!(self, pc!(), self.get_field(&r!(ins.b), name));
                     put(&mut r!(ins.a), v);
                 }
                 Op::SetField => {
@@ -455,11 +461,11 @@ impl Vm {
                         Value::Instance(i) => {
                             i.fields.borrow_mut().insert(Rc::from(name), v);
                         }
-                        o => tri!(self, pc, err("TypeError", format!("cannot set field `{name}` on {}", o.type_name()))),
+                        o => tri!(self, pc!(), err("TypeError", format!("cannot set field `{name}` on {}", o.type_name()))),
                     }
                 }
                 Op::IterInit => {
-                    let it = tri!(self, pc, iter::make_iter(&r!(ins.b)));
+                    let it = tri!(self, pc!(), iter::make_iter(&r!(ins.b)));
                     put(&mut r!(ins.a), it);
                 }
                 Op::IterNext => {
@@ -469,7 +475,7 @@ impl Vm {
                     };
                     match next {
                         Some(v) => put(&mut r!(ins.b), v),
-                        None => pc = ins.c as usize,
+                        None => ip = code.add(ins.c as usize),
                     }
                 }
                 Op::IterNext2 => {
@@ -477,24 +483,24 @@ impl Vm {
                         Value::Iter(it) => iter::next_pair(&mut it.borrow_mut()),
                         _ => Ok(None),
                     };
-                    match tri!(self, pc, next) {
+                    match tri!(self, pc!(), next) {
                         Some((k, v)) => {
                             put(&mut r!(ins.b), k);
                             put(&mut r!(ins.b as usize + 1), v);
                         }
-                        None => pc = ins.c as usize,
+                        None => ip = code.add(ins.c as usize),
                     }
                 }
                 Op::Unpack => {
                     let list = match &r!(ins.a) {
                         Value::List(l) => l.clone(),
-                        o => tri!(self, pc, err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
+                        o => tri!(self, pc!(), err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
                     };
                     let items = list.borrow();
                     if items.len() != ins.c as usize {
                         let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
                         drop(items);
-                        tri!(self, pc, err::<()>("TypeError", m));
+                        tri!(self, pc!(), err::<()>("TypeError", m));
                         continue;
                     }
                     for (i, v) in items.iter().enumerate() {
@@ -516,7 +522,7 @@ impl Vm {
                         Const::Str(s) => s.as_str(),
                         _ => "",
                     };
-                    let s = tri!(self, pc, format::format_value(&r!(ins.b), spec));
+                    let s = tri!(self, pc!(), format::format_value(&r!(ins.b), spec));
                     put(&mut r!(ins.a), Value::Str(Rc::new(s)));
                 }
                 Op::Throw => {
@@ -525,7 +531,7 @@ impl Vm {
                         Value::Str(s) => Value::error("Error", s.as_str()),
                         other => Value::error("Error", format::to_display(&other)),
                     };
-                    self.save_pc(pc);
+                    self.save_pc(pc!());
                     return Err(v);
                 }
                 Op::TryBegin => {
@@ -536,7 +542,7 @@ impl Vm {
                     self.handlers.pop();
                 }
                 Op::MakeClass => {
-                    let v = tri!(self, pc, self.make_class(base, ins));
+                    let v = tri!(self, pc!(), self.make_class(base, ins));
                     put(&mut r!(ins.a), v);
                 }
                 Op::CheckType => {
@@ -545,12 +551,12 @@ impl Vm {
                         _ => String::new(),
                     };
                     let slot = base + ins.a as usize;
-                    tri!(self, pc, self.check_type(slot, &tname, ins.b, func!()));
+                    tri!(self, pc!(), self.check_type(slot, &tname, ins.b, func!()));
                     sync!();
                 }
                 Op::ArgGiven => {
                     if !matches!(r!(ins.a), Value::Undefined) {
-                        pc = ins.c as usize;
+                        ip = code.add(ins.c as usize);
                     }
                 }
                 Op::Import => {
@@ -558,12 +564,12 @@ impl Vm {
                     match self.modules[m].state {
                         ModState::Done | ModState::Running => put(&mut r!(ins.a), Value::Module(self.modules[m].obj.clone())),
                         ModState::NotRun => {
-                            self.save_pc(pc);
+                            self.save_pc(pc!());
                             self.modules[m].state = ModState::Running;
                             let main = self.find_module_main(m);
                             let f = self.functions[main].clone();
                             let c = Rc::new(Closure::new(f, main as u32, vec![]));
-                            tri!(self, pc, self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32)));
+                            tri!(self, pc!(), self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32)));
                             reload!();
                         }
                     }
@@ -573,11 +579,11 @@ impl Vm {
                         Const::Str(s) => s.clone(),
                         _ => String::new(),
                     };
-                    let v = tri!(self, pc, self.native_module(&name));
+                    let v = tri!(self, pc!(), self.native_module(&name));
                     put(&mut r!(ins.a), v);
                 }
                 Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
-                    tri!(self, pc, err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
+                    tri!(self, pc!(), err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
                 }
             } }
         }
@@ -589,7 +595,7 @@ impl Vm {
         if let Some(f) = self.frames.last_mut() {
             f.pc = caller_pc;
         }
-        self.frames.push(Frame { closure, pc: 0, base, ret: base - 1, kind: FrameKind::Normal });
+        self.push_frame_in_place(closure, base, base - 1, FrameKind::Normal);
     }
 
     /// Truthiness, refusing values that have none.
