@@ -122,6 +122,8 @@ impl Vm {
                         None => tri!(self, pc!(), err("OverflowError", concat!("integer overflow in ", stringify!($op)))),
                     },
                     (Value::Float(x), Value::Float(y)) => Value::Float(x $op y),
+                    (Value::Int(x), Value::Float(y)) => Value::Float(*x as f64 $op y),
+                    (Value::Float(x), Value::Int(y)) => Value::Float(x $op *y as f64),
                     (x, y) => tri!(self, pc!(), $slow(x, y)),
                 };
                 put(&mut r!($ins.a), v);
@@ -224,7 +226,16 @@ impl Vm {
                 Op::Add => arith!(ins, checked_add, +, ops::add),
                 Op::Sub => arith!(ins, checked_sub, -, ops::sub),
                 Op::Mul => arith!(ins, checked_mul, *, ops::mul),
-                Op::Div => binop!(ins, ops::div),
+                Op::Div => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Float(x), Value::Float(y)) if *y != 0.0 => Value::Float(x / y),
+                        (Value::Int(x), Value::Int(y)) if *y != 0 => Value::Float(*x as f64 / *y as f64),
+                        (Value::Int(x), Value::Float(y)) if *y != 0.0 => Value::Float(*x as f64 / y),
+                        (Value::Float(x), Value::Int(y)) if *y != 0 => Value::Float(x / *y as f64),
+                        (x, y) => tri!(self, pc!(), ops::div(x, y)),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
                 Op::FloorDiv => binop!(ins, ops::floor_div),
                 Op::Mod => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
@@ -266,6 +277,7 @@ impl Vm {
                 Op::Lt => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
+                        (Value::Float(x), Value::Float(y)) => x < y,
                         (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
@@ -273,6 +285,7 @@ impl Vm {
                 Op::Le => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
+                        (Value::Float(x), Value::Float(y)) => x <= y,
                         (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
@@ -318,6 +331,7 @@ impl Vm {
                 Op::JumpIfNotLt => {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
+                        (Value::Float(x), Value::Float(y)) => x < y,
                         (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     if !t {
@@ -327,6 +341,7 @@ impl Vm {
                 Op::JumpIfNotLe => {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
+                        (Value::Float(x), Value::Float(y)) => x <= y,
                         (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     if !t {
@@ -373,7 +388,7 @@ impl Vm {
                     after_call!(outcome);
                 }
                 Op::Return | Op::ReturnNone => {
-                    let v = if ins.op == Op::Return { std::mem::take(&mut r!(ins.a)) } else { Value::None };
+                    let v = if ins.op == Op::Return { take(&mut r!(ins.a)) } else { Value::None };
                     let f = self.frames.pop().expect("frame");
                     let v = match f.kind {
                         FrameKind::Normal => v,
@@ -395,7 +410,7 @@ impl Vm {
                     reload!();
                 }
                 Op::NewList => {
-                    let v: Vec<Value> = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(std::mem::take).collect();
+                    let v: Vec<Value> = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
                     put(&mut r!(ins.a), Value::list(v));
                 }
                 Op::NewMap => {
@@ -403,7 +418,7 @@ impl Vm {
                     let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
                     for i in 0..ins.c as usize {
                         let k = tri!(self, pc!(), r!(s + 2 * i).to_key());
-                        m.insert(k, std::mem::take(&mut r!(s + 2 * i + 1)));
+                        m.insert(k, take(&mut r!(s + 2 * i + 1)));
                     }
                     put(&mut r!(ins.a), Value::map(m));
                 }
@@ -613,6 +628,18 @@ fn put(slot: &mut Value, v: Value) {
         drop(old);
     } else {
         std::mem::forget(old);
+    }
+}
+
+/// Move a value out of a register (leaving `none`), reading a scalar through
+/// its tag rather than as 16 raw bytes (which can defeat store forwarding when
+/// the register was just written).
+#[inline(always)]
+fn take(slot: &mut Value) -> Value {
+    if slot.is_heap() {
+        std::mem::take(slot)
+    } else {
+        slot.clone()
     }
 }
 
