@@ -198,7 +198,7 @@ fn range(_: &mut Vm, args: &[Value], kw: Kw) -> R {
 /// Materialize any iterable as a vector of values.
 pub fn to_vec(v: &Value) -> Result<Vec<Value>, Value> {
     match v {
-        Value::List(l) => Ok(l.borrow().clone()),
+        Value::List(l) => Ok(l.borrow().to_vec()),
         Value::Map(m) => Ok(m.borrow().keys().map(|k| k.to_value()).collect()),
         Value::Str(s) => Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()),
         Value::Range(r) => {

@@ -410,8 +410,8 @@ impl Vm {
                     reload!();
                 }
                 Op::NewList => {
-                    let v: Vec<Value> = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
-                    put(&mut r!(ins.a), Value::list(v));
+                    let v: ListVec = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
+                    put(&mut r!(ins.a), Value::list_from(v));
                 }
                 Op::NewMap => {
                     let s = ins.b as usize;

@@ -102,7 +102,7 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
     }
 }
 
-fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<Vec<Value>>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
     if name != "sort" {
         no_kw(name, kw)?;
     }
@@ -160,8 +160,8 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<Vec<Value>>>
             arity(name, args, 0, 0)?;
             let k = kwarg(name, kw, &["key", "reverse"])?;
             let items = l.borrow().clone();
-            let sorted = sort_values(vm, items, k[0], k[1].is_some_and(|v| v.truthy()))?;
-            *l.borrow_mut() = sorted;
+            let sorted = sort_values(vm, items.into_vec(), k[0], k[1].is_some_and(|v| v.truthy()))?;
+            *l.borrow_mut() = ListVec::from_vec(sorted);
             Ok(Value::None)
         }
         "reverse" => {
@@ -200,7 +200,7 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<Vec<Value>>>
         }
         "copy" => {
             arity(name, args, 0, 0)?;
-            Ok(Value::list(l.borrow().clone()))
+            Ok(Value::list_from(l.borrow().clone()))
         }
         _ => err("TypeError", format!("list has no method `{name}`")),
     }

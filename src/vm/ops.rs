@@ -33,7 +33,7 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, Value> {
         (Value::List(x), Value::List(y)) => {
             let mut v = x.borrow().clone();
             v.extend(y.borrow().iter().cloned());
-            Ok(Value::list(v))
+            Ok(Value::list_from(v))
         }
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => Ok(Value::Float(x + y)),

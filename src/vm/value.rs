@@ -10,6 +10,9 @@ use std::rc::Rc;
 
 pub type FxBuild = BuildHasherDefault<rustc_hash::FxHasher>;
 pub type MapInner = IndexMap<Key, Value, FxBuild>;
+/// A list's items. Up to two live inside the list's own allocation: small
+/// lists (pairs, tree nodes, `[k, v]` items) then cost one allocation, not two.
+pub type ListVec = smallvec::SmallVec<[Value; 2]>;
 
 #[derive(Default)]
 pub enum Value {
@@ -19,7 +22,7 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(Rc<String>),
-    List(Rc<RefCell<Vec<Value>>>),
+    List(Rc<RefCell<ListVec>>),
     Map(Rc<RefCell<MapInner>>),
     Range(Rc<RangeObj>),
     Func(Rc<Closure>),
@@ -191,7 +194,7 @@ pub struct ModuleObj {
 }
 
 pub enum Iter {
-    List { list: Rc<RefCell<Vec<Value>>>, pos: usize },
+    List { list: Rc<RefCell<ListVec>>, pos: usize },
     Range { next: i64, end: i64, step: i64 },
     Chars { s: Rc<String>, pos: usize },
     Keys { items: Vec<Value>, pos: usize },
@@ -203,6 +206,9 @@ impl Value {
         Value::Str(Rc::new(s.to_string()))
     }
     pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(ListVec::from_vec(v))))
+    }
+    pub fn list_from(v: ListVec) -> Value {
         Value::List(Rc::new(RefCell::new(v)))
     }
     pub fn map(m: MapInner) -> Value {
