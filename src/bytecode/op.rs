@@ -227,6 +227,11 @@ opcodes! {
     Await = (Reg, Reg, None),
     /// Reserved: end an async body, completing its future with `R[a]`.
     AsyncEnd = (Reg, None, None),
+    /// `if R[a] != none: pc = c` — the fused branch of `if x == none`.
+    /// (New opcodes go last, so existing numbers never change.)
+    JumpIfNotNone = (Reg, None, Target),
+    /// `if R[a] == none: pc = c` — the fused branch of `if x != none`.
+    JumpIfNone = (Reg, None, Target),
 }
 
 #[cfg(test)]

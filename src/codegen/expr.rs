@@ -375,6 +375,13 @@ impl<'a> Gen<'a> {
         let saved = self.span;
         self.span = cond.span;
         let jumps = match &cond.kind {
+            ExprKind::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b) if matches!(a.kind, ExprKind::None) || matches!(b.kind, ExprKind::None) => {
+                let x = if matches!(b.kind, ExprKind::None) { a } else { b };
+                let r = self.expr_any(x);
+                self.span = cond.span;
+                let op = if *op == CmpOp::Eq { Op::JumpIfNotNone } else { Op::JumpIfNone };
+                vec![self.emit(op, r, 0, 0)]
+            }
             ExprKind::Compare(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge | CmpOp::Eq), a, b) => {
                 let ra = self.expr_any(a);
                 let rb = self.expr_any(b);

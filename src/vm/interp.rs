@@ -348,6 +348,16 @@ impl Vm {
                         ip = code.add(ins.c as usize);
                     }
                 }
+                Op::JumpIfNotNone => {
+                    if !matches!(r!(ins.a), Value::None) {
+                        ip = code.add(ins.c as usize);
+                    }
+                }
+                Op::JumpIfNone => {
+                    if matches!(r!(ins.a), Value::None) {
+                        ip = code.add(ins.c as usize);
+                    }
+                }
                 Op::JumpIfNotEq => {
                     if !fast_equal(&r!(ins.a), &r!(ins.b)) {
                         ip = code.add(ins.c as usize);
