@@ -5,6 +5,8 @@ use super::value::*;
 use super::*;
 use crate::bytecode::Instr;
 
+type NativeArgs = smallvec::SmallVec<[Value; 4]>;
+
 pub(crate) enum CallOutcome {
     /// A Noodle frame was pushed; the dispatch loop continues in it.
     Pushed,
@@ -150,12 +152,14 @@ impl Vm {
         }
     }
 
-    fn take_args(&mut self, slot: usize, argc: usize, names: Option<&[String]>) -> (Vec<Value>, Vec<(Rc<str>, Value)>) {
+    /// Move a native call's arguments out of the call window (its registers are
+    /// temporaries), without a heap allocation for up to four of them.
+    fn take_args(&mut self, slot: usize, argc: usize, names: Option<&[String]>) -> (NativeArgs, Vec<(Rc<str>, Value)>) {
         let named = names.map_or(0, |n| n.len());
         let positional = argc - named;
-        let args: Vec<Value> = self.stack[slot + 1..slot + 1 + positional].to_vec();
+        let args: NativeArgs = self.stack[slot + 1..slot + 1 + positional].iter_mut().map(std::mem::take).collect();
         let kw = match names {
-            Some(ns) => ns.iter().enumerate().map(|(i, n)| (Rc::from(n.as_str()), self.stack[slot + 1 + positional + i].clone())).collect(),
+            Some(ns) => ns.iter().enumerate().map(|(i, n)| (Rc::from(n.as_str()), std::mem::take(&mut self.stack[slot + 1 + positional + i]))).collect(),
             None => Vec::new(),
         };
         (args, kw)
