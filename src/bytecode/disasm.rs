@@ -57,6 +57,7 @@ fn operands(p: &Program, ins: &super::Instr) -> String {
             Operand::Imm => match ins.op {
                 Op::LoadInt => format!("{}", v as i32),
                 Op::AddI => format!("{}", v as i32),
+                Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => format!("{}", v as u16 as i16),
                 _ => format!("{v}"),
             },
         };

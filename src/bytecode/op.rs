@@ -232,6 +232,16 @@ opcodes! {
     JumpIfNotNone = (Reg, None, Target),
     /// `if R[a] == none: pc = c` — the fused branch of `if x != none`.
     JumpIfNone = (Reg, None, Target),
+    /// `if not (R[a] < b): pc = c`, with `b` a signed 16-bit immediate.
+    JumpIfNotLtI = (Reg, Imm, Target),
+    /// `if not (R[a] <= b): pc = c` (`b` as in `JumpIfNotLtI`).
+    JumpIfNotLeI = (Reg, Imm, Target),
+    /// `if not (R[a] > b): pc = c` (`b` as in `JumpIfNotLtI`).
+    JumpIfNotGtI = (Reg, Imm, Target),
+    /// `if not (R[a] >= b): pc = c` (`b` as in `JumpIfNotLtI`).
+    JumpIfNotGeI = (Reg, Imm, Target),
+    /// `if not (R[a] == b): pc = c` (`b` as in `JumpIfNotLtI`).
+    JumpIfNotEqI = (Reg, Imm, Target),
 }
 
 #[cfg(test)]

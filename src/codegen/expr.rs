@@ -382,6 +382,23 @@ impl<'a> Gen<'a> {
                 let op = if *op == CmpOp::Eq { Op::JumpIfNotNone } else { Op::JumpIfNone };
                 vec![self.emit(op, r, 0, 0)]
             }
+            ExprKind::Compare(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge | CmpOp::Eq), a, b) if small_int(b).is_some() || small_int(a).is_some() => {
+                // Compare with a small int literal: the literal rides in the instruction.
+                let (x, k, op) = match small_int(b) {
+                    Some(k) => (a, k, *op),
+                    None => (b, small_int(a).unwrap_or(0), mirror(*op)),
+                };
+                let r = self.expr_any(x);
+                self.span = cond.span;
+                let op = match op {
+                    CmpOp::Lt => Op::JumpIfNotLtI,
+                    CmpOp::Le => Op::JumpIfNotLeI,
+                    CmpOp::Gt => Op::JumpIfNotGtI,
+                    CmpOp::Ge => Op::JumpIfNotGeI,
+                    _ => Op::JumpIfNotEqI,
+                };
+                vec![self.emit(op, r, k as u16, 0)]
+            }
             ExprKind::Compare(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge | CmpOp::Eq), a, b) => {
                 let ra = self.expr_any(a);
                 let rb = self.expr_any(b);
@@ -494,6 +511,25 @@ impl<'a> Gen<'a> {
     fn binop_into(&mut self, op: BinOp, dst: u8, a: u8, b: u8, span: crate::diag::Span) {
         self.span = span;
         self.emit(arith_op(op), dst, a as u16, b as u32);
+    }
+}
+
+/// An int literal that fits a 16-bit immediate.
+fn small_int(e: &Expr) -> Option<i16> {
+    match e.kind {
+        ExprKind::Int(i) => i16::try_from(i).ok(),
+        _ => None,
+    }
+}
+
+/// `k < x` is `x > k`: the comparison with its operands swapped.
+fn mirror(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
     }
 }
 

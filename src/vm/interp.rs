@@ -348,6 +348,31 @@ impl Vm {
                         ip = code.add(ins.c as usize);
                     }
                 }
+                Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => {
+                    let k = ins.b as i16 as i64;
+                    let t = match &r!(ins.a) {
+                        Value::Int(x) => match ins.op {
+                            Op::JumpIfNotLtI => *x < k,
+                            Op::JumpIfNotLeI => *x <= k,
+                            Op::JumpIfNotGtI => *x > k,
+                            Op::JumpIfNotGeI => *x >= k,
+                            _ => *x == k,
+                        },
+                        x => {
+                            let k = Value::Int(k);
+                            match ins.op {
+                                Op::JumpIfNotLtI => tri!(self, pc!(), ops::less(x, &k)),
+                                Op::JumpIfNotLeI => tri!(self, pc!(), ops::less_eq(x, &k)),
+                                Op::JumpIfNotGtI => tri!(self, pc!(), ops::less(&k, x)),
+                                Op::JumpIfNotGeI => tri!(self, pc!(), ops::less_eq(&k, x)),
+                                _ => ops::equal(x, &k),
+                            }
+                        }
+                    };
+                    if !t {
+                        ip = code.add(ins.c as usize);
+                    }
+                }
                 Op::JumpIfNotNone => {
                     if !matches!(r!(ins.a), Value::None) {
                         ip = code.add(ins.c as usize);
