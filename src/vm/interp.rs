@@ -209,19 +209,14 @@ impl Vm {
                     let v = r!(ins.a).clone();
                     *(&*closure).upvals[ins.c as usize].borrow_mut() = v;
                 }
-                Op::Closure => {
-                    let proto = self.functions[ins.c as usize].clone();
-                    let mut ups = Vec::with_capacity(proto.upvals.len());
-                    for u in &proto.upvals {
-                        match *u {
-                            crate::bytecode::UpvalSrc::Reg(reg) => match &r!(reg) {
-                                Value::Cell(c) => ups.push(c.clone()),
-                                _ => tri!(self, pc!(), err("TypeError", "internal: captured register is not a cell")),
-                            },
-                            crate::bytecode::UpvalSrc::Upval(i) => ups.push((&*closure).upvals[i as usize].clone()),
-                        }
-                    }
-                    put(&mut r!(ins.a), Value::Func(Rc::new(Closure::new(proto, ins.c, ups))));
+                Op::Closure | Op::NewMap | Op::NewRange | Op::GetIndex2 | Op::Slice | Op::GetField | Op::SetField
+                | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative
+                | Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
+                    // Rarer instructions run out of line, which keeps this loop's
+                    // hot state in machine registers.
+                    let r = self.exec_cold(ins, base, &*closure);
+                    tri!(self, pc!(), r);
+                    sync!();
                 }
                 Op::Add => arith!(ins, checked_add, +, ops::add),
                 Op::Sub => arith!(ins, checked_sub, -, ops::sub),
@@ -448,26 +443,6 @@ impl Vm {
                     let v: ListVec = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
                     put(&mut r!(ins.a), Value::list_from(v));
                 }
-                Op::NewMap => {
-                    let s = ins.b as usize;
-                    let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
-                    for i in 0..ins.c as usize {
-                        let k = tri!(self, pc!(), r!(s + 2 * i).to_key());
-                        m.insert(k, take(&mut r!(s + 2 * i + 1)));
-                    }
-                    put(&mut r!(ins.a), Value::map(m));
-                }
-                Op::NewRange => {
-                    let (a, b) = (&r!(ins.b), &r!(ins.b as usize + 1));
-                    let v = match (a, b) {
-                        (Value::Int(x), Value::Int(y)) => {
-                            let end = if ins.c == 1 { tri!(self, pc!(), y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))) } else { *y };
-                            Value::Range(Rc::new(RangeObj { start: *x, end, step: 1 }))
-                        }
-                        _ => tri!(self, pc!(), err("TypeError", format!("range bounds must be int, not {} and {}", a.type_name(), b.type_name()))),
-                    };
-                    put(&mut r!(ins.a), v);
-                }
                 Op::GetIndex => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
@@ -478,45 +453,6 @@ impl Vm {
                 Op::SetIndex => {
                     let v = r!(ins.c).clone();
                     tri!(self, pc!(), ops::set_index(&r!(ins.a), &r!(ins.b), v));
-                }
-                Op::GetIndex2 => {
-                    let o = &r!(ins.b);
-                    let m = format!("{} does not take two indices", o.type_name());
-                    tri!(self, pc!(), err::<()>("TypeError", m));
-                }
-                Op::Slice => {
-                    let b = ins.b as usize;
-                    if ins.c != 1 {
-                        let m = format!("{} does not take two slices", r!(b).type_name());
-                        tri!(self, pc!(), err::<()>("TypeError", m));
-                    }
-                    let v = tri!(self, pc!(), ops::slice(&r!(b), &r!(b + 1), &r!(b + 2)));
-                    put(&mut r!(ins.a), v);
-                }
-                Op::GetField => {
-                    let name = match konst!(ins.c) {
-                        Const::Str(s) => s.as_str(),
-                        _ => "",
-                    };
-                    let v = tri!(self, pc!(), self.get_field(&r!(ins.b), name));
-                    put(&mut r!(ins.a), v);
-                }
-                Op::SetField => {
-                    let v = r!(ins.b).clone();
-                    let name = match konst!(ins.c) {
-                        Const::Str(s) => s.as_str(),
-                        _ => "",
-                    };
-                    match &r!(ins.a) {
-                        Value::Instance(i) => {
-                            i.fields.borrow_mut().insert(Rc::from(name), v);
-                        }
-                        o => tri!(self, pc!(), err("TypeError", format!("cannot set field `{name}` on {}", o.type_name()))),
-                    }
-                }
-                Op::IterInit => {
-                    let it = tri!(self, pc!(), iter::make_iter(&r!(ins.b)));
-                    put(&mut r!(ins.a), it);
                 }
                 Op::IterNext => {
                     let next = match &r!(ins.a) {
@@ -557,52 +493,12 @@ impl Vm {
                         put(&mut r!(ins.b as usize + i), v.clone());
                     }
                 }
-                Op::Concat => {
-                    let mut out = String::new();
-                    for v in std::slice::from_raw_parts(regs.add(ins.b as usize), ins.c as usize) {
-                        match v {
-                            Value::Str(x) => out.push_str(x),
-                            other => out.push_str(&format::to_display(other)),
-                        }
-                    }
-                    put(&mut r!(ins.a), Value::Str(Rc::new(out)));
-                }
-                Op::Format => {
-                    let spec = match konst!(ins.c) {
-                        Const::Str(s) => s.as_str(),
-                        _ => "",
-                    };
-                    let s = tri!(self, pc!(), format::format_value(&r!(ins.b), spec));
-                    put(&mut r!(ins.a), Value::Str(Rc::new(s)));
-                }
-                Op::Throw => {
-                    let v = match std::mem::take(&mut r!(ins.a)) {
-                        Value::Error(e) => Value::Error(e),
-                        Value::Str(s) => Value::error("Error", s.as_str()),
-                        other => Value::error("Error", format::to_display(&other)),
-                    };
-                    self.save_pc(pc!());
-                    return Err(v);
-                }
                 Op::TryBegin => {
                     let frame = self.frames.len() - 1;
                     self.handlers.push(Handler { frame, pc: ins.c as usize, reg: ins.a });
                 }
                 Op::TryEnd => {
                     self.handlers.pop();
-                }
-                Op::MakeClass => {
-                    let v = tri!(self, pc!(), self.make_class(base, ins));
-                    put(&mut r!(ins.a), v);
-                }
-                Op::CheckType => {
-                    let tname = match konst!(ins.c) {
-                        Const::Str(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    let slot = base + ins.a as usize;
-                    tri!(self, pc!(), self.check_type(slot, &tname, ins.b, func!()));
-                    sync!();
                 }
                 Op::ArgGiven => {
                     if !matches!(r!(ins.a), Value::Undefined) {
@@ -623,17 +519,6 @@ impl Vm {
                             reload!();
                         }
                     }
-                }
-                Op::ImportNative => {
-                    let name = match konst!(ins.c) {
-                        Const::Str(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    let v = tri!(self, pc!(), self.native_module(&name));
-                    put(&mut r!(ins.a), v);
-                }
-                Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
-                    tri!(self, pc!(), err::<()>("Error", "async tasks need the actor scheduler, which this build does not include yet"));
                 }
             } }
         }

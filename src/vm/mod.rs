@@ -4,6 +4,7 @@
 
 pub mod builtins;
 mod call;
+mod cold;
 pub mod format;
 mod interp;
 mod iter;

@@ -1,0 +1,108 @@
+//! Instructions that are rare in hot loops (closures, map literals, fields,
+//! f-strings, classes, ...). They run out of line, with checked register
+//! access, so the dispatch loop stays small enough to keep its state in
+//! machine registers.
+
+use super::value::*;
+use super::*;
+use crate::bytecode::{Instr, Op, UpvalSrc};
+
+impl Vm {
+    /// Execute one cold instruction of the frame whose registers start at `base`.
+    pub(crate) fn exec_cold(&mut self, ins: Instr, base: usize, closure: &Closure) -> Result<(), Value> {
+        let a = base + ins.a as usize;
+        let b = base + ins.b as usize;
+        let v = match ins.op {
+            Op::Closure => {
+                let proto = self.functions[ins.c as usize].clone();
+                let mut ups = Vec::with_capacity(proto.upvals.len());
+                for u in &proto.upvals {
+                    match *u {
+                        UpvalSrc::Reg(reg) => match &self.stack[base + reg as usize] {
+                            Value::Cell(c) => ups.push(c.clone()),
+                            _ => return err("TypeError", "internal: captured register is not a cell"),
+                        },
+                        UpvalSrc::Upval(i) => ups.push(closure.upvals[i as usize].clone()),
+                    }
+                }
+                Value::Func(Rc::new(Closure::new(proto, ins.c, ups)))
+            }
+            Op::NewMap => {
+                let mut m = MapInner::with_capacity_and_hasher(ins.c as usize, Default::default());
+                for i in 0..ins.c as usize {
+                    let k = self.stack[b + 2 * i].to_key()?;
+                    m.insert(k, std::mem::take(&mut self.stack[b + 2 * i + 1]));
+                }
+                Value::map(m)
+            }
+            Op::NewRange => match (&self.stack[b], &self.stack[b + 1]) {
+                (Value::Int(x), Value::Int(y)) => {
+                    let end = if ins.c == 1 { y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))? } else { *y };
+                    Value::Range(Rc::new(RangeObj { start: *x, end, step: 1 }))
+                }
+                (x, y) => return err("TypeError", format!("range bounds must be int, not {} and {}", x.type_name(), y.type_name())),
+            },
+            Op::GetIndex2 => return err("TypeError", format!("{} does not take two indices", self.stack[b].type_name())),
+            Op::Slice => {
+                if ins.c != 1 {
+                    return err("TypeError", format!("{} does not take two slices", self.stack[b].type_name()));
+                }
+                ops::slice(&self.stack[b], &self.stack[b + 1], &self.stack[b + 2])?
+            }
+            Op::GetField => self.get_field(&self.stack[b], const_str(&self.raw_consts, ins.c))?,
+            Op::SetField => {
+                let v = self.stack[b].clone();
+                let name = const_str(&self.raw_consts, ins.c);
+                match &self.stack[a] {
+                    Value::Instance(i) => {
+                        i.fields.borrow_mut().insert(Rc::from(name), v);
+                        return Ok(());
+                    }
+                    o => return err("TypeError", format!("cannot set field `{name}` on {}", o.type_name())),
+                }
+            }
+            Op::IterInit => iter::make_iter(&self.stack[b])?,
+            Op::Concat => {
+                let mut out = String::new();
+                for v in &self.stack[b..b + ins.c as usize] {
+                    match v {
+                        Value::Str(x) => out.push_str(x),
+                        other => out.push_str(&format::to_display(other)),
+                    }
+                }
+                Value::Str(Rc::new(out))
+            }
+            Op::Format => Value::Str(Rc::new(format::format_value(&self.stack[b], const_str(&self.raw_consts, ins.c))?)),
+            Op::Throw => {
+                return Err(match std::mem::take(&mut self.stack[a]) {
+                    Value::Error(e) => Value::Error(e),
+                    Value::Str(s) => Value::error("Error", s.as_str()),
+                    other => Value::error("Error", format::to_display(&other)),
+                });
+            }
+            Op::MakeClass => self.make_class(base, ins)?,
+            Op::CheckType => {
+                let tname = const_str(&self.raw_consts, ins.c).to_string();
+                return self.check_type(a, &tname, ins.b, &closure.func);
+            }
+            Op::ImportNative => {
+                let name = const_str(&self.raw_consts, ins.c).to_string();
+                self.native_module(&name)?
+            }
+            Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
+                return err("Error", "async tasks need the actor scheduler, which this build does not include yet");
+            }
+            other => return err("Error", format!("internal: {} is not a cold instruction", other.name())),
+        };
+        self.stack[a] = v;
+        Ok(())
+    }
+}
+
+/// The string constant `c` (the verifier checked its kind for these opcodes).
+fn const_str(consts: &[crate::bytecode::Const], c: u32) -> &str {
+    match consts.get(c as usize) {
+        Some(crate::bytecode::Const::Str(s)) => s.as_str(),
+        _ => "",
+    }
+}
