@@ -68,13 +68,17 @@ impl Vm {
         // never leaves the code. `push_frame`/`run_main` make
         // `stack.len() >= base + num_regs + 1` before a frame runs and the stack
         // never shrinks. `closure` and `code` point into the `Rc<Closure>` owned
-        // by the current frame, which outlives its use here. `regs` is re-derived
-        // (`sync!`) after every call that may grow, and so move, the stack.
+        // by the current frame, which outlives its use here. `regs` and `globals`
+        // are re-derived (`sync!`) after every call that may grow, and so move, the
+        // stack, and after any out-of-line instruction.
         let mut closure: *const Closure;
         let mut code: *const Instr;
         let mut ip: *const Instr;
         let mut base: usize;
         let mut regs: *mut Value;
+        // The current module's globals (the verifier checked global operands;
+        // globals are only added between runs, by the REPL).
+        let mut globals: *mut Value;
 
         macro_rules! reload {
             () => {{
@@ -84,6 +88,7 @@ impl Vm {
                 base = f.base;
                 regs = self.stack.as_mut_ptr().wrapping_add(base);
                 ip = code.wrapping_add(f.pc);
+                globals = self.modules[f.closure.func.module as usize].globals.as_mut_ptr();
             }};
         }
         // The index of the next instruction, for traces and for resuming.
@@ -93,9 +98,10 @@ impl Vm {
             };
         }
         macro_rules! sync {
-            () => {
-                regs = self.stack.as_mut_ptr().add(base)
-            };
+            () => {{
+                regs = self.stack.as_mut_ptr().add(base);
+                globals = self.modules[(&*closure).func.module as usize].globals.as_mut_ptr();
+            }};
         }
         macro_rules! r {
             ($x:expr) => {
@@ -164,17 +170,16 @@ impl Vm {
                 Op::LoadBool => put(&mut r!(ins.a), Value::Bool(ins.b != 0)),
                 Op::LoadInt => put(&mut r!(ins.a), Value::Int(ins.c as i32 as i64)),
                 Op::LoadGlobal => {
-                    let m = &self.modules[func!().module as usize];
-                    let v = &m.globals[ins.c as usize];
+                    let v = &*globals.add(ins.c as usize);
                     if let Value::Undefined = v {
-                        let name = m.global_names[ins.c as usize].clone();
+                        let name = self.modules[func!().module as usize].global_names[ins.c as usize].clone();
                         tri!(self, pc!(), err::<()>("NameError", format!("`{name}` is used before it is defined")));
                     }
                     put(&mut r!(ins.a), v.clone());
                 }
                 Op::StoreGlobal => {
                     let v = r!(ins.a).clone();
-                    self.modules[func!().module as usize].globals[ins.c as usize] = v;
+                    put(&mut *globals.add(ins.c as usize), v);
                 }
                 Op::LoadBuiltin => put(&mut r!(ins.a), Value::Native(&builtins::BUILTIN_FNS[ins.c as usize])),
                 Op::NewCell => {
@@ -539,15 +544,15 @@ impl Vm {
     }
 }
 
-/// Overwrite a register, skipping the drop glue when the old value holds no
-/// heap reference (the common case for numbers in loops).
+/// Overwrite a register. Only the old value's tag is read: scalars are simply
+/// overwritten, heap values go through their drop glue.
 #[inline(always)]
 fn put(slot: &mut Value, v: Value) {
-    let old = std::mem::replace(slot, v);
-    if old.is_heap() {
-        drop(old);
+    if slot.is_heap() {
+        *slot = v;
     } else {
-        std::mem::forget(old);
+        // SAFETY: the old value owns nothing, so skipping its drop is sound.
+        unsafe { std::ptr::write(slot, v) }
     }
 }
 
