@@ -51,7 +51,16 @@ enum Cmd {
 const EXIT_COMPILE: u8 = 1;
 const EXIT_RUNTIME: u8 = 3;
 
+/// `mi_option_purge_delay` in mimalloc v2's `mi_option_e` (mimalloc.h); the
+/// Rust bindings do not name it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Programs free and rebuild large structures in phases; mimalloc's default
+    // returns freed pages to the OS after 10 ms, so each phase page-faults its
+    // memory back in (measured ~10% of `bench/trees.nd`). Keep it for a second.
+    // SAFETY: sets a plain integer option before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
