@@ -34,7 +34,7 @@ pub fn disassemble(p: &Program) -> String {
                     }
                 }
             }
-            let _ = writeln!(out, "  {pc:4}  {:<12} {}", ins.op.name(), operands(p, ins));
+            let _ = writeln!(out, "  {pc:4}  {:<13} {}", ins.op.name(), operands(p, ins));
         }
     }
     out
@@ -56,7 +56,7 @@ fn operands(p: &Program, ins: &super::Instr) -> String {
             Operand::Builtin => format!("{}", BUILTINS.get(v as usize).unwrap_or(&"?")),
             Operand::Imm => match ins.op {
                 Op::LoadInt => format!("{}", v as i32),
-                Op::AddI => format!("{}", v as i32),
+                Op::AddI | Op::AddIL => format!("{}", v as i32),
                 Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => format!("{}", v as u16 as i16),
                 _ => format!("{v}"),
             },

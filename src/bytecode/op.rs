@@ -242,6 +242,9 @@ opcodes! {
     JumpIfNotGeI = (Reg, Imm, Target),
     /// `if not (R[a] == b): pc = c` (`b` as in `JumpIfNotLtI`).
     JumpIfNotEqI = (Reg, Imm, Target),
+    /// `R[a] = c + R[b]`, `c` a signed 32-bit immediate written on the left
+    /// (`1 + x`; errors name the operands in that order).
+    AddIL = (Reg, Reg, Imm),
 }
 
 #[cfg(test)]

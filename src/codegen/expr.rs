@@ -164,6 +164,17 @@ impl<'a> Gen<'a> {
                 self.emit(op, dst, r as u16, 0);
             }
             ExprKind::Binary(op, a, b) => {
+                if let (BinOp::Add, ExprKind::Int(n)) = (op, &a.kind) {
+                    if let Ok(n) = i32::try_from(*n) {
+                        // `1 + x`: the literal rides in the instruction.
+                        let rb = self.expr_any(b);
+                        self.span = e.span;
+                        self.emit(Op::AddIL, dst, rb as u16, n as u32);
+                        self.span = saved;
+                        self.free_to(lvl);
+                        return;
+                    }
+                }
                 let ra = self.expr_any(a);
                 if let (BinOp::Add | BinOp::Sub, ExprKind::Int(n)) = (op, &b.kind) {
                     let n = if *op == BinOp::Sub { n.checked_neg() } else { Some(*n) };

@@ -266,6 +266,18 @@ impl Vm {
                     };
                     put(&mut r!(ins.a), v);
                 }
+                Op::AddIL => {
+                    let imm = ins.c as i32 as i64;
+                    let v = match &r!(ins.b) {
+                        Value::Int(x) => match imm.checked_add(*x) {
+                            Some(s) => Value::Int(s),
+                            None => tri!(self, pc!(), err("OverflowError", "integer overflow in +")),
+                        },
+                        Value::Float(x) => Value::Float(imm as f64 + x),
+                        x => tri!(self, pc!(), ops::add(&Value::Int(imm), x)),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
                 Op::Eq => {
                     let v = fast_equal(&r!(ins.b), &r!(ins.c));
                     put(&mut r!(ins.a), Value::Bool(v));
