@@ -55,7 +55,11 @@ impl Vm {
                 let name = const_str(&self.raw_consts, ins.c);
                 match &self.stack[a] {
                     Value::Instance(i) => {
+                        let track = gc::may_cycle(&v);
                         i.fields.borrow_mut().insert(Rc::from(name), v);
+                        if track {
+                            gc::note_container(&self.stack[a]);
+                        }
                         return Ok(());
                     }
                     o => return err("TypeError", format!("cannot set field `{name}` on {}", o.type_name())),

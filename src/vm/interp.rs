@@ -198,9 +198,13 @@ impl Vm {
                 }
                 Op::StoreCell => {
                     let v = r!(ins.b).clone();
+                    let track = gc::may_cycle(&v);
                     match &r!(ins.a) {
                         Value::Cell(c) => *c.borrow_mut() = v,
                         _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
+                    }
+                    if track {
+                        gc::note_container(&r!(ins.a));
                     }
                 }
                 Op::LoadUpval => {
@@ -212,7 +216,12 @@ impl Vm {
                 }
                 Op::StoreUpval => {
                     let v = r!(ins.a).clone();
-                    *(&*closure).upvals[ins.c as usize].borrow_mut() = v;
+                    let track = gc::may_cycle(&v);
+                    let cell = &(&*closure).upvals[ins.c as usize];
+                    *cell.borrow_mut() = v;
+                    if track {
+                        gc::note_container(&Value::Cell(cell.clone()));
+                    }
                 }
                 Op::Closure | Op::NewMap | Op::NewRange | Op::GetIndex2 | Op::Slice | Op::GetField | Op::SetField
                 | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative

@@ -110,6 +110,7 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::v
         "append" => {
             arity(name, args, 1, 1)?;
             l.borrow_mut().push(args[0].clone());
+            super::gc::note_store(recv, &args[0]);
             Ok(Value::None)
         }
         "pop" => {
@@ -132,6 +133,8 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::v
             let n = v.len() as i64;
             let at = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
             v.insert(at, args[1].clone());
+            drop(v);
+            super::gc::note_store(recv, &args[1]);
             Ok(Value::None)
         }
         "remove" => {

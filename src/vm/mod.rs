@@ -5,6 +5,7 @@
 pub mod builtins;
 mod call;
 mod cold;
+pub mod gc;
 pub mod format;
 mod interp;
 mod iter;

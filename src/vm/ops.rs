@@ -348,6 +348,15 @@ pub fn get_index(obj: &Value, idx: &Value) -> Result<Value, Value> {
 }
 
 pub fn set_index(obj: &Value, idx: &Value, val: Value) -> Result<(), Value> {
+    let track = super::gc::may_cycle(&val);
+    store_index(obj, idx, val)?;
+    if track {
+        super::gc::note_container(obj);
+    }
+    Ok(())
+}
+
+fn store_index(obj: &Value, idx: &Value, val: Value) -> Result<(), Value> {
     match obj {
         Value::List(l) => {
             let i = index_int(idx)?;
