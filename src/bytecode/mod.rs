@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const BUILTINS: &[&str] = &[
     "print", "input", "len", "str", "int", "float", "bool", "type", "range", "enumerate",
     "zip", "min", "max", "sum", "abs", "round", "sorted", "reversed", "sqrt", "floor",
-    "ceil", "Error", "args", "exit", "now",
+    "ceil", "Error", "args", "exit", "now", "sleep", "all", "any", "timeout", "promise",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -45,7 +45,7 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
         return Err("source position names a missing file".into());
     }
     let last = f.code[f.code.len() - 1].op;
-    if !matches!(last, Op::Return | Op::ReturnNone | Op::Jump | Op::Throw) {
+    if !matches!(last, Op::Return | Op::ReturnNone | Op::AsyncEnd | Op::Jump | Op::Throw) {
         return Err("code can run past its end".into());
     }
     let len = f.code.len();

@@ -301,7 +301,11 @@ impl<'a> Gen<'a> {
             }
             // There are no futures without the scheduler: awaiting a plain value
             // returns it (language.md §6).
-            ExprKind::Await(x) => self.expr_to(x, dst),
+            ExprKind::Await(x) => {
+                let r = self.expr_any(x);
+                self.span = e.span;
+                self.emit(Op::Await, dst, r as u16, 0);
+            }
         }
         self.free_to(lvl);
         self.span = saved;

@@ -63,6 +63,8 @@ pub(crate) struct FnGen<'a> {
     self_decl: Option<NodeId>,
     ret_type: Option<&'a TypeAnn>,
     name: String,
+    /// An `async def`: returns end its task (`AsyncEnd`).
+    is_async: bool,
 }
 
 pub struct Gen<'a> {
@@ -103,7 +105,7 @@ pub fn compile_module(
 
 impl<'a> FnGen<'a> {
     fn new(name: String, is_main: bool) -> Self {
-        FnGen { code: vec![], spans: vec![], next_reg: 0, max_reg: 0, locals: HashMap::new(), loops: vec![], tries: vec![], is_main, self_decl: None, ret_type: None, name }
+        FnGen { code: vec![], spans: vec![], next_reg: 0, max_reg: 0, locals: HashMap::new(), loops: vec![], tries: vec![], is_main, self_decl: None, ret_type: None, name, is_async: false }
     }
 }
 
@@ -169,7 +171,7 @@ impl<'a> Gen<'a> {
             .collect();
         let mut code = f.code;
         let mut spans = f.spans;
-        if !matches!(code.last().map(|i| i.op), Some(Op::Return | Op::ReturnNone)) || code.is_empty() {
+        if !matches!(code.last().map(|i| i.op), Some(Op::Return | Op::ReturnNone | Op::AsyncEnd)) || code.is_empty() {
             code.push(Instr::new(Op::ReturnNone, 0, 0, 0));
             spans.push(self.span);
         }
@@ -193,6 +195,7 @@ impl<'a> Gen<'a> {
         let name = d.name.as_ref().map(|n| n.name.clone()).unwrap_or_else(|| "<lambda>".into());
         let mut f = FnGen::new(name, false);
         f.ret_type = d.ret.as_ref();
+        f.is_async = d.is_async;
         self.fns.push(f);
         let saved_span = self.span;
         self.span = d.span;
@@ -229,6 +232,10 @@ impl<'a> Gen<'a> {
                 self.emit(Op::NewCell, regs[i], 0, 0);
             }
         }
+        if d.is_async {
+            // Arguments are bound and checked in the caller; the rest runs as a task.
+            self.emit(Op::AsyncBegin, 0, 0, 0);
+        }
         match &d.body {
             FnBody::Block(b) => {
                 self.block(b);
@@ -252,7 +259,7 @@ impl<'a> Gen<'a> {
         let reg = match reg {
             Some(r) => r,
             None => {
-                if self.f().ret_type.is_none() {
+                if self.f().ret_type.is_none() && !self.f().is_async {
                     self.emit(Op::ReturnNone, 0, 0, 0);
                     return;
                 }
@@ -265,6 +272,7 @@ impl<'a> Gen<'a> {
             let k = self.str_const(&t.name);
             self.emit(Op::CheckType, reg, 0xFFFF, k);
         }
-        self.emit(Op::Return, reg, 0, 0);
+        let op = if self.f().is_async { Op::AsyncEnd } else { Op::Return };
+        self.emit(op, reg, 0, 0);
     }
 }

@@ -18,6 +18,10 @@ pub fn builtin_sig(name: &str) -> Option<Sig> {
         "Error" => (&[("message", false), ("kind", true)], false),
         "args" | "now" => (&[], false),
         "exit" => (&[("code", true)], false),
+        "sleep" => (&[("ms", false)], false),
+        "all" | "any" => (&[("futures", false)], false),
+        "timeout" => (&[("future", false), ("ms", false)], false),
+        "promise" => (&[], false),
         _ => return None,
     };
     Some(Sig { name: name.to_string(), params: params.iter().map(|(n, d)| (n.to_string(), *d)).collect(), variadic })

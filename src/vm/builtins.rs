@@ -16,12 +16,15 @@ macro_rules! natives {
     };
 }
 
+use super::async_builtins::{all, any, promise, sleep, timeout};
+
 natives! {
     "print" => print, "input" => input, "len" => len, "str" => str_, "int" => int, "float" => float,
     "bool" => bool_, "type" => type_, "range" => range, "enumerate" => enumerate, "zip" => zip,
     "min" => min, "max" => max, "sum" => sum, "abs" => abs, "round" => round, "sorted" => sorted,
     "reversed" => reversed, "sqrt" => sqrt, "floor" => floor, "ceil" => ceil, "Error" => error,
     "args" => args, "exit" => exit, "now" => now,
+    "sleep" => sleep, "all" => all, "any" => any, "timeout" => timeout, "promise" => promise,
 }
 
 pub fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Value> {

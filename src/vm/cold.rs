@@ -93,9 +93,6 @@ impl Vm {
                 let name = const_str(&self.raw_consts, ins.c).to_string();
                 self.native_module(&name)?
             }
-            Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
-                return err("Error", "async tasks need the actor scheduler, which this build does not include yet");
-            }
             other => return err("Error", format!("internal: {} is not a cold instruction", other.name())),
         };
         self.stack[a] = v;

@@ -34,6 +34,10 @@ impl Vm {
             match self.dispatch(stop) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
+                    if self.suspended.is_some() {
+                        // AWAIT: the task stops here, frames intact.
+                        return Err(e);
+                    }
                     if self.exit_code.is_some() {
                         self.frames.truncate(stop);
                         return Err(e);
@@ -224,8 +228,7 @@ impl Vm {
                     }
                 }
                 Op::Closure | Op::NewMap | Op::NewRange | Op::GetIndex2 | Op::Slice | Op::GetField | Op::SetField
-                | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative
-                | Op::AsyncBegin | Op::Await | Op::AsyncEnd => {
+                | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative => {
                     // Rarer instructions run out of line, which keeps this loop's
                     // hot state in machine registers.
                     let r = self.exec_cold(ins, base, &*closure);
@@ -443,8 +446,56 @@ impl Vm {
                     };
                     after_call!(outcome);
                 }
-                Op::Return | Op::ReturnNone => {
-                    let v = if ins.op == Op::Return { take(&mut r!(ins.a)) } else { Value::None };
+                Op::Await => {
+                    let v = match &r!(ins.b) {
+                        Value::Future(f) => match f.result() {
+                            Some(Ok(v)) => v,
+                            Some(Err(e)) => tri!(self, pc!(), Err(e)),
+                            None => {
+                                if self.native_depth > 0 {
+                                    tri!(self, pc!(), err::<()>("Error", "cannot wait for a future inside a callback from a built-in function"));
+                                }
+                                // Stop before this AWAIT, so it runs again on resume.
+                                self.save_pc(pc!() - 1);
+                                self.suspended = Some(f.clone());
+                                return Err(Value::None);
+                            }
+                        },
+                        other => other.clone(),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::AsyncBegin => {
+                    // The prologue of an async def has run in the caller; the body
+                    // becomes a task of its own and the caller gets its future.
+                    let f = self.frames.pop().expect("frame");
+                    let n = (&*closure).num_regs as usize;
+                    let mut stack = Vec::with_capacity(n + 2);
+                    stack.push(Value::None);
+                    for i in 0..n {
+                        stack.push(take(&mut r!(i)));
+                    }
+                    stack.push(Value::None);
+                    let frame = Frame { closure: f.closure, pc: pc!(), base: 1, ret: 0, kind: FrameKind::Normal };
+                    let fut = task::FutureObj::new();
+                    let state = task::TaskState { frames: vec![frame], stack, handlers: Vec::new() };
+                    while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
+                        self.handlers.pop();
+                    }
+                    let started = self.spawn_task(state, fut.clone());
+                    if let Err(e) = started {
+                        return Err(e);
+                    }
+                    let v = Value::Future(fut);
+                    if self.frames.len() <= stop {
+                        self.stack[f.ret] = v.clone();
+                        return Ok(v);
+                    }
+                    put(&mut *self.stack.as_mut_ptr().add(f.ret), v);
+                    reload!();
+                }
+                Op::Return | Op::ReturnNone | Op::AsyncEnd => {
+                    let v = if ins.op != Op::ReturnNone { take(&mut r!(ins.a)) } else { Value::None };
                     let f = self.frames.pop().expect("frame");
                     let v = match f.kind {
                         FrameKind::Normal => v,
@@ -561,7 +612,10 @@ impl Vm {
 
     /// Truthiness, refusing values that have none.
     pub(crate) fn truth(&self, v: &Value) -> Result<bool, Value> {
-        Ok(v.truthy())
+        match v {
+            Value::Future(_) => err("TypeError", "a future has no truth value (did you mean to `await` it?)"),
+            _ => Ok(v.truthy()),
+        }
     }
 }
 

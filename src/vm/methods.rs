@@ -36,6 +36,10 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         Value::Str(s) => str_method(s, name, args, kw),
         Value::List(l) => list_method(vm, recv, l, name, args, kw),
         Value::Map(m) => map_method(m, name, args, kw),
+        Value::Future(f) => {
+            no_kw(name, kw)?;
+            super::async_builtins::future_method(f, name, args)
+        }
         other => err("TypeError", format!("{} has no method `{name}`", other.type_name())),
     }
 }

@@ -5,6 +5,8 @@
 pub mod builtins;
 mod call;
 mod cold;
+pub mod task;
+mod async_builtins;
 pub mod gc;
 pub mod format;
 mod interp;
@@ -90,6 +92,15 @@ pub struct Vm {
     pub(crate) rng: u64,
     /// Set by `exit(code)`.
     pub(crate) exit_code: Option<i32>,
+    /// Set by `AWAIT` when the current task must wait for this future.
+    pub(crate) suspended: Option<Rc<task::FutureObj>>,
+    /// While a program runs: the executor its tasks live on, and the VM's own
+    /// shared handle (for spawning tasks).
+    pub(crate) executor: Option<Rc<smol::LocalExecutor<'static>>>,
+    pub(crate) self_ref: std::rc::Weak<std::cell::RefCell<Vm>>,
+    pub(crate) exit_signal: Option<Rc<task::FutureObj>>,
+    /// Pending timers (`sleep`, `timeout`).
+    pub(crate) timers: Rc<std::cell::Cell<usize>>,
 }
 
 impl Default for Vm {
@@ -116,6 +127,11 @@ impl Vm {
             out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
             rng: 0x9E37_79B9_7F4A_7C15,
             exit_code: None,
+            suspended: None,
+            executor: None,
+            self_ref: std::rc::Weak::new(),
+            exit_signal: None,
+            timers: Default::default(),
         }
     }
 
@@ -167,7 +183,7 @@ impl Vm {
             self.stack.resize(need, Value::None);
         }
         self.frames.push(Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal });
-        let r = self.run_frames(0);
+        let r = self.drive_main();
         self.modules[module as usize].state = ModState::Done;
         let _ = self.out.flush();
         match r {

@@ -34,6 +34,8 @@ pub enum Value {
     Module(Rc<ModuleObj>),
     Cell(Rc<RefCell<Value>>),
     Iter(Rc<RefCell<Iter>>),
+    /// The result of an async call or `promise()`, see `vm/task.rs`.
+    Future(Rc<super::task::FutureObj>),
     /// Internal: a global not yet assigned, or an argument not passed.
     Undefined,
 }
@@ -74,6 +76,7 @@ impl Value {
             Value::Module(x) => Value::Module(Rc::clone(x)),
             Value::Cell(x) => Value::Cell(Rc::clone(x)),
             Value::Iter(x) => Value::Iter(Rc::clone(x)),
+            Value::Future(x) => Value::Future(Rc::clone(x)),
             Value::Undefined => Value::Undefined,
         }
     }
@@ -254,6 +257,7 @@ impl Value {
             Value::Module(_) => "module",
             Value::Cell(_) => "cell",
             Value::Iter(_) => "iterator",
+            Value::Future(_) => "future",
             Value::Undefined => "undefined",
         }
     }

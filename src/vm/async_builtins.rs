@@ -1,0 +1,166 @@
+//! The async built-ins of language.md §6: `sleep`, `all`, `any`, `timeout`,
+//! `promise` (and a promise's `resolve`/`reject` methods).
+
+use super::builtins::{arity, kwarg};
+use super::task::{Awaiting, FutureObj};
+use super::value::*;
+use super::Vm;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+type Kw<'a> = &'a [(Rc<str>, Value)];
+
+fn millis(name: &str, v: &Value) -> Result<f64, Value> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) if f.is_finite() => Ok(*f),
+        other => err("TypeError", format!("`{name}` needs a number of milliseconds, not {}", other.type_name())),
+    }
+}
+
+fn futures_of(name: &str, v: &Value) -> Result<Vec<Value>, Value> {
+    match v {
+        Value::List(l) => Ok(l.borrow().to_vec()),
+        other => err("TypeError", format!("`{name}` needs a list of futures, not {}", other.type_name())),
+    }
+}
+
+/// `sleep(ms)`: a future that completes with `none` after `ms` milliseconds.
+pub fn sleep(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("sleep", kw, &[])?;
+    arity("sleep", args, 1, 1)?;
+    let ms = millis("sleep", &args[0])?;
+    Ok(Value::Future(vm.sleep_future(ms)?))
+}
+
+/// `all(futures)`: the list of their results, in order; fails with the first error.
+pub fn all(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("all", kw, &[])?;
+    arity("all", args, 1, 1)?;
+    let items = futures_of("all", &args[0])?;
+    let out = FutureObj::new();
+    let o2 = out.clone();
+    vm.spawn_helper(false, async move {
+        let mut results = Vec::with_capacity(items.len());
+        for it in items {
+            match it {
+                Value::Future(f) => match Awaiting(f).await {
+                    Ok(v) => results.push(v),
+                    Err(e) => {
+                        o2.complete(Err(e));
+                        return;
+                    }
+                },
+                plain => results.push(plain),
+            }
+        }
+        o2.complete(Ok(Value::list(results)));
+    })?
+    .detach();
+    Ok(Value::Future(out))
+}
+
+/// Polls several Noodle futures; ready with the first that completes.
+struct First(Vec<Rc<FutureObj>>);
+
+impl Future for First {
+    type Output = Result<Value, Value>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        for f in &self.0 {
+            if let Some(r) = f.result() {
+                return Poll::Ready(r);
+            }
+        }
+        for f in &self.0 {
+            f.park(cx.waker());
+        }
+        Poll::Pending
+    }
+}
+
+/// `any(futures)`: the result of the first to finish; the others keep running.
+pub fn any(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("any", kw, &[])?;
+    arity("any", args, 1, 1)?;
+    let items = futures_of("any", &args[0])?;
+    if items.is_empty() {
+        return err("ValueError", "`any` needs at least one future");
+    }
+    if let Some(plain) = items.iter().find(|v| !matches!(v, Value::Future(_))) {
+        let done = FutureObj::new();
+        done.complete(Ok(plain.clone()));
+        return Ok(Value::Future(done));
+    }
+    let futs: Vec<Rc<FutureObj>> = items.into_iter().filter_map(|v| if let Value::Future(f) = v { Some(f) } else { None }).collect();
+    let out = FutureObj::new();
+    let o2 = out.clone();
+    vm.spawn_helper(false, async move {
+        let r = First(futs).await;
+        o2.complete(r);
+    })?
+    .detach();
+    Ok(Value::Future(out))
+}
+
+/// `timeout(future, ms)`: its result, or a `TimeoutError` after `ms`
+/// milliseconds — then the task it gave up on is cancelled.
+pub fn timeout(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("timeout", kw, &[])?;
+    arity("timeout", args, 2, 2)?;
+    let ms = millis("timeout", &args[1])?;
+    let Value::Future(target) = args[0].clone() else {
+        let done = FutureObj::new();
+        done.complete(Ok(args[0].clone()));
+        return Ok(Value::Future(done));
+    };
+    let timer = vm.sleep_future(ms)?;
+    let out = FutureObj::new();
+    let o2 = out.clone();
+    vm.spawn_helper(false, async move {
+        let r = First(vec![target.clone(), timer.clone()]).await;
+        if target.is_done() {
+            o2.complete(r);
+        } else {
+            target.cancel();
+            o2.complete(err("TimeoutError", format!("timed out after {ms} ms")));
+        }
+    })?
+    .detach();
+    Ok(Value::Future(out))
+}
+
+/// `promise()`: a future completed by whoever holds it.
+pub fn promise(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("promise", kw, &[])?;
+    arity("promise", args, 0, 0)?;
+    Ok(Value::Future(FutureObj::new()))
+}
+
+/// Methods of a future: `resolve(v)` and `reject(error)` (for promises).
+pub fn future_method(f: &Rc<FutureObj>, name: &str, args: &[Value]) -> Result<Value, Value> {
+    let r = match name {
+        "resolve" => {
+            arity(name, args, 1, 1)?;
+            Ok(args[0].clone())
+        }
+        "reject" => {
+            arity(name, args, 1, 1)?;
+            Err(match &args[0] {
+                Value::Error(e) => Value::Error(e.clone()),
+                other => Value::error("Error", super::format::to_display(other)),
+            })
+        }
+        "done" => {
+            arity(name, args, 0, 0)?;
+            return Ok(Value::Bool(f.is_done()));
+        }
+        _ => return err("TypeError", format!("future has no method `{name}`")),
+    };
+    if f.complete(r) {
+        Ok(Value::None)
+    } else {
+        err("Error", "this future is already complete")
+    }
+}
