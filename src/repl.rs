@@ -5,6 +5,8 @@
 use noodle::driver::Loader;
 use noodle::sema::ModuleScope;
 use noodle::vm::{Exit, Vm};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -16,7 +18,8 @@ Open brackets continue on the next line; definitions persist between inputs.";
 struct Session {
     loader: Loader,
     scope: ModuleScope,
-    vm: Vm,
+    /// Shared with the session's tasks, which outlive the input that started them.
+    vm: Rc<RefCell<Vm>>,
     count: usize,
 }
 
@@ -53,7 +56,7 @@ impl Session {
     }
 
     fn new() -> Session {
-        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Vm::new(), count: 0 }
+        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Rc::new(RefCell::new(Vm::new())), count: 0 }
     }
 
     /// Whether `text` still has an open bracket or string (needs more lines).
@@ -67,17 +70,19 @@ impl Session {
         let name = format!("<repl:{}>", self.count);
         match self.loader.load_repl(&name, text, &mut self.scope) {
             Ok(main) => {
-                self.vm.load(&self.loader.pb.program);
-                match self.vm.run_main(0, main) {
+                self.vm.borrow_mut().load(&self.loader.pb.program);
+                let exit = Vm::run_main_shared(&self.vm, 0, main);
+                let mut vm = self.vm.borrow_mut();
+                match exit {
                     Exit::Finished(_) => {}
                     Exit::ExitCode(c) => {
-                        self.vm.flush();
+                        vm.flush();
                         std::process::exit(c);
                     }
                     Exit::Error(e) => {
-                        self.vm.flush();
+                        vm.flush();
                         eprint!("{}", Vm::describe_error(&e));
-                        self.vm.reset_frames();
+                        vm.reset_frames();
                     }
                 }
             }
@@ -105,7 +110,7 @@ pub fn run() -> ExitCode {
         if !buf.is_empty() {
             s.eval(&buf);
         }
-        s.vm.flush();
+        s.vm.borrow_mut().flush();
         return ExitCode::SUCCESS;
     }
     println!("Noodle {} — :help for help, :quit to leave", env!("CARGO_PKG_VERSION"));
@@ -129,7 +134,7 @@ pub fn run() -> ExitCode {
                 };
                 let _ = rl.add_history_entry(text.trim_end());
                 s.eval(&text);
-                s.vm.flush();
+                s.vm.borrow_mut().flush();
                 let _ = std::io::stdout().flush();
             }
             Err(rustyline::error::ReadlineError::Interrupted) => buf.clear(),

@@ -99,6 +99,8 @@ pub struct Vm {
     pub(crate) executor: Option<Rc<smol::LocalExecutor<'static>>>,
     pub(crate) self_ref: std::rc::Weak<std::cell::RefCell<Vm>>,
     pub(crate) exit_signal: Option<Rc<task::FutureObj>>,
+    /// The future the main task is suspended on (for deadlock reports).
+    pub(crate) main_waiting: Option<Rc<task::FutureObj>>,
     /// Pending timers (`sleep`, `timeout`).
     pub(crate) timers: Rc<std::cell::Cell<usize>>,
 }
@@ -131,6 +133,7 @@ impl Vm {
             executor: None,
             self_ref: std::rc::Weak::new(),
             exit_signal: None,
+            main_waiting: None,
             timers: Default::default(),
         }
     }
@@ -173,22 +176,36 @@ impl Vm {
         self.sources = p.source_map();
     }
 
-    /// Run function `main` (a module's top level) to completion.
+    /// Run function `main` (a module's top level) to completion; tasks it
+    /// started and did not wait for are stopped when it ends.
     pub fn run_main(&mut self, module: u32, main: u32) -> Exit {
-        self.modules[module as usize].state = ModState::Running;
-        let closure = Rc::new(Closure::new(self.functions[main as usize].clone(), main, vec![]));
-        let base = 1;
-        let need = base + closure.func.num_regs as usize + 1;
-        if self.stack.len() < need {
-            self.stack.resize(need, Value::None);
-        }
-        self.frames.push(Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal });
-        let r = self.drive_main();
-        self.modules[module as usize].state = ModState::Done;
-        let _ = self.out.flush();
+        let rc = Rc::new(std::cell::RefCell::new(std::mem::take(self)));
+        let exit = Vm::run_main_shared(&rc, module, main);
+        let ex = rc.borrow_mut().executor.take();
+        drop(ex);
+        *self = std::mem::take(&mut *rc.borrow_mut());
+        self.self_ref = std::rc::Weak::new();
+        exit
+    }
+
+    /// Run `main` on a VM shared with its tasks (the REPL keeps one, so tasks
+    /// started by one input can be awaited by the next).
+    pub fn run_main_shared(rc: &Rc<std::cell::RefCell<Vm>>, module: u32, main: u32) -> Exit {
+        let state = {
+            let mut vm = rc.borrow_mut();
+            vm.modules[module as usize].state = ModState::Running;
+            let closure = Rc::new(Closure::new(vm.functions[main as usize].clone(), main, vec![]));
+            let base = 1;
+            let stack = vec![Value::None; base + closure.num_regs as usize + 1];
+            task::TaskState { frames: vec![Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal }], stack, handlers: Vec::new() }
+        };
+        let r = task::drive(rc, state);
+        let mut vm = rc.borrow_mut();
+        vm.modules[module as usize].state = ModState::Done;
+        let _ = vm.out.flush();
         match r {
             Ok(v) => Exit::Finished(v),
-            Err(_) if self.exit_code.is_some() => Exit::ExitCode(self.exit_code.unwrap_or(0)),
+            Err(_) if vm.exit_code.is_some() => Exit::ExitCode(vm.exit_code.unwrap_or(0)),
             Err(e) => Exit::Error(e),
         }
     }

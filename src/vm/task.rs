@@ -118,7 +118,7 @@ impl Vm {
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "async calls need the scheduler (internal: no executor)");
         };
-        let t = ex.spawn(TaskRun { vm, state, fut: fut.clone() });
+        let t = ex.spawn(TaskRun { vm, state, fut: fut.clone(), is_main: false });
         fut.set_task(t);
         Ok(())
     }
@@ -152,53 +152,54 @@ impl Vm {
         .detach();
         Ok(fut)
     }
+}
 
-    /// Drive the program's main task (already in `self.frames`) and every task
-    /// it starts until main finishes, `exit()` is called, or nothing can run
-    /// any more while main waits (then main fails with a `DeadlockError`).
-    pub(crate) fn drive_main(&mut self) -> Result<Value, Value> {
-        let main_state = TaskState { frames: std::mem::take(&mut self.frames), stack: std::mem::take(&mut self.stack), handlers: std::mem::take(&mut self.handlers) };
-        let rc = Rc::new(RefCell::new(std::mem::take(self)));
-        let ex = Rc::new(smol::LocalExecutor::new());
-        let main_fut = FutureObj::new();
-        let exit_fut = FutureObj::new();
-        let helpers;
-        {
-            let mut vm = rc.borrow_mut();
-            vm.executor = Some(ex.clone());
-            vm.self_ref = Rc::downgrade(&rc);
-            vm.exit_signal = Some(exit_fut.clone());
-            helpers = vm.timers.clone();
-        }
-        let main_task = ex.spawn(TaskRun { vm: rc.clone(), state: main_state, fut: main_fut.clone() });
-        smol::block_on(async {
-            loop {
-                while ex.try_tick() {}
-                if main_fut.is_done() || exit_fut.is_done() {
-                    break;
-                }
-                if helpers.get() == 0 {
-                    // Main waits on something no timer or task will ever complete.
-                    main_fut.complete(err("DeadlockError", "the program is waiting for a future that nothing will complete"));
-                    break;
-                }
-                ex.tick().await;
+/// Drive a program's main task and every task it starts until main finishes,
+/// `exit()` is called, or nothing can run any more while main waits (then
+/// the future main waits for fails with a `DeadlockError`).
+pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value, Value> {
+    let main_fut = FutureObj::new();
+    let exit_fut = FutureObj::new();
+    let (ex, timers) = {
+        let mut vm = rc.borrow_mut();
+        let ex = vm.executor.get_or_insert_with(|| Rc::new(smol::LocalExecutor::new())).clone();
+        vm.self_ref = Rc::downgrade(rc);
+        vm.exit_signal = Some(exit_fut.clone());
+        vm.main_waiting = None;
+        (ex, vm.timers.clone())
+    };
+    let main_task = ex.spawn(TaskRun { vm: rc.clone(), state: main_state, fut: main_fut.clone(), is_main: true });
+    smol::block_on(async {
+        loop {
+            while ex.try_tick() {}
+            if main_fut.is_done() || exit_fut.is_done() {
+                break;
             }
-        });
-        drop(main_task);
-        {
-            let mut vm = rc.borrow_mut();
-            vm.executor = None;
-            vm.exit_signal = None;
+            if timers.get() == 0 {
+                // Main waits on something no timer or task will ever complete:
+                // fail that future, so the error surfaces (catchable, with a
+                // trace) at main's `await`.
+                let waiting = rc.borrow_mut().main_waiting.take();
+                match waiting {
+                    Some(f) if !f.is_done() => {
+                        f.complete(err("DeadlockError", "the program waits for a future that nothing will complete"));
+                        continue;
+                    }
+                    _ => {
+                        main_fut.complete(err("DeadlockError", "the program waits for a future that nothing will complete"));
+                        break;
+                    }
+                }
+            }
+            ex.tick().await;
         }
-        drop(ex);
-        *self = std::mem::take(&mut *rc.borrow_mut());
-        self.self_ref = std::rc::Weak::new();
-        if exit_fut.is_done() {
-            return Err(Value::None);
-        }
-        main_fut.result().unwrap_or(Ok(Value::None))
+    });
+    drop(main_task);
+    rc.borrow_mut().exit_signal = None;
+    if exit_fut.is_done() {
+        return Err(Value::None);
     }
+    main_fut.result().unwrap_or(Ok(Value::None))
 }
 
 struct HelperGuard(Rc<Cell<usize>>);
@@ -214,6 +215,7 @@ struct TaskRun {
     vm: Rc<RefCell<Vm>>,
     state: TaskState,
     fut: Rc<FutureObj>,
+    is_main: bool,
 }
 
 impl Future for TaskRun {
@@ -231,6 +233,9 @@ impl Future for TaskRun {
         vm.swap_task(&mut this.state);
         if let Some(f) = waiting {
             f.park(cx.waker());
+            if this.is_main {
+                vm.main_waiting = Some(f);
+            }
             return Poll::Pending;
         }
         if vm.exit_code.is_some() {
