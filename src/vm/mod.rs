@@ -6,6 +6,7 @@ pub mod builtins;
 mod call;
 mod cold;
 pub mod task;
+pub mod portable;
 mod async_builtins;
 pub mod gc;
 pub mod format;

@@ -287,6 +287,15 @@ impl Value {
     }
 }
 
+impl std::fmt::Debug for Value {
+    /// As Noodle prints the value inside a container (for tests and logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = String::new();
+        super::format::repr(self, &mut out, &mut Vec::new());
+        f.write_str(&out)
+    }
+}
+
 /// Shorthand for building a thrown error.
 pub fn err<T>(kind: &str, message: impl AsRef<str>) -> Result<T, Value> {
     Err(Value::error(kind, message))

@@ -1,0 +1,335 @@
+//! Values that leave their VM: a deep copy into a plain-data, `Send`,
+//! serialisable form (`Portable`) and back. Actors exchange messages this way
+//! (shared nothing: the receiver gets its own copy), and checkpoints store
+//! actor state in it. Sharing and cycles inside the value are kept: a container
+//! seen twice is encoded once and referred to by its number (`Seen`).
+//! Functions travel as their prototype index plus copies of what they captured,
+//! so both sides must run the same program. Futures, modules, iterators and
+//! built-in library functions do not travel (a `TypeError`).
+
+use super::value::*;
+use super::Vm;
+use crate::bytecode::BUILTINS;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PKey {
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Portable {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Range(i64, i64, i64),
+    /// The `n`th container of this value, already encoded (sharing, cycles).
+    Seen(u32),
+    List(Vec<Portable>),
+    Map(Vec<(PKey, Portable)>),
+    /// A captured variable; its content is `Packet::cells[n]`, decoded after
+    /// the rest so that cycles through closures close over finished objects.
+    Cell(u32),
+    Func { func: u32, upvals: Vec<Portable> },
+    Builtin(u32),
+    Bound { receiver: Box<Portable>, method: Box<Portable> },
+    Class { name: String, parent: Option<Box<Portable>>, methods: Vec<(String, Portable)> },
+    Instance { class: Box<Portable>, fields: Vec<(String, Portable)> },
+    Error { kind: String, message: String, trace: Vec<String> },
+}
+
+/// One value in portable form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Packet {
+    pub root: Portable,
+    pub cells: Vec<Portable>,
+}
+
+/// Encode `v` for another VM running the same program.
+pub fn to_portable(v: &Value) -> Result<Packet, Value> {
+    let mut e = Encoder::default();
+    let root = e.enc(v, 0)?;
+    let mut cells = Vec::new();
+    let mut i = 0;
+    while i < e.pending.len() {
+        let c = e.pending[i].clone();
+        let content = c.borrow().clone();
+        cells.push(e.enc(&content, 0)?);
+        i += 1;
+    }
+    Ok(Packet { root, cells })
+}
+
+#[derive(Default)]
+struct Encoder {
+    seen: FxHashMap<usize, u32>,
+    /// Cells numbered so far, whose contents are encoded after the root.
+    pending: Vec<Rc<RefCell<Value>>>,
+}
+
+const MAX_DEPTH: u32 = 10_000;
+
+impl Encoder {
+    /// Number a container on first sight; `Err(n)` when it was seen before.
+    fn first(&mut self, addr: usize) -> Result<(), u32> {
+        let n = self.seen.len() as u32;
+        match self.seen.entry(addr) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(n);
+                Ok(())
+            }
+        }
+    }
+
+    fn enc(&mut self, v: &Value, depth: u32) -> Result<Portable, Value> {
+        if depth > MAX_DEPTH {
+            return err("ValueError", "value is nested too deeply to send");
+        }
+        let d = depth + 1;
+        macro_rules! once {
+            ($rc:expr) => {
+                if let Err(n) = self.first(Rc::as_ptr($rc) as *const () as usize) {
+                    return Ok(Portable::Seen(n));
+                }
+            };
+        }
+        Ok(match v {
+            Value::None | Value::Undefined => Portable::None,
+            Value::Bool(b) => Portable::Bool(*b),
+            Value::Int(i) => Portable::Int(*i),
+            Value::Float(f) => Portable::Float(*f),
+            Value::Str(s) => Portable::Str(s.to_string()),
+            Value::Range(r) => Portable::Range(r.start, r.end, r.step),
+            Value::List(l) => {
+                once!(l);
+                let items = l.borrow().iter().map(|x| self.enc(x, d)).collect::<Result<_, _>>()?;
+                Portable::List(items)
+            }
+            Value::Map(m) => {
+                once!(m);
+                let mut out = Vec::new();
+                for (k, x) in m.borrow().iter() {
+                    let k = match k {
+                        Key::Int(i) => PKey::Int(*i),
+                        Key::Bool(b) => PKey::Bool(*b),
+                        Key::Str(s) => PKey::Str(s.to_string()),
+                    };
+                    out.push((k, self.enc(x, d)?));
+                }
+                Portable::Map(out)
+            }
+            Value::Cell(c) => {
+                let addr = Rc::as_ptr(c) as *const () as usize;
+                if let Err(n) = self.first(addr) {
+                    return Ok(Portable::Seen(n));
+                }
+                self.pending.push(c.clone());
+                Portable::Cell(self.pending.len() as u32 - 1)
+            }
+            Value::Func(c) => {
+                once!(c);
+                let upvals = c.upvals.iter().map(|u| self.enc(&Value::Cell(u.clone()), d)).collect::<Result<_, _>>()?;
+                Portable::Func { func: c.func_index, upvals }
+            }
+            Value::Native(n) => match BUILTINS.iter().position(|b| *b == n.name) {
+                Some(i) if std::ptr::eq(&super::builtins::BUILTIN_FNS[i], *n) => Portable::Builtin(i as u32),
+                _ => return err("TypeError", format!("the library function `{}` cannot be sent", n.name)),
+            },
+            Value::Bound(b) => Portable::Bound { receiver: Box::new(self.enc(&b.receiver, d)?), method: Box::new(self.enc(&b.method, d)?) },
+            Value::Class(c) => {
+                once!(c);
+                self.class(c, d)?
+            }
+            Value::Instance(i) => {
+                once!(i);
+                let class = Box::new(self.enc(&Value::Class(i.class.clone()), d)?);
+                let mut fields = Vec::new();
+                for (k, x) in i.fields.borrow().iter() {
+                    fields.push((k.to_string(), self.enc(x, d)?));
+                }
+                Portable::Instance { class, fields }
+            }
+            Value::Error(e) => Portable::Error { kind: e.kind.to_string(), message: e.message.to_string(), trace: e.trace.borrow().clone() },
+            Value::Future(_) => return err("TypeError", "a future cannot be sent (send its result instead)"),
+            Value::Module(m) => return err("TypeError", format!("module `{}` cannot be sent", m.name)),
+            Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
+        })
+    }
+
+    fn class(&mut self, c: &Rc<Class>, d: u32) -> Result<Portable, Value> {
+        let parent = match &c.parent {
+            Some(p) => Some(Box::new(self.enc(&Value::Class(p.clone()), d)?)),
+            None => None,
+        };
+        let mut methods = Vec::new();
+        for (name, m) in &c.methods {
+            methods.push((name.to_string(), self.enc(&Value::Func(m.clone()), d)?));
+        }
+        Ok(Portable::Class { name: c.name.to_string(), parent, methods })
+    }
+}
+
+impl Vm {
+    /// Rebuild a value received from another VM running the same program.
+    pub fn from_portable(&self, p: &Packet) -> Result<Value, Value> {
+        let mut d = Decoder { vm: self, seen: Vec::new(), cells: Vec::new(), depth: 0 };
+        let root = d.dec(&p.root)?;
+        let mut i = 0;
+        while i < d.cells.len() {
+            let content = p.cells.get(i).ok_or_else(|| bad("missing captured variable"))?;
+            let v = d.dec(content)?;
+            *d.cells[i].borrow_mut() = v;
+            i += 1;
+        }
+        Ok(root)
+    }
+}
+
+struct Decoder<'a> {
+    vm: &'a Vm,
+    seen: Vec<Value>,
+    cells: Vec<Rc<RefCell<Value>>>,
+    depth: u32,
+}
+
+fn bad(what: &str) -> Value {
+    Value::error("ValueError", format!("malformed value received: {what}"))
+}
+
+impl Decoder<'_> {
+    /// Decode with a nesting limit: packets may come from the network.
+    fn dec(&mut self, p: &Portable) -> Result<Value, Value> {
+        if self.depth > MAX_DEPTH {
+            return Err(bad("nested too deeply"));
+        }
+        self.depth += 1;
+        let r = self.dec_inner(p);
+        self.depth -= 1;
+        r
+    }
+
+    fn dec_inner(&mut self, p: &Portable) -> Result<Value, Value> {
+        Ok(match p {
+            Portable::None => Value::None,
+            Portable::Bool(b) => Value::Bool(*b),
+            Portable::Int(i) => Value::Int(*i),
+            Portable::Float(f) => Value::Float(*f),
+            Portable::Str(s) => Value::str(s),
+            Portable::Range(a, b, c) => Value::Range(Rc::new(RangeObj { start: *a, end: *b, step: *c })),
+            Portable::Seen(n) => self.seen.get(*n as usize).cloned().ok_or_else(|| bad("dangling reference"))?,
+            Portable::List(items) => {
+                let l = Rc::new(RefCell::new(ListVec::new()));
+                self.seen.push(Value::List(l.clone()));
+                for x in items {
+                    let v = self.dec(x)?;
+                    l.borrow_mut().push(v);
+                }
+                Value::List(l)
+            }
+            Portable::Map(entries) => {
+                let m = Rc::new(RefCell::new(MapInner::default()));
+                self.seen.push(Value::Map(m.clone()));
+                for (k, x) in entries {
+                    let k = match k {
+                        PKey::Int(i) => Key::Int(*i),
+                        PKey::Bool(b) => Key::Bool(*b),
+                        PKey::Str(s) => Key::Str(Rc::new(s.clone())),
+                    };
+                    let v = self.dec(x)?;
+                    m.borrow_mut().insert(k, v);
+                }
+                Value::Map(m)
+            }
+            Portable::Cell(n) => {
+                if *n as usize != self.cells.len() {
+                    return Err(bad("captured variables out of order"));
+                }
+                let c = Rc::new(RefCell::new(Value::None));
+                self.seen.push(Value::Cell(c.clone()));
+                self.cells.push(c.clone());
+                Value::Cell(c)
+            }
+            Portable::Func { func, upvals } => {
+                let proto = self.vm.functions.get(*func as usize).ok_or_else(|| bad("unknown function"))?.clone();
+                if proto.upvals.len() != upvals.len() {
+                    return Err(bad("captured variables do not match the function"));
+                }
+                // Number the closure before its upvalues, as the encoder did.
+                let slot = self.seen.len();
+                self.seen.push(Value::None);
+                let mut cells = Vec::with_capacity(upvals.len());
+                for u in upvals {
+                    match self.dec(u)? {
+                        Value::Cell(c) => cells.push(c),
+                        _ => return Err(bad("a captured variable is not a cell")),
+                    }
+                }
+                let f = Value::Func(Rc::new(Closure::new(proto, *func, cells)));
+                self.seen[slot] = f.clone();
+                f
+            }
+            Portable::Builtin(i) => Value::Native(super::builtins::BUILTIN_FNS.get(*i as usize).ok_or_else(|| bad("unknown built-in"))?),
+            Portable::Bound { receiver, method } => {
+                let receiver = self.dec(receiver)?;
+                let method = self.dec(method)?;
+                Value::Bound(Rc::new(BoundMethod { receiver, method }))
+            }
+            Portable::Class { name, parent, methods } => {
+                let slot = self.seen.len();
+                self.seen.push(Value::None);
+                let parent = match parent {
+                    Some(p) => match self.dec(p)? {
+                        Value::Class(c) => Some(c),
+                        _ => return Err(bad("a parent that is not a class")),
+                    },
+                    None => None,
+                };
+                let mut table = indexmap::IndexMap::with_hasher(Default::default());
+                for (n, m) in methods {
+                    match self.dec(m)? {
+                        Value::Func(c) => {
+                            table.insert(Rc::from(n.as_str()), c);
+                        }
+                        _ => return Err(bad("a method that is not a function")),
+                    }
+                }
+                let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table });
+                for m in cls.methods.values() {
+                    *m.owner.borrow_mut() = Some(Rc::downgrade(&cls));
+                }
+                let v = Value::Class(cls);
+                self.seen[slot] = v.clone();
+                v
+            }
+            Portable::Instance { class, fields } => {
+                let slot = self.seen.len();
+                self.seen.push(Value::None);
+                let Value::Class(class) = self.dec(class)? else {
+                    return Err(bad("an instance of something that is not a class"));
+                };
+                let inst = Rc::new(Instance { class, fields: Default::default() });
+                self.seen[slot] = Value::Instance(inst.clone());
+                for (k, x) in fields {
+                    let v = self.dec(x)?;
+                    inst.fields.borrow_mut().insert(Rc::from(k.as_str()), v);
+                }
+                Value::Instance(inst)
+            }
+            Portable::Error { kind, message, trace } => {
+                let e = Value::error(kind, message);
+                if let Value::Error(eo) = &e {
+                    *eo.trace.borrow_mut() = trace.clone();
+                }
+                e
+            }
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Values in portable form (what actors exchange and checkpoints store): a deep
+//! copy that keeps sharing and cycles, survives rmp-serde, and rebuilds on a
+//! VM in another thread running the same program.
+
+use noodle::driver;
+use noodle::vm::format::to_display;
+use noodle::vm::portable::{to_portable, Packet};
+use noodle::vm::{Exit, Value, Vm};
+use std::path::Path;
+
+const SRC: &str = r#"
+class Shape { def init(n) { self.n = n } def area() { return 0 } def describe() { return f"{self.n}: {self.area()}" } }
+class Square extends Shape {
+    def init(s) { super.init("square"); self.s = s }
+    def area() { return self.s * self.s }
+}
+def counter(start) {
+    var n = start
+    return || { n += 1; return n }
+}
+var ring = [1, "two", 3.5, none, true, {"k": [1, 2]}]
+ring.append(ring)
+let shared = [7]
+let pair = [shared, shared]
+let sq = Square(3)
+let next = counter(10)
+next()
+def make_self_ref() {
+    def again(k) { if k == 0 { return "done" } return again(k - 1) }
+    return again
+}
+let rec = make_self_ref()
+let bound = sq.describe
+let err = Error("boom", kind: "ValueError")
+"#;
+
+fn program() -> noodle::bytecode::Program {
+    driver::compile_file(Path::new("portable_test.nd"), SRC.to_string()).map_err(|_| "compile").expect("test program compiles").program
+}
+
+fn run(p: &noodle::bytecode::Program) -> Vm {
+    let mut vm = Vm::new();
+    vm.load(p);
+    let entry = &p.modules[p.entry as usize];
+    assert!(matches!(vm.run_main(p.entry, entry.main), Exit::Finished(_)));
+    vm
+}
+
+fn trip(vm: &Vm, name: &str) -> Packet {
+    let v = vm.global(0, name).expect("global");
+    let packet = to_portable(&v).expect("portable");
+    let bytes = rmp_serde::to_vec(&packet).expect("serialize");
+    rmp_serde::from_slice(&bytes).expect("deserialize")
+}
+
+#[test]
+fn values_cross_to_another_thread_and_vm() {
+    let p = program();
+    let vm = run(&p);
+    let names = ["ring", "pair", "sq", "next", "rec", "bound", "err"];
+    let packets: Vec<Packet> = names.iter().map(|n| trip(&vm, n)).collect();
+    let p2 = p.clone();
+    let out = std::thread::spawn(move || {
+        let mut other = Vm::new();
+        other.load(&p2);
+        let vals: Vec<Value> = packets.iter().map(|pk| other.from_portable(pk).expect("rebuild")).collect();
+        let mut lines = Vec::new();
+        // The cycle is kept: element 6 of ring is ring itself.
+        lines.push(to_display(&vals[0]));
+        // Sharing is kept: both elements are one list.
+        if let Value::List(l) = &vals[1] {
+            let l = l.borrow();
+            if let (Value::List(a), Value::List(b)) = (&l[0], &l[1]) {
+                lines.push(format!("shared {}", std::rc::Rc::ptr_eq(a, b)));
+            }
+        }
+        lines.push(to_display(&vals[2]));
+        // Methods, closures with captured state, recursive local functions.
+        let area = other.call_value(&vals[5], &[]).expect("bound method runs");
+        lines.push(to_display(&area));
+        let n = other.call_value(&vals[3], &[]).expect("closure runs");
+        lines.push(to_display(&n));
+        let r = other.call_value(&vals[4], &[Value::Int(50)]).expect("recursive closure runs");
+        lines.push(to_display(&r));
+        lines.push(to_display(&vals[6]));
+        lines
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(
+        out,
+        vec![
+            r#"[1, "two", 3.5, none, true, {"k": [1, 2]}, [...]]"#.to_string(),
+            "shared true".into(),
+            "Square{n: \"square\", s: 3}".into(),
+            "square: 9".into(),
+            "12".into(),
+            "done".into(),
+            "ValueError: boom".into(),
+        ]
+    );
+}
+
+#[test]
+fn futures_do_not_travel() {
+    let src = "let p = promise()\n";
+    let p = driver::compile_file(Path::new("f.nd"), src.to_string()).map_err(|_| "compile").expect("compiles").program;
+    let vm = run(&p);
+    let v = vm.global(0, "p").expect("global");
+    let e = to_portable(&v).expect_err("a future cannot be sent");
+    assert!(Vm::describe_error(&e).starts_with("TypeError: a future cannot be sent"));
+}
