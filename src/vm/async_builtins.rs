@@ -27,6 +27,20 @@ fn futures_of(name: &str, v: &Value) -> Result<Vec<Value>, Value> {
     }
 }
 
+/// A future completed by `job` running on the executor.
+fn future_from<F: Future<Output = ()> + 'static>(vm: &mut Vm, job: impl FnOnce(Rc<FutureObj>) -> F) -> Result<Value, Value> {
+    let out = FutureObj::new();
+    vm.spawn_helper(false, job(out.clone()))?.detach();
+    Ok(Value::Future(out))
+}
+
+/// A future that is already complete with `v`.
+fn ready(v: Value) -> Value {
+    let done = FutureObj::new();
+    done.complete(Ok(v));
+    Value::Future(done)
+}
+
 /// `sleep(ms)`: a future that completes with `none` after `ms` milliseconds.
 pub fn sleep(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("sleep", kw, &[])?;
@@ -40,26 +54,22 @@ pub fn all(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("all", kw, &[])?;
     arity("all", args, 1, 1)?;
     let items = futures_of("all", &args[0])?;
-    let out = FutureObj::new();
-    let o2 = out.clone();
-    vm.spawn_helper(false, async move {
+    future_from(vm, |out| async move {
         let mut results = Vec::with_capacity(items.len());
         for it in items {
             match it {
                 Value::Future(f) => match Awaiting(f).await {
                     Ok(v) => results.push(v),
                     Err(e) => {
-                        o2.complete(Err(e));
+                        out.complete(Err(e));
                         return;
                     }
                 },
                 plain => results.push(plain),
             }
         }
-        o2.complete(Ok(Value::list(results)));
-    })?
-    .detach();
-    Ok(Value::Future(out))
+        out.complete(Ok(Value::list(results)));
+    })
 }
 
 /// Polls several Noodle futures; ready with the first that completes.
@@ -89,19 +99,12 @@ pub fn any(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
         return err("ValueError", "`any` needs at least one future");
     }
     if let Some(plain) = items.iter().find(|v| !matches!(v, Value::Future(_))) {
-        let done = FutureObj::new();
-        done.complete(Ok(plain.clone()));
-        return Ok(Value::Future(done));
+        return Ok(ready(plain.clone()));
     }
     let futs: Vec<Rc<FutureObj>> = items.into_iter().filter_map(|v| if let Value::Future(f) = v { Some(f) } else { None }).collect();
-    let out = FutureObj::new();
-    let o2 = out.clone();
-    vm.spawn_helper(false, async move {
-        let r = First(futs).await;
-        o2.complete(r);
-    })?
-    .detach();
-    Ok(Value::Future(out))
+    future_from(vm, |out| async move {
+        out.complete(First(futs).await);
+    })
 }
 
 /// `timeout(future, ms)`: its result, or a `TimeoutError` after `ms`
@@ -111,24 +114,18 @@ pub fn timeout(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     arity("timeout", args, 2, 2)?;
     let ms = millis("timeout", &args[1])?;
     let Value::Future(target) = args[0].clone() else {
-        let done = FutureObj::new();
-        done.complete(Ok(args[0].clone()));
-        return Ok(Value::Future(done));
+        return Ok(ready(args[0].clone()));
     };
     let timer = vm.sleep_future(ms)?;
-    let out = FutureObj::new();
-    let o2 = out.clone();
-    vm.spawn_helper(false, async move {
-        let r = First(vec![target.clone(), timer.clone()]).await;
+    future_from(vm, |out| async move {
+        let r = First(vec![target.clone(), timer]).await;
         if target.is_done() {
-            o2.complete(r);
+            out.complete(r);
         } else {
             target.cancel();
-            o2.complete(err("TimeoutError", format!("timed out after {ms} ms")));
+            out.complete(err("TimeoutError", format!("timed out after {ms} ms")));
         }
-    })?
-    .detach();
-    Ok(Value::Future(out))
+    })
 }
 
 /// `promise()`: a future completed by whoever holds it.
