@@ -435,6 +435,35 @@ impl Vm {
                     after_call!(outcome);
                 }
                 Op::CallKw | Op::CallMethod | Op::SuperCall => {
+                    // The commonest library methods, without argument lists.
+                    if ins.op == Op::CallMethod {
+                        if let Const::Str(name) = konst!(ins.c) {
+                            match (&r!(ins.a), name.as_str(), ins.b) {
+                                (Value::List(l), "append", 1) => {
+                                    let v = take(&mut r!(ins.a as usize + 1));
+                                    let track = gc::may_cycle(&v);
+                                    l.borrow_mut().push(v);
+                                    if track {
+                                        gc::note_container(&r!(ins.a));
+                                    }
+                                    put(&mut r!(ins.a), Value::None);
+                                    continue;
+                                }
+                                (Value::Map(m), "get", 2) => {
+                                    if let Ok(k) = r!(ins.a as usize + 1).to_key() {
+                                        let found = m.borrow().get(&k).cloned();
+                                        let v = match found {
+                                            Some(v) => v,
+                                            None => take(&mut r!(ins.a as usize + 2)),
+                                        };
+                                        put(&mut r!(ins.a), v);
+                                        continue;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
                     self.save_pc(pc!());
                     let slot = base + ins.a as usize;
                     let outcome = match (ins.op, konst!(ins.c)) {
