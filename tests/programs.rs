@@ -155,6 +155,10 @@ fn main() {
         let name = format!("program::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || check_program(&p)));
     }
+    for p in files("examples") {
+        let name = format!("example::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
+        trials.push(Trial::test(name, move || check_program(&p)));
+    }
     trials.push(Trial::test("repl::piped_session", repl_session));
     for p in files("tests/golden/diag") {
         let name = format!("diag::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
