@@ -110,3 +110,52 @@ fn futures_do_not_travel() {
     let e = to_portable(&v).expect_err("a future cannot be sent");
     assert!(Vm::describe_error(&e).starts_with("TypeError: a future cannot be sent"));
 }
+
+mod malformed {
+    use super::*;
+    use noodle::vm::portable::Portable;
+    use proptest::prelude::*;
+
+    fn leaf() -> impl Strategy<Value = Portable> {
+        prop_oneof![
+            Just(Portable::None),
+            any::<i64>().prop_map(Portable::Int),
+            any::<u32>().prop_map(|n| Portable::Seen(n % 8)),
+            any::<u32>().prop_map(|n| Portable::Cell(n % 4)),
+            any::<u32>().prop_map(|n| Portable::Builtin(n % 64)),
+            any::<u32>().prop_map(|n| Portable::Func { func: n % 8, upvals: vec![] }),
+            ".{0,8}".prop_map(Portable::Str),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = Portable> {
+        leaf().prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Portable::List),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Portable::Bound { receiver: Box::new(a), method: Box::new(b) }),
+                (".{0,4}", proptest::collection::vec((".{0,4}", inner.clone()), 0..3)).prop_map(|(n, m)| Portable::Class { name: n, parent: None, methods: m }),
+                (inner.clone(), proptest::collection::vec((".{0,4}", inner), 0..3)).prop_map(|(c, f)| Portable::Instance { class: Box::new(c), fields: f }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Packets may come from the network: any shape decodes to a value or
+        /// a `ValueError`, never a panic.
+        #[test]
+        fn random_packets_never_panic(root in tree(), cells in proptest::collection::vec(tree(), 0..3)) {
+            let p = program();
+            let vm = run(&p);
+            let _ = vm.from_portable(&Packet { root, cells });
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(packet) = rmp_serde::from_slice::<Packet>(&bytes) {
+                let vm = Vm::new();
+                let _ = vm.from_portable(&packet);
+            }
+        }
+    }
+}
