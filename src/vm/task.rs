@@ -144,7 +144,9 @@ impl Vm {
     pub(crate) fn sleep_future(&mut self, ms: f64) -> Result<Rc<FutureObj>, Value> {
         let fut = FutureObj::new();
         let f2 = fut.clone();
-        let d = std::time::Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        // At most about a century: longer waits are "forever" in practice, and
+        // `Duration` cannot hold arbitrary floats.
+        let d = std::time::Duration::from_secs_f64((ms.max(0.0) / 1000.0).min(3.2e9));
         self.spawn_helper(true, async move {
             smol::Timer::after(d).await;
             f2.complete(Ok(Value::None));
