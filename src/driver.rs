@@ -24,6 +24,7 @@ pub struct Failed {
     pub sources: SourceMap,
 }
 
+#[derive(Default)]
 pub struct Loader {
     pub pb: ProgramBuilder,
     pub sources: SourceMap,
@@ -134,11 +135,6 @@ impl Loader {
     }
 }
 
-impl Default for Loader {
-    fn default() -> Self {
-        Loader { pb: ProgramBuilder::default(), sources: SourceMap::default(), diags: vec![], by_path: HashMap::new(), loading: vec![], next_id: 0 }
-    }
-}
 
 impl Loader {
     /// Compile one REPL input into the session module (index 0), whose globals

@@ -53,7 +53,7 @@ fn operands(p: &Program, ins: &super::Instr) -> String {
             Operand::Target => format!("->{v}"),
             Operand::Func => format!("fn{v}"),
             Operand::Module => format!("mod{v}"),
-            Operand::Builtin => format!("{}", BUILTINS.get(v as usize).unwrap_or(&"?")),
+            Operand::Builtin => BUILTINS.get(v as usize).unwrap_or(&"?").to_string(),
             Operand::Imm => match ins.op {
                 Op::LoadInt => format!("{}", v as i32),
                 Op::AddI | Op::AddIL => format!("{}", v as i32),

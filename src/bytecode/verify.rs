@@ -128,21 +128,18 @@ fn extra(p: &Program, f: &Function, nregs: usize, ins: &super::Instr) -> Result<
                 return Err("call constant has the wrong kind".into());
             }
         }
-        Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative => {
-            if !matches!(konst(c), Some(Const::Str(_))) {
+        Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative
+            if !matches!(konst(c), Some(Const::Str(_))) => {
                 return Err("name constant expected".into());
             }
-        }
-        Op::Unpack => {
-            if b + c > nregs {
+        Op::Unpack
+            if b + c > nregs => {
                 return Err("unpack runs past the registers".into());
             }
-        }
-        Op::IterNext2 => {
-            if b + 2 > nregs {
+        Op::IterNext2
+            if b + 2 > nregs => {
                 return Err("loop variables run past the registers".into());
             }
-        }
         Op::Closure => {
             let g = &p.functions[c];
             for u in &g.upvals {

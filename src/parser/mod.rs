@@ -27,7 +27,7 @@ pub fn parse_program(src: &str, file: u32, first_id: u32) -> Parsed {
     let (toks, lex_diags) = lexer::lex(src, file, 0);
     ctx.errors.borrow_mut().extend(lex_diags);
     let parser = grammar::ProgramParser::new();
-    let stmts = match parser.parse(&ctx, toks.into_iter()) {
+    let stmts = match parser.parse(&ctx, toks) {
         Ok(s) => s,
         Err(e) => {
             ctx.report_parse_error(e);
@@ -45,7 +45,7 @@ fn parse_expr_at(ctx: &Ctx, src: &str, at: usize) -> Option<ast::Expr> {
     let (toks, lex_diags) = lexer::lex(src, ctx.file, at);
     let had_lex_errors = !lex_diags.is_empty();
     ctx.errors.borrow_mut().extend(lex_diags);
-    match grammar::ExprOnlyParser::new().parse(ctx, toks.into_iter()) {
+    match grammar::ExprOnlyParser::new().parse(ctx, toks) {
         Ok(e) if !had_lex_errors => Some(e),
         Ok(_) => None,
         Err(e) => {

@@ -248,7 +248,7 @@ fn extreme(vm: &mut Vm, name: &str, args: &[Value], kw: Kw, want_less: bool) -> 
     };
     for it in &items[1..] {
         let kv = match &key {
-            Some(f) => vm.call_value(f, &[it.clone()])?,
+            Some(f) => vm.call_value(f, std::slice::from_ref(it))?,
             None => it.clone(),
         };
         let better = if want_less { ops::less(&kv, &best_key)? } else { ops::less(&best_key, &kv)? };
@@ -335,7 +335,7 @@ fn round(_: &mut Vm, args: &[Value], kw: Kw) -> R {
 /// Stable sort by optional key, using `<`.
 pub fn sort_values(vm: &mut Vm, items: Vec<Value>, key: Option<&Value>, reverse: bool) -> Result<Vec<Value>, Value> {
     let keys: Vec<Value> = match key {
-        Some(f) if !matches!(f, Value::None) => items.iter().map(|x| vm.call_value(f, &[x.clone()])).collect::<Result<_, _>>()?,
+        Some(f) if !matches!(f, Value::None) => items.iter().map(|x| vm.call_value(f, std::slice::from_ref(x))).collect::<Result<_, _>>()?,
         _ => items.clone(),
     };
     let mut idx: Vec<usize> = (0..items.len()).collect();

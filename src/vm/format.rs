@@ -270,7 +270,7 @@ pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
     let body = match s.ty {
         Some('d') => match v {
             Value::Int(i) => i.to_string(),
-            Value::Bool(_) | Value::Float(_) | _ => {
+            _ => {
                 return Err(Value::error("ValueError", format!("format `d` needs an int, not {}", v.type_name())));
             }
         },
@@ -312,7 +312,7 @@ pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
         return Ok(format!("{sign}{}{digits}", "0".repeat(pad)));
     }
     let align = s.align.unwrap_or(if is_num { '>' } else { '<' });
-    let fill = |n: usize| std::iter::repeat(s.fill).take(n).collect::<String>();
+    let fill = |n: usize| std::iter::repeat_n(s.fill, n).collect::<String>();
     Ok(match align {
         '<' => body + &fill(pad),
         '^' => fill(pad / 2) + &body + &fill(pad - pad / 2),

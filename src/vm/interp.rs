@@ -512,9 +512,7 @@ impl Vm {
                         self.handlers.pop();
                     }
                     let started = self.spawn_task(state, fut.clone());
-                    if let Err(e) = started {
-                        return Err(e);
-                    }
+                    started?;
                     let v = Value::Future(fut);
                     if self.frames.len() <= stop {
                         self.stack[f.ret] = v.clone();

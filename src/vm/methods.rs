@@ -190,7 +190,7 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::v
             let items = l.borrow().clone();
             let mut out = Vec::new();
             for x in items {
-                if vm.call_value(&args[0], &[x.clone()])?.truthy() {
+                if vm.call_value(&args[0], std::slice::from_ref(&x))?.truthy() {
                     out.push(x);
                 }
             }
