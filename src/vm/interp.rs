@@ -144,6 +144,22 @@ impl Vm {
                 (&*self.raw_consts.as_ptr().add($c as usize))
             };
         }
+        // After popping a frame: drop its handlers and deliver `$v` to the
+        // caller's slot `$ret`, leaving `dispatch` if that was its last frame.
+        macro_rules! return_to_caller {
+            ($ret:expr, $v:expr) => {{
+                let (ret, v) = ($ret, $v);
+                while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
+                    self.handlers.pop();
+                }
+                if self.frames.len() <= stop {
+                    self.stack[ret] = v.clone();
+                    return Ok(v);
+                }
+                put(&mut *self.stack.as_mut_ptr().add(ret), v);
+                reload!();
+            }};
+        }
         macro_rules! after_call {
             ($outcome:expr) => {
                 match $outcome {
@@ -267,26 +283,19 @@ impl Vm {
                 Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),
                 Op::Shl => binop!(ins, |a, b| ops::int_op("<<", a, b)),
                 Op::Shr => binop!(ins, |a, b| ops::int_op(">>", a, b)),
-                Op::AddI => {
+                Op::AddI | Op::AddIL => {
+                    // `x + k` or `k + x`: both orders agree except in error messages.
                     let imm = ins.c as i32 as i64;
                     let v = match &r!(ins.b) {
                         Value::Int(x) => match x.checked_add(imm) {
                             Some(s) => Value::Int(s),
                             None => tri!(self, pc!(), err("OverflowError", "integer overflow in +")),
                         },
-                        x => tri!(self, pc!(), ops::add(x, &Value::Int(imm))),
-                    };
-                    put(&mut r!(ins.a), v);
-                }
-                Op::AddIL => {
-                    let imm = ins.c as i32 as i64;
-                    let v = match &r!(ins.b) {
-                        Value::Int(x) => match imm.checked_add(*x) {
-                            Some(s) => Value::Int(s),
-                            None => tri!(self, pc!(), err("OverflowError", "integer overflow in +")),
-                        },
-                        Value::Float(x) => Value::Float(imm as f64 + x),
-                        x => tri!(self, pc!(), ops::add(&Value::Int(imm), x)),
+                        Value::Float(x) => Value::Float(x + imm as f64),
+                        x => {
+                            let k = Value::Int(imm);
+                            tri!(self, pc!(), if ins.op == Op::AddIL { ops::add(&k, x) } else { ops::add(x, &k) })
+                        }
                     };
                     put(&mut r!(ins.a), v);
                 }
@@ -508,18 +517,8 @@ impl Vm {
                     let frame = Frame { closure: f.closure, pc: pc!(), base: 1, ret: 0, kind: FrameKind::Normal };
                     let fut = task::FutureObj::new();
                     let state = task::TaskState { frames: vec![frame], stack, handlers: Vec::new() };
-                    while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
-                        self.handlers.pop();
-                    }
-                    let started = self.spawn_task(state, fut.clone());
-                    started?;
-                    let v = Value::Future(fut);
-                    if self.frames.len() <= stop {
-                        self.stack[f.ret] = v.clone();
-                        return Ok(v);
-                    }
-                    put(&mut *self.stack.as_mut_ptr().add(f.ret), v);
-                    reload!();
+                    tri!(self, pc!(), self.spawn_task(state, fut.clone()));
+                    return_to_caller!(f.ret, Value::Future(fut));
                 }
                 Op::Return | Op::ReturnNone | Op::AsyncEnd => {
                     let v = if ins.op != Op::ReturnNone { take(&mut r!(ins.a)) } else { Value::None };
@@ -532,16 +531,9 @@ impl Vm {
                             Value::Module(self.modules[m as usize].obj.clone())
                         }
                     };
-                    while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
-                        self.handlers.pop();
-                    }
-                    if self.frames.len() <= stop {
-                        self.stack[f.ret] = v.clone();
-                        return Ok(v);
-                    }
-                    put(&mut *self.stack.as_mut_ptr().add(f.ret), v);
+                    let ret = f.ret;
                     drop(f);
-                    reload!();
+                    return_to_caller!(ret, v);
                 }
                 Op::NewList => {
                     let v: ListVec = std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
