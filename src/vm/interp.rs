@@ -450,11 +450,7 @@ impl Vm {
                             match (&r!(ins.a), name.as_str(), ins.b) {
                                 (Value::List(l), "append", 1) => {
                                     let v = take(&mut r!(ins.a as usize + 1));
-                                    let track = gc::may_cycle(&v);
-                                    l.borrow_mut().push(v);
-                                    if track {
-                                        gc::note_container(&r!(ins.a));
-                                    }
+                                    methods::list_append(&r!(ins.a), l, v);
                                     put(&mut r!(ins.a), Value::None);
                                     continue;
                                 }

@@ -106,6 +106,16 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
     }
 }
 
+/// `list.append(v)` (also the dispatch loop's inline fast path).
+#[inline]
+pub(crate) fn list_append(list: &Value, l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>, v: Value) {
+    let track = super::gc::may_cycle(&v);
+    l.borrow_mut().push(v);
+    if track {
+        super::gc::note_container(list);
+    }
+}
+
 fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
     if name != "sort" {
         no_kw(name, kw)?;
@@ -113,8 +123,7 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::v
     match name {
         "append" => {
             arity(name, args, 1, 1)?;
-            l.borrow_mut().push(args[0].clone());
-            super::gc::note_store(recv, &args[0]);
+            list_append(recv, l, args[0].clone());
             Ok(Value::None)
         }
         "pop" => {
