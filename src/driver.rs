@@ -61,7 +61,7 @@ impl Loader {
         self.diags.extend(parsed.diags);
         let idx = self.pb.program.modules.len() as u32;
         let name = Path::new(display).file_stem().and_then(|s| s.to_str()).unwrap_or(display).to_string();
-        self.pb.program.modules.push(Module { name, file, globals: vec![], main: 0 });
+        self.pb.program.modules.push(Module { name, file, globals: vec![], main: 0, mutable: vec![] });
         self.by_path.insert(key.to_string(), idx);
         self.loading.push((key.to_string(), display.to_string()));
 
@@ -79,6 +79,7 @@ impl Loader {
         let (an, diags) = analyze(&parsed.stmts, &mut scope);
         self.diags.extend(diags);
         self.pb.program.modules[idx as usize].globals = scope.slot_names();
+        self.pb.program.modules[idx as usize].mutable = scope.slot_mutability();
         if self.diags.is_empty() {
             match compile_module(&mut self.pb, &parsed.stmts, &an, idx, &imports, false, file) {
                 Ok(main) => self.pb.program.modules[idx as usize].main = main,
@@ -144,7 +145,7 @@ impl Loader {
         let file = self.sources.add(name, text.to_string());
         self.pb.program.files.push(SourceText { name: name.to_string(), text: text.to_string() });
         if self.pb.program.modules.is_empty() {
-            self.pb.program.modules.push(Module { name: "repl".into(), file, globals: vec![], main: 0 });
+            self.pb.program.modules.push(Module { name: "repl".into(), file, globals: vec![], main: 0, mutable: vec![] });
         }
         let parsed = parse_program(text, file, self.next_id);
         self.next_id = parsed.next_id;
@@ -161,6 +162,7 @@ impl Loader {
         }
         let (an, diags) = analyze(&parsed.stmts, scope);
         self.pb.program.modules[0].globals = scope.slot_names();
+        self.pb.program.modules[0].mutable = scope.slot_mutability();
         self.diags.extend(diags);
         if !self.diags.is_empty() {
             return Err(std::mem::take(&mut self.diags));

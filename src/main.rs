@@ -33,6 +33,9 @@ enum Cmd {
         /// Maximum call depth before a StackOverflowError.
         #[arg(long, default_value_t = 100_000)]
         max_depth: usize,
+        /// Worker threads for actors (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Compile a program and its imports into one .nbc file.
     Build {
@@ -45,7 +48,11 @@ enum Cmd {
     /// Print a readable listing of a .nbc file (or of a .nd file, compiled first).
     Disasm { file: PathBuf },
     /// Start the interactive session.
-    Repl,
+    Repl {
+        /// Worker threads for actors (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 const EXIT_COMPILE: u8 = 1;
@@ -70,7 +77,7 @@ fn main() -> ExitCode {
     };
     // Compiler passes recurse over the AST; a big stack keeps deeply nested
     // input from overflowing it.
-    let worker = std::thread::Builder::new().stack_size(512 << 20).spawn(move || run_cli(cli));
+    let worker = std::thread::Builder::new().stack_size(noodle::vm::VM_STACK).spawn(move || run_cli(cli));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
@@ -82,9 +89,10 @@ fn main() -> ExitCode {
 
 fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
-        None | Some(Cmd::Repl) => repl::run(),
-        Some(Cmd::Run { file, args, max_depth }) => match load(&file) {
-            Ok(p) => execute(&p, args, max_depth),
+        None => repl::run(None),
+        Some(Cmd::Repl { workers }) => repl::run(workers),
+        Some(Cmd::Run { file, args, max_depth, workers }) => match load(&file) {
+            Ok(p) => execute(p, args, max_depth, workers),
             Err(code) => code,
         },
         Some(Cmd::Build { file, output }) => {
@@ -158,13 +166,22 @@ fn load(file: &Path) -> Result<Program, ExitCode> {
     }
 }
 
-fn execute(p: &Program, args: Vec<String>, max_depth: usize) -> ExitCode {
+fn execute(p: Program, args: Vec<String>, max_depth: usize, workers: Option<usize>) -> ExitCode {
+    let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
     vm.args = args;
     vm.max_depth = max_depth.max(1);
-    vm.load(p);
+    vm.load(&p);
+    let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
+    let node = noodle::vm::actors::Node::new(workers, p.clone(), vm.args.clone(), vm.max_depth);
+    vm.node = Some(node.clone());
+    vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];
-    match vm.run_main(p.entry, entry.main) {
+    let exit = vm.run_main(p.entry, entry.main);
+    vm.flush();
+    // Actors and tasks still running stop with the program.
+    node.shutdown();
+    match exit {
         Exit::Finished(_) => ExitCode::SUCCESS,
         Exit::ExitCode(c) => ExitCode::from(c as u8),
         Exit::Error(e) => {

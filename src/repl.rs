@@ -55,8 +55,11 @@ impl Session {
         }
     }
 
-    fn new() -> Session {
-        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Rc::new(RefCell::new(Vm::new())), count: 0 }
+    fn new(workers: Option<usize>) -> Session {
+        let mut vm = Vm::new();
+        let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
+        vm.node = Some(noodle::vm::actors::Node::new(workers, Default::default(), Vec::new(), vm.max_depth));
+        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Rc::new(RefCell::new(vm)), count: 0 }
     }
 
     /// Whether `text` still has an open bracket or string (needs more lines).
@@ -70,7 +73,16 @@ impl Session {
         let name = format!("<repl:{}>", self.count);
         match self.loader.load_repl(&name, text, &mut self.scope) {
             Ok(main) => {
-                self.vm.borrow_mut().load(&self.loader.pb.program);
+                {
+                    let mut vm = self.vm.borrow_mut();
+                    vm.load(&self.loader.pb.program);
+                    // Worker threads load the program as it grows.
+                    let p = std::sync::Arc::new(self.loader.pb.program.clone());
+                    if let Some(n) = &vm.node {
+                        *noodle::vm::actors::lock(&n.program) = p.clone();
+                    }
+                    vm.program = Some(p);
+                }
                 let exit = Vm::run_main_shared(&self.vm, 0, main);
                 let mut vm = self.vm.borrow_mut();
                 match exit {
@@ -94,8 +106,8 @@ impl Session {
     }
 }
 
-pub fn run() -> ExitCode {
-    let mut s = Session::new();
+pub fn run(workers: Option<usize>) -> ExitCode {
+    let mut s = Session::new(workers);
     if !std::io::stdin().is_terminal() {
         let stdin = std::io::stdin();
         let mut buf = String::new();

@@ -75,5 +75,6 @@ fn show_const(c: Option<&Const>) -> String {
         Some(Const::Names(n)) => format!("names {}", n.join(",")),
         Some(Const::MethodKw(m, n)) => format!("{m} names {}", n.join(",")),
         Some(Const::Class { name, methods, .. }) => format!("class {name} [{}]", methods.join(",")),
+        Some(Const::Actor { name, methods, states }) => format!("actor {name} [{}] state [{}]", methods.join(","), states.join(",")),
     }
 }

@@ -14,6 +14,7 @@ pub const BUILTINS: &[&str] = &[
     "print", "input", "len", "str", "int", "float", "bool", "type", "range", "enumerate",
     "zip", "min", "max", "sum", "abs", "round", "sorted", "reversed", "sqrt", "floor",
     "ceil", "Error", "args", "exit", "now", "sleep", "all", "any", "timeout", "promise",
+    "lookup", "send_message",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).
@@ -36,6 +37,9 @@ pub enum Const {
     /// How to build a class: its name, whether `R[b]` holds a parent, and the
     /// method names in register order.
     Class { name: String, has_parent: bool, methods: Vec<String> },
+    /// How to build an actor class (`MakeClass` with no parent): its name,
+    /// handler names in register order (the last is `$state`), state fields.
+    Actor { name: String, methods: Vec<String>, states: Vec<String> },
 }
 
 /// Where a closure's upvalue comes from when it is created.
@@ -85,6 +89,9 @@ pub struct Module {
     pub globals: Vec<String>,
     /// The function holding the module's top-level code.
     pub main: u32,
+    /// Which globals are `var` (actors receive copies of the others).
+    #[serde(default)]
+    pub mutable: Vec<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

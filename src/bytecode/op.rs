@@ -245,6 +245,13 @@ opcodes! {
     /// `R[a] = c + R[b]`, `c` a signed 32-bit immediate written on the left
     /// (`1 + x`; errors name the operands in that order).
     AddIL = (Reg, Reg, Imm),
+    /// `R[a] = spawn R[a](R[a+1..a+1+b])` with options map (or none) in
+    /// `R[a+1+b]`; K[c] names the trailing named arguments (`Names`). The
+    /// actor starts on a worker; `R[a]` receives its reference at once.
+    Spawn = (Reg, Imm, Const),
+    /// `send R[a].K[c](R[a+1..a+1+b])`: a tell (no reply). A full mailbox
+    /// suspends the task and this instruction runs again when there is room.
+    Tell = (Reg, Imm, Const),
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ fn run_len(p: &Program, ins: &super::Instr) -> Result<usize, String> {
             _ => return Err("slice dimension must be 1 or 2".into()),
         },
         Op::MakeClass => match p.consts.get(c) {
-            Some(Const::Class { methods, .. }) => 1 + methods.len(),
+            Some(Const::Class { methods, .. }) | Some(Const::Actor { methods, .. }) => 1 + methods.len(),
             _ => return Err("class descriptor expected".into()),
         },
         _ => 0,
@@ -126,6 +126,23 @@ fn extra(p: &Program, f: &Function, nregs: usize, ins: &super::Instr) -> Result<
             };
             if !ok {
                 return Err("call constant has the wrong kind".into());
+            }
+        }
+        Op::Spawn => {
+            // the class, b arguments, then the options register
+            if a + b + 1 >= nregs {
+                return Err("spawn arguments run past the registers".into());
+            }
+            if !matches!(konst(c), Some(Const::Names(n)) if n.len() <= b) {
+                return Err("spawn constant has the wrong kind".into());
+            }
+        }
+        Op::Tell => {
+            if a + b >= nregs {
+                return Err("message arguments run past the registers".into());
+            }
+            if !matches!(konst(c), Some(Const::Str(_))) {
+                return Err("handler name constant expected".into());
             }
         }
         Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative

@@ -101,7 +101,23 @@ impl<'a> Gen<'a> {
             ExprKind::Bool(b) => {
                 self.emit(Op::LoadBool, dst, *b as u16, 0);
             }
-            ExprKind::None | ExprKind::Error | ExprKind::Spawn { .. } => {
+            ExprKind::Spawn { class, args, options } => {
+                let base = self.call_base(dst);
+                self.name_to(class, base);
+                let (argc, names) = self.call_args(args);
+                let o = self.alloc();
+                match options {
+                    Some(x) => self.expr_to(x, o),
+                    None => {
+                        self.emit(Op::LoadNone, o, 0, 0);
+                    }
+                }
+                self.span = e.span;
+                let k = self.pb.konst(Const::Names(names.unwrap_or_default()));
+                self.emit(Op::Spawn, base, argc, k);
+                self.finish_call(base, dst);
+            }
+            ExprKind::None | ExprKind::Error => {
                 self.emit(Op::LoadNone, dst, 0, 0);
             }
             ExprKind::FStr(parts) => {
@@ -313,6 +329,22 @@ impl<'a> Gen<'a> {
 
     /// Registers for a call: reuse `dst` as the callee slot when it is the top
     /// register, so the result needs no move.
+    /// `send recv.m(args)`: a tell (sema checked that it is a method call).
+    pub(crate) fn tell(&mut self, e: &'a Expr) {
+        let ExprKind::MethodCall { recv, name, args } = &e.kind else { return };
+        let lvl = self.level();
+        let base = self.alloc();
+        self.expr_to(recv, base);
+        let (argc, names) = self.call_args(args);
+        if names.is_some() {
+            self.diags.push(Diagnostic::new("E0306", "messages take positional arguments", e.span, "named arguments cannot be sent"));
+        }
+        self.span = e.span;
+        let k = self.str_const(&name.name);
+        self.emit(Op::Tell, base, argc, k);
+        self.free_to(lvl);
+    }
+
     fn call_base(&mut self, dst: u8) -> u8 {
         if dst as u16 + 1 == self.level() {
             dst

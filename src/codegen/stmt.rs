@@ -16,15 +16,17 @@ impl<'a> Gen<'a> {
             }
         }
         for s in stmts {
-            if let StmtKind::Class(c) = &s.kind {
-                self.span = s.span;
-                self.class(c);
+            self.span = s.span;
+            match &s.kind {
+                StmtKind::Class(c) => self.class(c),
+                StmtKind::Actor(a) => self.actor(a),
+                _ => {}
             }
         }
-        let last_expr = stmts.iter().rposition(|s| !matches!(s.kind, StmtKind::Def(_) | StmtKind::Class(_)));
+        let last_expr = stmts.iter().rposition(|s| !matches!(s.kind, StmtKind::Def(_) | StmtKind::Class(_) | StmtKind::Actor(_)));
         for (i, s) in stmts.iter().enumerate() {
             match &s.kind {
-                StmtKind::Def(_) | StmtKind::Class(_) => {}
+                StmtKind::Def(_) | StmtKind::Class(_) | StmtKind::Actor(_) => {}
                 StmtKind::Expr(e) if self.repl_print && Some(i) == last_expr => {
                     self.span = s.span;
                     let lvl = self.level();
@@ -150,27 +152,34 @@ impl<'a> Gen<'a> {
     }
 
     fn class(&mut self, c: &'a ClassDecl) {
+        let k = self.pb.konst(Const::Class { name: c.name.name.clone(), has_parent: c.parent.is_some(), methods: method_names(&c.methods) });
+        self.class_like(&c.name, c.parent.as_ref(), &c.methods, k);
+    }
+
+    fn actor(&mut self, a: &'a ActorDecl) {
+        let states = a.states.iter().map(|s| s.name.clone()).collect();
+        let k = self.pb.konst(Const::Actor { name: a.name.name.clone(), methods: method_names(&a.methods), states });
+        self.class_like(&a.name, None, &a.methods, k);
+    }
+
+    /// `MakeClass` for a class or actor described by constant `k`.
+    fn class_like(&mut self, name: &'a Ident, parent: Option<&'a Ident>, methods: &'a [FnDecl], k: u32) {
         let lvl = self.level();
         let base = self.alloc();
-        if let Some(p) = &c.parent {
+        if let Some(p) = parent {
             self.name_to(p, base);
         }
-        for m in &c.methods {
+        for m in methods {
             let idx = self.function(m, true);
             let r = self.alloc();
             self.emit(Op::Closure, r, 0, idx);
         }
-        let k = self.pb.konst(Const::Class {
-            name: c.name.name.clone(),
-            has_parent: c.parent.is_some(),
-            methods: c.methods.iter().map(|m| m.name.as_ref().map(|n| n.name.clone()).unwrap_or_default()).collect(),
-        });
         let dst = self.alloc();
         self.emit(Op::MakeClass, dst, base as u16, k);
-        self.bind(c.name.id, dst);
+        self.bind(name.id, dst);
         self.free_to(lvl);
-        if self.f().locals.get(&c.name.id).is_some_and(|reg| *reg as u16 >= lvl) {
-            self.f().next_reg = self.f().locals[&c.name.id] as u16 + 1;
+        if self.f().locals.get(&name.id).is_some_and(|reg| *reg as u16 >= lvl) {
+            self.f().next_reg = self.f().locals[&name.id] as u16 + 1;
         }
     }
 
@@ -299,7 +308,8 @@ impl<'a> Gen<'a> {
                 }
                 self.free_to(lvl);
             }
-            StmtKind::Actor(_) | StmtKind::Send(_) | StmtKind::Error => {}
+            StmtKind::Send(e) => self.tell(e),
+            StmtKind::Actor(_) | StmtKind::Error => {}
         }
     }
 
@@ -450,4 +460,8 @@ impl<'a> Gen<'a> {
         self.patch_all(l.continues, cont);
         end
     }
+}
+
+fn method_names(methods: &[FnDecl]) -> Vec<String> {
+    methods.iter().map(|m| m.name.as_ref().map(|n| n.name.clone()).unwrap_or_default()).collect()
 }

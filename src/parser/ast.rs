@@ -5,6 +5,12 @@ use crate::diag::Span;
 
 pub type NodeId = u32;
 
+/// The synthetic actor method that sets the `state` defaults.
+pub const STATE_INIT: &str = "$state";
+
+/// Names an actor's `self` provides itself; not usable as state or handlers.
+pub const ACTOR_RESERVED: &[&str] = &["id", "name", "checkpoint", "stop"];
+
 #[derive(Clone, Debug)]
 pub struct Ident {
     pub name: String,
@@ -125,7 +131,10 @@ pub struct StateField {
 #[derive(Clone, Debug)]
 pub struct ActorDecl {
     pub name: Ident,
-    pub states: Vec<StateField>,
+    /// The `state` field names. Their default expressions live in the
+    /// synthetic method `$state` (last in `methods`), which each spawn runs
+    /// before `init`, so every actor gets fresh defaults.
+    pub states: Vec<Ident>,
     pub methods: Vec<FnDecl>,
     pub span: Span,
 }

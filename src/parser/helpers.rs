@@ -115,16 +115,33 @@ impl Ctx {
     }
 
     pub fn actor(&self, name: Ident, members: Vec<Member>, l: usize, r: usize) -> StmtKind {
+        let span = self.span(l, r);
         let mut methods = Vec::new();
         let mut states = Vec::new();
+        let mut inits = Vec::new();
         for m in members {
             match m {
                 Member::Method(f) => methods.push(f),
                 Member::State(s) if s.name.name.is_empty() => {}
-                Member::State(s) => states.push(s),
+                Member::State(s) => {
+                    let this = Expr::new(ExprKind::SelfRef(self.fresh_id()), s.name.span);
+                    let target = Expr::new(ExprKind::Field { obj: Box::new(this), name: s.name.clone() }, s.name.span);
+                    inits.push(Stmt { kind: StmtKind::Assign { target, op: None, value: s.value }, span: s.name.span });
+                    states.push(s.name);
+                }
             }
         }
-        StmtKind::Actor(ActorDecl { name, states, methods, span: self.span(l, r) })
+        let state_init = FnDecl {
+            name: Some(Ident { name: STATE_INIT.into(), span: name.span, id: self.fresh_id() }),
+            params: vec![],
+            ret: None,
+            body: FnBody::Block(Block { stmts: inits, span }),
+            is_async: false,
+            span,
+            id: self.fresh_id(),
+        };
+        methods.push(state_init);
+        StmtKind::Actor(ActorDecl { name, states, methods, span })
     }
 
     pub fn try_stmt(&self, body: Block, catch: Option<(Ident, Block)>, finally: Option<Block>) -> StmtKind {

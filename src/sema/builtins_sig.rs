@@ -22,6 +22,8 @@ pub fn builtin_sig(name: &str) -> Option<Sig> {
         "all" | "any" => (&[("futures", false)], false),
         "timeout" => (&[("future", false), ("ms", false)], false),
         "promise" => (&[], false),
+        "lookup" => (&[("name", false)], false),
+        "send_message" => (&[("actor", false), ("message", false)], false),
         _ => return None,
     };
     Some(Sig { name: name.to_string(), params: params.iter().map(|(n, d)| (n.to_string(), *d)).collect(), variadic })

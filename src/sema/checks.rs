@@ -17,6 +17,9 @@ impl<'a> Analyzer<'a> {
                     ExprKind::Name(id) => {
                         if let Some((r, mutable, _)) = self.resolve(&id.name) {
                             self.out.names.insert(id.id, r);
+                            if mutable && matches!(r, NameRes::Global(_)) {
+                                self.check_actor_global(id);
+                            }
                             if matches!(r, NameRes::Builtin(_)) {
                                 self.error("E0205", format!("cannot assign to built-in `{}`", id.name), id.span, "declare it with `var` first to shadow it");
                             } else if !mutable {
@@ -28,6 +31,10 @@ impl<'a> Analyzer<'a> {
                         } else {
                             self.use_name(id);
                         }
+                    }
+                    ExprKind::Field { obj, name } if matches!(obj.kind, ExprKind::SelfRef(_)) => {
+                        self.check_state_assign(name);
+                        self.expr(target);
                     }
                     _ => self.expr(target),
                 }
@@ -87,9 +94,20 @@ impl<'a> Analyzer<'a> {
                 }
             }
             StmtKind::Actor(a) => {
-                self.error("E0299", "actors are not supported by this version of noodle", a.name.span, "actor support is the next milestone")
+                if !(top && self.at_top_level()) {
+                    self.error("E0226", "actors are declared at the top level", a.name.span, "move this actor out of the block");
+                }
+                self.actor_decl(a)
             }
-            StmtKind::Send(e) => self.error("E0299", "`send` is not supported by this version of noodle", e.span, "actor support is the next milestone"),
+            StmtKind::Send(e) => {
+                if !matches!(e.kind, ExprKind::MethodCall { .. } | ExprKind::Error) {
+                    self.diags.push(
+                        Diagnostic::new("E0223", "`send` needs a message: `send actor.handler(args)`", e.span, "not a method call")
+                            .note("`send` delivers a tell (no reply); use `send_message(ref, map)` for a raw message"),
+                    );
+                }
+                self.expr(e);
+            }
             StmtKind::Try { body, catch, finally } => {
                 self.block(body);
                 if let Some((name, b)) = catch {
@@ -201,8 +219,21 @@ impl<'a> Analyzer<'a> {
                 self.expr(then);
                 self.expr(else_);
             }
-            ExprKind::Spawn { class, .. } => {
-                self.error("E0299", "`spawn` is not supported by this version of noodle", class.span, "actor support is the next milestone")
+            ExprKind::Spawn { class, args, options } => {
+                let sig = self.use_name(class);
+                if let Some(g) = self.scope.globals.get(&class.name) {
+                    if !g.is_actor && self.lookup_local(&class.name).is_none() {
+                        self.error("E0224", format!("`{}` is not an actor", class.name), class.span, "`spawn` starts an actor");
+                    }
+                }
+                self.args(args);
+                if let Some(sig) = sig {
+                    self.check_call(&sig, args, e);
+                }
+                if let Some(o) = options {
+                    self.expr(o);
+                    self.check_spawn_options(o);
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 //! runtime.md §1. Its output is side tables keyed by AST node ids.
 
 mod builtins_sig;
+mod actors;
 mod checks;
 
 use crate::bytecode::builtin_index;
@@ -10,6 +11,7 @@ use crate::diag::{Diagnostic, Span};
 use crate::parser::ast::*;
 use std::collections::{HashMap, HashSet};
 
+pub use actors::{RESTART_POLICIES, STRATEGIES};
 pub use builtins_sig::builtin_sig;
 
 /// What a name use refers to.
@@ -49,6 +51,7 @@ pub struct GlobalInfo {
     pub mutable: bool,
     pub sig: Option<Sig>,
     pub is_class: bool,
+    pub is_actor: bool,
 }
 
 /// Module-level names; persists across REPL inputs.
@@ -62,6 +65,11 @@ pub struct ModuleScope {
 impl ModuleScope {
     pub fn slot_names(&self) -> Vec<String> {
         self.globals.keys().cloned().collect()
+    }
+
+    /// Which slots hold a `var` (in slot order).
+    pub fn slot_mutability(&self) -> Vec<bool> {
+        self.globals.values().map(|g| g.mutable).collect()
     }
 }
 
@@ -104,11 +112,12 @@ pub struct Analyzer<'a> {
     pub out: Analysis,
     pub diags: Vec<Diagnostic>,
     fns: Vec<FnScope>,
+    actor: Option<ActorScope>,
 }
 
 /// Analyze one module (or one REPL input). `scope` carries the module's globals.
 pub fn analyze(stmts: &[Stmt], scope: &mut ModuleScope) -> (Analysis, Vec<Diagnostic>) {
-    let mut a = Analyzer { scope, out: Analysis::default(), diags: Vec::new(), fns: Vec::new() };
+    let mut a = Analyzer { scope, out: Analysis::default(), diags: Vec::new(), fns: Vec::new(), actor: None };
     a.fns.push(FnScope { kind: FnKind::Main, is_async: true, blocks: vec![vec![]], upvals: vec![], loops: 0 });
     a.declare_globals(stmts);
     for s in stmts {
@@ -133,6 +142,20 @@ fn class_sig(c: &ClassDecl) -> Option<Sig> {
         None if c.parent.is_none() => Some(Sig { name: c.name.name.clone(), params: vec![], variadic: false }),
         None => None,
     }
+}
+
+/// `spawn A(args)` is checked against `A.init` (no `init`: no arguments).
+fn actor_sig(a: &ActorDecl) -> Sig {
+    match a.methods.iter().find(|m| m.name.as_ref().is_some_and(|n| n.name == "init")) {
+        Some(init) => Sig { name: a.name.name.clone(), ..fn_sig(init) },
+        None => Sig { name: a.name.name.clone(), params: vec![], variadic: false },
+    }
+}
+
+/// The actor whose body is being analyzed.
+struct ActorScope {
+    name: String,
+    states: Vec<String>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -162,7 +185,7 @@ impl<'a> Analyzer<'a> {
                 }
                 StmtKind::Def(f) => names.extend(f.name.as_ref().map(|n| (n, false, Some(fn_sig(f)), false))),
                 StmtKind::Class(c) => names.push((&c.name, false, class_sig(c), true)),
-                StmtKind::Actor(a) => names.push((&a.name, false, None, false)),
+                StmtKind::Actor(a) => names.push((&a.name, false, Some(actor_sig(a)), false)),
                 StmtKind::Import { path, alias, .. } => {
                     if let Some(a) = alias {
                         names.push((a, false, None, false));
@@ -183,6 +206,11 @@ impl<'a> Analyzer<'a> {
                 }
                 seen.insert(ident.name.clone(), ident.span);
                 self.define_global(ident, mutable, sig, is_class);
+                if let StmtKind::Actor(_) = &s.kind {
+                    if let Some(g) = self.scope.globals.get_mut(&ident.name) {
+                        g.is_actor = true;
+                    }
+                }
             }
             if let StmtKind::Import { path: ImportPath::Name(n), alias: None, path_span } = &s.kind {
                 let id = Ident { name: n.clone(), span: *path_span, id: u32::MAX };
@@ -201,7 +229,7 @@ impl<'a> Analyzer<'a> {
             Some(g) => g.slot,
             None => self.scope.globals.len() as u32,
         };
-        self.scope.globals.insert(ident.name.clone(), GlobalInfo { slot, mutable, sig, is_class });
+        self.scope.globals.insert(ident.name.clone(), GlobalInfo { slot, mutable, sig, is_class, is_actor: false });
         if ident.id != u32::MAX {
             self.out.decl_global.insert(ident.id, slot);
         }
@@ -281,8 +309,11 @@ impl<'a> Analyzer<'a> {
 
     fn use_name(&mut self, ident: &Ident) -> Option<Sig> {
         match self.resolve(&ident.name) {
-            Some((r, _, sig)) => {
+            Some((r, mutable, sig)) => {
                 self.out.names.insert(ident.id, r);
+                if mutable && matches!(r, NameRes::Global(_)) {
+                    self.check_actor_global(ident);
+                }
                 sig
             }
             None => {
@@ -293,6 +324,17 @@ impl<'a> Analyzer<'a> {
                 self.diags.push(d);
                 None
             }
+        }
+    }
+
+    /// Actors share nothing: a module-level `var` cannot be named inside one.
+    fn check_actor_global(&mut self, ident: &Ident) {
+        if let Some(a) = &self.actor {
+            let title = format!("actor `{}` cannot use the module-level `var` `{}`", a.name, ident.name);
+            self.diags.push(
+                Diagnostic::new("E0222", title, ident.span, "a mutable module variable")
+                    .note("actors share nothing: pass the value in a message or keep it in a `state` field"),
+            );
         }
     }
 

@@ -129,14 +129,16 @@ pub fn timeout(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
 }
 
 /// `promise()`: a future completed by whoever holds it.
-pub fn promise(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+pub fn promise(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("promise", kw, &[])?;
     arity("promise", args, 0, 0)?;
-    Ok(Value::Future(FutureObj::new()))
+    let f = FutureObj::new();
+    vm.register_promise(&f);
+    Ok(Value::Future(f))
 }
 
 /// Methods of a future: `resolve(v)` and `reject(error)` (for promises).
-pub fn future_method(f: &Rc<FutureObj>, name: &str, args: &[Value]) -> Result<Value, Value> {
+pub fn future_method(vm: &mut Vm, f: &Rc<FutureObj>, name: &str, args: &[Value]) -> Result<Value, Value> {
     let r = match name {
         "resolve" => {
             arity(name, args, 1, 1)?;
@@ -155,9 +157,33 @@ pub fn future_method(f: &Rc<FutureObj>, name: &str, args: &[Value]) -> Result<Va
         }
         _ => return err("TypeError", format!("future has no method `{name}`")),
     };
+    let (id, owner) = f.promise.get();
+    if id != 0 && owner != vm.worker {
+        // A copy of a promise owned by another worker: complete the original.
+        vm.forward_promise(id, owner, &r)?;
+    }
     if f.complete(r) {
         Ok(Value::None)
     } else {
         err("Error", "this future is already complete")
     }
+}
+
+/// `lookup(name)`: the running actor registered under `name`, or `none`.
+pub fn lookup(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("lookup", kw, &[])?;
+    arity("lookup", args, 1, 1)?;
+    match &args[0] {
+        Value::Str(s) => Ok(Vm::lookup_actor(s)),
+        other => err("TypeError", format!("`lookup` needs a name (str), not {}", other.type_name())),
+    }
+}
+
+/// `send_message(actor_or_name, {type: ..., payload: ...})`: a raw message,
+/// delivered to the actor's `handle_message`.
+pub fn send_message(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("send_message", kw, &[])?;
+    arity("send_message", args, 2, 2)?;
+    vm.send_raw(&args[0], &args[1])?;
+    Ok(Value::None)
 }

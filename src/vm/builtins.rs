@@ -16,7 +16,7 @@ macro_rules! natives {
     };
 }
 
-use super::async_builtins::{all, any, promise, sleep, timeout};
+use super::async_builtins::{all, any, lookup, promise, send_message, sleep, timeout};
 
 natives! {
     "print" => print, "input" => input, "len" => len, "str" => str_, "int" => int, "float" => float,
@@ -25,6 +25,7 @@ natives! {
     "reversed" => reversed, "sqrt" => sqrt, "floor" => floor, "ceil" => ceil, "Error" => error,
     "args" => args, "exit" => exit, "now" => now,
     "sleep" => sleep, "all" => all, "any" => any, "timeout" => timeout, "promise" => promise,
+    "lookup" => lookup, "send_message" => send_message,
 }
 
 pub fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Value> {

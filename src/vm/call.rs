@@ -49,7 +49,7 @@ impl Vm {
 
     /// Place arguments (already at `base + self_regs..`) into parameter order.
     /// `argc` counts the arguments given, the last `names.len()` of them named.
-    fn bind_args(&mut self, closure: &Closure, base: usize, argc: usize, names: Option<&[String]>) -> Result<(), Value> {
+    pub(crate) fn bind_args(&mut self, closure: &Closure, base: usize, argc: usize, names: Option<&[String]>) -> Result<(), Value> {
         let f = &closure.func;
         let first = f.is_method as usize;
         let nparams = f.params.len();
@@ -175,6 +175,11 @@ impl Vm {
                     self.push_frame(m, slot, slot, FrameKind::Normal)?;
                     return Ok(CallOutcome::Pushed);
                 }
+                if inst.class.actor.is_some() && matches!(name, "stop" | "checkpoint") {
+                    let (args, _) = self.take_args(slot, argc, names);
+                    self.stack[slot] = self.actor_self_call(name, &args)?;
+                    return Ok(CallOutcome::Done);
+                }
                 let field = inst.fields.borrow().get(name).cloned();
                 match field {
                     Some(f) => {
@@ -188,6 +193,14 @@ impl Vm {
                 let f = self.get_field(&recv, name)?;
                 self.stack[slot] = f;
                 self.setup_call(slot, argc, names)
+            }
+            Value::Actor(cell) => {
+                if names.is_some() {
+                    return err("TypeError", "messages take positional arguments");
+                }
+                let (args, _) = self.take_args(slot, argc, None);
+                self.stack[slot] = self.ask(cell, name, &args)?;
+                Ok(CallOutcome::Done)
             }
             _ => {
                 let (args, kw) = self.take_args(slot, argc, names);
@@ -244,6 +257,11 @@ impl Vm {
                 if let Some(v) = inst.fields.borrow().get(name) {
                     return Ok(v.clone());
                 }
+                if inst.class.actor.is_some() {
+                    if let Some(v) = self.actor_self_field(name) {
+                        return Ok(v);
+                    }
+                }
                 match inst.class.find_method(name) {
                     Some(m) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method: Value::Func(m.clone()) }))),
                     None => err("TypeError", format!("{} has no field `{name}`", inst.class.name)),
@@ -266,6 +284,12 @@ impl Vm {
                     }
                 }
             }
+            Value::Actor(a) => match name {
+                "id" => Ok(Value::str(&a.id_str)),
+                "name" => Ok(a.name.as_ref().map_or(Value::None, |n| Value::str(n))),
+                _ if a.has_handler(name) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method: Value::str(name) }))),
+                _ => err("TypeError", format!("actor {} has no handler `{name}`", a.class_name)),
+            },
             Value::Error(e) => match name {
                 "message" => Ok(Value::str(&e.message)),
                 "kind" => Ok(Value::str(&e.kind)),
@@ -293,8 +317,12 @@ impl Vm {
     }
 
     pub(crate) fn make_class(&mut self, base: usize, ins: Instr) -> Result<Value, Value> {
-        let crate::bytecode::Const::Class { name, has_parent, methods } = &self.raw_consts[ins.c as usize] else {
-            return err("TypeError", "internal: bad class descriptor");
+        let (name, has_parent, methods, actor) = match &self.raw_consts[ins.c as usize] {
+            crate::bytecode::Const::Class { name, has_parent, methods } => (name, has_parent, methods, None),
+            crate::bytecode::Const::Actor { name, methods, states } => {
+                (name, &false, methods, Some(Rc::new(ActorMeta { states: states.iter().map(|s| Rc::from(s.as_str())).collect() })))
+            }
+            _ => return err("TypeError", "internal: bad class descriptor"),
         };
         let b = base + ins.b as usize;
         let parent = if *has_parent {
@@ -314,7 +342,7 @@ impl Vm {
                 _ => return err("TypeError", "internal: class method is not a function"),
             }
         }
-        let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table });
+        let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table, actor });
         for m in cls.methods.values() {
             *m.owner.borrow_mut() = Some(Rc::downgrade(&cls));
         }
@@ -342,7 +370,9 @@ impl Vm {
             "none" => matches!(v, Value::None),
             "error" => matches!(v, Value::Error(_)),
             "fn" => matches!(v, Value::Func(_) | Value::Native(_) | Value::Bound(_) | Value::Class(_)),
-            "matrix" | "actor" | "future" => false,
+            "actor" => matches!(v, Value::Actor(_)),
+            "future" => matches!(v, Value::Future(_)),
+            "matrix" => false,
             class => matches!(v, Value::Instance(i) if i.class.is_subclass_of(class)),
         };
         if ok {

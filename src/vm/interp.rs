@@ -168,6 +168,12 @@ impl Vm {
                         if self.exit_code.is_some() {
                             return Err(Value::None);
                         }
+                        if self.suspended.is_some() {
+                            // A send filled a mailbox: wait for room, then
+                            // go on after this instruction.
+                            self.save_pc(pc!());
+                            return Err(Value::None);
+                        }
                         sync!();
                     }
                     Err(e) => return Err(e),
@@ -480,6 +486,24 @@ impl Vm {
                     };
                     after_call!(outcome);
                 }
+                Op::Spawn | Op::Tell => {
+                    self.save_pc(pc!());
+                    let slot = base + ins.a as usize;
+                    let r = match (ins.op, konst!(ins.c)) {
+                        (Op::Spawn, Const::Names(names)) => self.spawn_actor(slot, ins.b as usize, names).map(|v| self.stack[slot] = v),
+                        (Op::Tell, Const::Str(name)) => {
+                            let args: Vec<Value> = self.stack[slot + 1..slot + 1 + ins.b as usize].to_vec();
+                            let target = self.stack[slot].clone();
+                            self.tell(&target, name, &args)
+                        }
+                        _ => err("TypeError", "internal: message constant has the wrong kind"),
+                    };
+                    tri!(self, pc!(), r);
+                    if self.suspended.is_some() {
+                        return Err(Value::None);
+                    }
+                    sync!();
+                }
                 Op::Await => {
                     let v = match &r!(ins.b) {
                         Value::Future(f) => match f.result() {
@@ -498,6 +522,10 @@ impl Vm {
                         other => other.clone(),
                     };
                     put(&mut r!(ins.a), v);
+                }
+                Op::AsyncBegin if self.handler_task && self.frames.len() == 1 => {
+                    // An actor's async handler: its body runs in the handler's
+                    // own task, which the actor loop awaits (one message at a time).
                 }
                 Op::AsyncBegin => {
                     // The prologue of an async def has run in the caller; the body

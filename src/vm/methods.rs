@@ -38,7 +38,11 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         Value::Map(m) => map_method(m, name, args, kw),
         Value::Future(f) => {
             no_kw(name, kw)?;
-            super::async_builtins::future_method(f, name, args)
+            super::async_builtins::future_method(vm, f, name, args)
+        }
+        Value::Actor(a) => {
+            no_kw(name, kw)?;
+            vm.ask(a, name, args)
         }
         other => err("TypeError", format!("{} has no method `{name}`", other.type_name())),
     }

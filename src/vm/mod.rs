@@ -2,6 +2,7 @@
 //! Noodle call never recurses on the Rust stack and a task can stop and resume
 //! between instructions. `run` reports why it stopped.
 
+pub mod actors;
 pub mod builtins;
 mod call;
 mod cold;
@@ -59,6 +60,8 @@ pub(crate) enum ModState {
 
 pub(crate) struct ModuleRt {
     pub globals: Vec<Value>,
+    /// Which globals are `var` (not copied to actors).
+    pub mutable: Vec<bool>,
     pub global_names: Vec<String>,
     pub slots: HashMap<String, usize>,
     pub state: ModState,
@@ -104,7 +107,32 @@ pub struct Vm {
     pub(crate) main_waiting: Option<Rc<task::FutureObj>>,
     /// Pending timers (`sleep`, `timeout`).
     pub(crate) timers: Rc<std::cell::Cell<usize>>,
+    /// The program, for worker threads (set by the driver and the REPL).
+    pub program: Option<std::sync::Arc<Program>>,
+    /// The process's actor runtime, and which of its workers this VM is.
+    pub node: Option<std::sync::Arc<actors::Node>>,
+    pub(crate) worker: usize,
+    /// Asks awaiting their reply, by number.
+    pub(crate) pending: rustc_hash::FxHashMap<u64, Rc<task::FutureObj>>,
+    pub(crate) next_pending: u64,
+    /// The actor whose task is running, if any.
+    pub(crate) current_actor: Option<Rc<actors::run::ActorCtx>>,
+    /// The running task is an actor's handler: its `ASYNC_BEGIN` runs inline.
+    pub(crate) handler_task: bool,
+    pub(crate) main_id: std::sync::Arc<str>,
+    pub(crate) main_seqs: rustc_hash::FxHashMap<u64, u64>,
+    /// Per worker: how many globals were defined when last sent there.
+    pub(crate) sent_globals: Vec<usize>,
+    pub(crate) worker_loop: Option<smol::Task<()>>,
+    /// Promises made here that may have been sent away, by number.
+    pub(crate) promises: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
+    /// Per actor class: the globals its code can read (see `actors/reach.rs`).
+    pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
 }
+
+/// Stack size of threads that run a VM (deep data is dropped and copied
+/// recursively; the reservation is virtual memory).
+pub const VM_STACK: usize = 512 << 20;
 
 impl Default for Vm {
     fn default() -> Self {
@@ -136,6 +164,19 @@ impl Vm {
             exit_signal: None,
             main_waiting: None,
             timers: Default::default(),
+            program: None,
+            node: None,
+            worker: 0,
+            pending: Default::default(),
+            next_pending: 1,
+            current_actor: None,
+            handler_task: false,
+            main_id: std::sync::Arc::from(actors::MAIN_ID),
+            main_seqs: Default::default(),
+            sent_globals: Vec::new(),
+            worker_loop: None,
+            promises: Default::default(),
+            reach_cache: Default::default(),
         }
     }
 
@@ -158,6 +199,7 @@ impl Vm {
             if i < self.modules.len() {
                 // REPL: the session module grows new globals.
                 let rt = &mut self.modules[i];
+                rt.mutable = m.mutable.clone();
                 for (slot, n) in m.globals.iter().enumerate().skip(rt.globals.len()) {
                     rt.globals.push(Value::Undefined);
                     rt.global_names.push(n.clone());
@@ -167,6 +209,7 @@ impl Vm {
             }
             self.modules.push(ModuleRt {
                 globals: vec![Value::Undefined; m.globals.len()],
+                mutable: m.mutable.clone(),
                 global_names: m.globals.clone(),
                 slots: m.globals.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
                 state: ModState::NotRun,
@@ -220,6 +263,13 @@ impl Vm {
 
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+
+    /// Flush only when something is buffered.
+    pub(crate) fn flush_pending(&mut self) {
+        if !self.out.buffer().is_empty() {
+            let _ = self.out.flush();
+        }
     }
 
     /// Read a global of a module by name (REPL, tests).

@@ -224,6 +224,8 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
         (Value::Instance(x), Value::Instance(y)) => Rc::ptr_eq(x, y),
         (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message),
         (Value::Module(x), Value::Module(y)) => Rc::ptr_eq(x, y),
+        (Value::Actor(x), Value::Actor(y)) => x.id == y.id,
+        (Value::Future(x), Value::Future(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }
 }

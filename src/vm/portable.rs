@@ -5,7 +5,8 @@
 //! seen twice is encoded once and referred to by its number (`Seen`).
 //! Functions travel as their prototype index plus copies of what they captured,
 //! so both sides must run the same program. Futures, modules, iterators and
-//! built-in library functions do not travel (a `TypeError`).
+//! built-in library functions do not travel (a `TypeError`); modules travel by
+//! index or name, actor references as the handle itself.
 
 use super::value::*;
 use super::Vm;
@@ -40,9 +41,16 @@ pub enum Portable {
     Func { func: u32, upvals: Vec<Portable> },
     Builtin(u32),
     Bound { receiver: Box<Portable>, method: Box<Portable> },
-    Class { name: String, parent: Option<Box<Portable>>, methods: Vec<(String, Portable)> },
+    /// `states` is `Some` for an actor class.
+    Class { name: String, parent: Option<Box<Portable>>, methods: Vec<(String, Portable)>, states: Option<Vec<String>> },
     Instance { class: Box<Portable>, fields: Vec<(String, Portable)> },
     Error { kind: String, message: String, trace: Vec<String> },
+    /// An actor reference: the same actor on the other side.
+    Actor(super::actors::ActorRef),
+    /// A `promise()`: its number and owning worker.
+    Promise { id: u64, owner: u32 },
+    /// A module: compiled ones by index, library ones by name.
+    Module { index: Option<u32>, name: String },
 }
 
 /// One value in portable form.
@@ -52,19 +60,21 @@ pub struct Packet {
     pub cells: Vec<Portable>,
 }
 
+/// Encode a message's arguments (as one list, so sharing between them is kept).
+pub fn to_portable_args(args: &[Value]) -> Result<Packet, Value> {
+    let mut e = Encoder::default();
+    let mut items = Vec::with_capacity(args.len());
+    for a in args {
+        items.push(e.enc(a, 1)?);
+    }
+    e.finish(Portable::List(items))
+}
+
 /// Encode `v` for another VM running the same program.
 pub fn to_portable(v: &Value) -> Result<Packet, Value> {
     let mut e = Encoder::default();
     let root = e.enc(v, 0)?;
-    let mut cells = Vec::new();
-    let mut i = 0;
-    while i < e.pending.len() {
-        let c = e.pending[i].clone();
-        let content = c.borrow().clone();
-        cells.push(e.enc(&content, 0)?);
-        i += 1;
-    }
-    Ok(Packet { root, cells })
+    e.finish(root)
 }
 
 #[derive(Default)]
@@ -77,6 +87,19 @@ struct Encoder {
 const MAX_DEPTH: u32 = 10_000;
 
 impl Encoder {
+    /// Encode the captured variables met so far, after the root.
+    fn finish(&mut self, root: Portable) -> Result<Packet, Value> {
+        let mut cells = Vec::new();
+        let mut i = 0;
+        while i < self.pending.len() {
+            let c = self.pending[i].clone();
+            let content = c.borrow().clone();
+            cells.push(self.enc(&content, 0)?);
+            i += 1;
+        }
+        Ok(Packet { root, cells })
+    }
+
     /// Number a container on first sight; `Err(n)` when it was seen before.
     fn first(&mut self, addr: usize) -> Result<(), u32> {
         let n = self.seen.len() as u32;
@@ -158,8 +181,13 @@ impl Encoder {
                 Portable::Instance { class, fields }
             }
             Value::Error(e) => Portable::Error { kind: e.kind.to_string(), message: e.message.to_string(), trace: e.trace.borrow().clone() },
+            Value::Future(f) if f.promise.get().0 != 0 => {
+                let (id, owner) = f.promise.get();
+                Portable::Promise { id, owner: owner as u32 }
+            }
             Value::Future(_) => return err("TypeError", "a future cannot be sent (send its result instead)"),
-            Value::Module(m) => return err("TypeError", format!("module `{}` cannot be sent", m.name)),
+            Value::Module(m) => Portable::Module { index: m.index, name: m.name.to_string() },
+            Value::Actor(a) => Portable::Actor(super::actors::ActorRef(a.clone())),
             Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
         })
     }
@@ -173,7 +201,8 @@ impl Encoder {
         for (name, m) in &c.methods {
             methods.push((name.to_string(), self.enc(&Value::Func(m.clone()), d)?));
         }
-        Ok(Portable::Class { name: c.name.to_string(), parent, methods })
+        let states = c.actor.as_ref().map(|a| a.states.iter().map(|s| s.to_string()).collect());
+        Ok(Portable::Class { name: c.name.to_string(), parent, methods, states })
     }
 }
 
@@ -282,7 +311,7 @@ impl Decoder<'_> {
                 let method = self.dec(method)?;
                 Value::Bound(Rc::new(BoundMethod { receiver, method }))
             }
-            Portable::Class { name, parent, methods } => {
+            Portable::Class { name, parent, methods, states } => {
                 let slot = self.seen.len();
                 self.seen.push(Value::None);
                 let parent = match parent {
@@ -301,7 +330,8 @@ impl Decoder<'_> {
                         _ => return Err(bad("a method that is not a function")),
                     }
                 }
-                let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table });
+                let actor = states.as_ref().map(|s| Rc::new(ActorMeta { states: s.iter().map(|x| Rc::from(x.as_str())).collect() }));
+                let cls = Rc::new(Class { name: Rc::from(name.as_str()), parent, methods: table, actor });
                 for m in cls.methods.values() {
                     *m.owner.borrow_mut() = Some(Rc::downgrade(&cls));
                 }
@@ -323,6 +353,16 @@ impl Decoder<'_> {
                 }
                 Value::Instance(inst)
             }
+            Portable::Actor(a) => Value::Actor(a.0.clone()),
+            Portable::Promise { id, owner } => Value::Future(self.vm.promise_copy(*id, *owner as usize)),
+            Portable::Module { index: Some(i), .. } => match self.vm.modules.get(*i as usize) {
+                Some(m) => Value::Module(m.obj.clone()),
+                None => return Err(bad("unknown module")),
+            },
+            Portable::Module { index: None, name } => match super::modules::build(name) {
+                Some(v) => v,
+                None => return Err(bad("unknown library module")),
+            },
             Portable::Error { kind, message, trace } => {
                 let e = Value::error(kind, message);
                 if let Value::Error(eo) = &e {

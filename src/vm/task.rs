@@ -7,6 +7,7 @@
 //! stored inside VM state, so a suspended task can later be checkpointed.
 
 use super::value::*;
+use super::actors::run::ActorCtx;
 use super::{Frame, Handler, Vm};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -26,11 +27,21 @@ pub struct FutureObj {
     state: RefCell<FutState>,
     /// The task computing it; dropping the handle cancels that task.
     task: RefCell<Option<smol::Task<()>>>,
+    /// For an ask's reply or a wait for mailbox room: the actor's key, so an
+    /// actor awaiting it adds an edge to the wait-for graph (0: none).
+    target: Cell<u64>,
+    /// For a `promise()` (which may be sent to actors): its number and the
+    /// worker that owns the original; a copy elsewhere forwards completion.
+    pub(crate) promise: Cell<(u64, usize)>,
 }
 
 impl FutureObj {
     pub fn new() -> Rc<FutureObj> {
-        Rc::new(FutureObj { state: RefCell::new(FutState::Pending(Vec::new())), task: RefCell::new(None) })
+        Rc::new(FutureObj { state: RefCell::new(FutState::Pending(Vec::new())), task: RefCell::new(None), target: Cell::new(0), promise: Cell::new((0, 0)) })
+    }
+
+    pub(crate) fn set_target(&self, key: u64) {
+        self.target.set(key);
     }
 
     pub fn is_done(&self) -> bool {
@@ -107,7 +118,7 @@ pub(crate) struct TaskState {
 }
 
 impl Vm {
-    fn swap_task(&mut self, t: &mut TaskState) {
+    pub(crate) fn swap_task(&mut self, t: &mut TaskState) {
         std::mem::swap(&mut self.frames, &mut t.frames);
         std::mem::swap(&mut self.stack, &mut t.stack);
         std::mem::swap(&mut self.handlers, &mut t.handlers);
@@ -118,7 +129,8 @@ impl Vm {
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "async calls need the scheduler (internal: no executor)");
         };
-        let t = ex.spawn(TaskRun { vm, state, fut: fut.clone(), is_main: false });
+        let actor = self.current_actor.clone();
+        let t = ex.spawn(TaskRun::new(vm, state, fut.clone(), actor, false));
         fut.set_task(t);
         Ok(())
     }
@@ -170,14 +182,26 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
         vm.main_waiting = None;
         (ex, vm.timers.clone())
     };
-    let main_task = ex.spawn(TaskRun { vm: rc.clone(), state: main_state, fut: main_fut.clone(), is_main: true });
+    {
+        // Worker 0's message loop (actor starts and replies from other
+        // workers) runs on the main thread's executor.
+        let mut vm = rc.borrow_mut();
+        if vm.worker_loop.is_none() {
+            if let Some(rx) = vm.node.as_ref().and_then(|n| n.take_receiver(0)) {
+                vm.worker_loop = Some(ex.spawn(super::actors::worker::worker_loop(rc.clone(), rx)));
+            }
+        }
+    }
+    let mut main_run = TaskRun::new(rc.clone(), main_state, main_fut.clone(), None, false);
+    main_run.is_main = true;
+    let main_task = ex.spawn(main_run);
     smol::block_on(async {
         loop {
             while ex.try_tick() {}
             if main_fut.is_done() || exit_fut.is_done() {
                 break;
             }
-            if timers.get() == 0 {
+            if timers.get() == 0 && rc.borrow().node.as_ref().is_none_or(|n| n.quiet()) {
                 // Main waits on something no timer or task will ever complete:
                 // fail that future, so the error surfaces (catchable, with a
                 // trace) at main's `await`.
@@ -213,11 +237,24 @@ impl Drop for HelperGuard {
 }
 
 /// The Rust future that drives one Noodle task.
-struct TaskRun {
+pub(crate) struct TaskRun {
     vm: Rc<RefCell<Vm>>,
     state: TaskState,
     fut: Rc<FutureObj>,
     is_main: bool,
+    /// The actor the task belongs to (its globals, `self.id`, sender id).
+    actor: Option<Rc<ActorCtx>>,
+    /// The actor's current handler: its waits block the actor, so they are
+    /// edges of the wait-for graph.
+    handler: bool,
+    /// An edge is recorded for the current wait.
+    edge: bool,
+}
+
+impl TaskRun {
+    pub(crate) fn new(vm: Rc<RefCell<Vm>>, state: TaskState, fut: Rc<FutureObj>, actor: Option<Rc<ActorCtx>>, handler: bool) -> TaskRun {
+        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false }
+    }
 }
 
 impl Future for TaskRun {
@@ -229,25 +266,69 @@ impl Future for TaskRun {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };
+        if this.edge {
+            this.edge = false;
+            if let (Some(a), Some(n)) = (&this.actor, &vm.node) {
+                n.remove_wait(a.cell.key);
+            }
+        }
         vm.swap_task(&mut this.state);
+        if let Some(a) = &this.actor {
+            a.swap_globals(&mut vm);
+            vm.current_actor = Some(a.clone());
+        }
+        vm.handler_task = this.handler;
         let r = vm.run_frames(0);
+        vm.handler_task = false;
+        if let Some(a) = &this.actor {
+            vm.current_actor = None;
+            a.swap_globals(&mut vm);
+        }
         let waiting = vm.suspended.take();
         vm.swap_task(&mut this.state);
         if let Some(f) = waiting {
             f.park(cx.waker());
             if this.is_main {
                 vm.main_waiting = Some(f);
+            } else if let (true, Some(a), Some(n)) = (this.handler && f.target.get() != 0, &this.actor, vm.node.clone()) {
+                // An actor waiting on another: a cycle of such waits can
+                // never resolve, so the wait that closes one fails instead.
+                match n.add_wait(a.cell.key, f.target.get(), a.cell.label()) {
+                    Ok(()) => this.edge = true,
+                    Err(cycle) => {
+                        f.complete(err("DeadlockError", format!("ask cycle: {cycle}")));
+                    }
+                }
             }
             return Poll::Pending;
         }
-        if vm.exit_code.is_some() {
-            if let Some(x) = &vm.exit_signal {
-                x.complete(Ok(Value::None));
+        if let Some(code) = vm.exit_code {
+            match &vm.exit_signal {
+                Some(x) => {
+                    x.complete(Ok(Value::None));
+                }
+                None => {
+                    if let Some(n) = vm.node.clone() {
+                        n.post(0, super::actors::WorkerMsg::Exit(code));
+                    }
+                }
             }
             return Poll::Ready(());
         }
         drop(vm);
         this.fut.complete(r);
         Poll::Ready(())
+    }
+}
+
+impl Drop for TaskRun {
+    fn drop(&mut self) {
+        if self.edge {
+            if let (Some(a), Ok(vm)) = (&self.actor, self.vm.try_borrow()) {
+                if let Some(n) = &vm.node {
+                    n.remove_wait(a.cell.key);
+                }
+            }
+        }
     }
 }

@@ -36,6 +36,8 @@ pub enum Value {
     Iter(Rc<RefCell<Iter>>),
     /// The result of an async call or `promise()`, see `vm/task.rs`.
     Future(Rc<super::task::FutureObj>),
+    /// A reference to an actor (possibly on another thread).
+    Actor(std::sync::Arc<super::actors::ActorCell>),
     /// Internal: a global not yet assigned, or an argument not passed.
     Undefined,
 }
@@ -77,6 +79,7 @@ impl Value {
             Value::Cell(x) => Value::Cell(Rc::clone(x)),
             Value::Iter(x) => Value::Iter(Rc::clone(x)),
             Value::Future(x) => Value::Future(Rc::clone(x)),
+            Value::Actor(x) => Value::Actor(x.clone()),
             Value::Undefined => Value::Undefined,
         }
     }
@@ -164,6 +167,13 @@ pub struct Class {
     pub name: Rc<str>,
     pub parent: Option<Rc<Class>>,
     pub methods: IndexMap<Rc<str>, Rc<Closure>, FxBuild>,
+    /// For actors: what distinguishes them from classes.
+    pub actor: Option<Rc<ActorMeta>>,
+}
+
+pub struct ActorMeta {
+    /// The `state` fields, in declaration order (what checkpoints store).
+    pub states: Vec<Rc<str>>,
 }
 
 impl Class {
@@ -258,6 +268,7 @@ impl Value {
             Value::Cell(_) => "cell",
             Value::Iter(_) => "iterator",
             Value::Future(_) => "future",
+            Value::Actor(_) => "actor",
             Value::Undefined => "undefined",
         }
     }

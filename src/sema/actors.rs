@@ -1,0 +1,109 @@
+//! The compile-time rules of actors (language.md §7): state fields, reserved
+//! names, what may be assigned on `self`, and literal `spawn` options.
+
+use super::{ActorScope, Analyzer, FnKind};
+use crate::diag::Diagnostic;
+use crate::parser::ast::*;
+
+/// The `spawn ... with {...}` options and what each accepts.
+const SPAWN_OPTIONS: &[(&str, &str)] = &[
+    ("name", "str"),
+    ("state_size", "int"),
+    ("constraints", "list"),
+    ("strategy", "str"),
+    ("replicas", "int"),
+    ("checkpoint_every", "int"),
+    ("restart", "str"),
+    ("max_restarts", "int"),
+    ("mailbox", "int"),
+];
+
+pub const RESTART_POLICIES: &[&str] = &["on_failure", "always", "never"];
+pub const STRATEGIES: &[&str] = &["affinity", "balanced", "spread", "local"];
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn actor_decl(&mut self, a: &ActorDecl) {
+        let mut seen: Vec<&str> = Vec::new();
+        for s in &a.states {
+            if ACTOR_RESERVED.contains(&s.name.as_str()) {
+                self.error("E0220", format!("`{}` is reserved in actors", s.name), s.span, "`self.id`, `self.name`, `self.checkpoint()` and `self.stop()` are provided");
+            } else if seen.contains(&s.name.as_str()) {
+                self.error("E0201", format!("state field `{}` is declared twice", s.name), s.span, "declared again here");
+            }
+            seen.push(&s.name);
+        }
+        for m in &a.methods {
+            if let Some(n) = &m.name {
+                if ACTOR_RESERVED.contains(&n.name.as_str()) {
+                    self.error("E0220", format!("`{}` is reserved in actors", n.name), n.span, "choose another handler name");
+                } else if a.states.iter().any(|s| s.name == n.name) {
+                    self.error("E0201", format!("`{}` is both a state field and a handler", n.name), n.span, "rename one of them");
+                }
+            }
+        }
+        let outer = self.actor.replace(ActorScope { name: a.name.name.clone(), states: a.states.iter().map(|s| s.name.clone()).collect() });
+        for m in &a.methods {
+            self.function(m, FnKind::Method { has_parent: false });
+        }
+        self.actor = outer;
+    }
+
+    /// `self.x = ...` inside an actor: `x` must be a declared `state` field.
+    pub(super) fn check_state_assign(&mut self, field: &Ident) {
+        let Some(a) = &self.actor else { return };
+        if a.states.iter().any(|s| *s == field.name) {
+            return;
+        }
+        let title = if ACTOR_RESERVED.contains(&field.name.as_str()) {
+            format!("`self.{}` cannot be assigned", field.name)
+        } else {
+            format!("`{}` is not a state field of actor `{}`", field.name, a.name)
+        };
+        let d = Diagnostic::new("E0221", title, field.span, "only `state` fields may be assigned on `self`")
+            .note(format!("declare it in the actor: `state {} = ...`", field.name));
+        self.diags.push(d);
+    }
+
+    /// Check a literal options map of `spawn A(...) with {...}`.
+    pub(super) fn check_spawn_options(&mut self, o: &Expr) {
+        let ExprKind::Map(entries) = &o.kind else { return };
+        for (k, v) in entries {
+            let MapKey::Str(key) = k else { continue };
+            let Some((_, want)) = SPAWN_OPTIONS.iter().find(|(n, _)| n == key) else {
+                let names: Vec<&str> = SPAWN_OPTIONS.iter().map(|(n, _)| *n).collect();
+                self.diags.push(
+                    Diagnostic::new("E0225", format!("unknown spawn option `{key}`"), v.span, "not an actor option")
+                        .note(format!("options: {}", names.join(", "))),
+                );
+                continue;
+            };
+            let got = match &v.kind {
+                ExprKind::Int(_) => "int",
+                ExprKind::Str(_) => "str",
+                ExprKind::List(_) => "list",
+                ExprKind::Float(_) => "float",
+                ExprKind::Bool(_) => "bool",
+                ExprKind::Map(_) => "map",
+                ExprKind::None => "none",
+                _ => continue,
+            };
+            if got != *want {
+                self.error("E0225", format!("spawn option `{key}` takes {want}, not {got}"), v.span, format!("expected {want}"));
+                continue;
+            }
+            match (key.as_str(), &v.kind) {
+                ("restart", ExprKind::Str(s)) if !RESTART_POLICIES.contains(&s.as_str()) => {
+                    self.error("E0225", format!("unknown restart policy \"{s}\""), v.span, "use \"on_failure\", \"always\" or \"never\"")
+                }
+                ("strategy", ExprKind::Str(s)) if !STRATEGIES.contains(&s.as_str()) => {
+                    self.error("E0225", format!("unknown placement strategy \"{s}\""), v.span, format!("use one of: {}", STRATEGIES.join(", ")))
+                }
+                ("max_restarts" | "checkpoint_every" | "replicas" | "state_size", ExprKind::Int(n)) if *n < 0 => {
+                    self.error("E0225", format!("spawn option `{key}` cannot be negative"), v.span, "expected a count")
+                }
+                ("mailbox" | "replicas", ExprKind::Int(0)) => self.error("E0225", format!("spawn option `{key}` must be at least 1"), v.span, "expected a positive count"),
+                _ => {}
+            }
+        }
+    }
+}

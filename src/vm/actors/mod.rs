@@ -1,0 +1,360 @@
+//! Actors (language.md §7, runtime.md §4): the shared-nothing units of state
+//! that live on worker threads and talk only by message.
+//!
+//! - `ActorCell` is the thread-safe handle behind a `Value::Actor`: identity,
+//!   mailbox (an `async-channel`), capacity and the "room" event senders wait on.
+//! - `Node` is one process's runtime: the worker links, the wait-for graph,
+//!   activity counters (for deadlock detection) and the checkpoint store.
+//! - `send.rs` is the sending side (spawn, ask, tell, raw messages), run by the
+//!   VM of the sender; `run.rs` the receiving side: the actor loop, handlers as
+//!   VM tasks, supervision; `worker.rs` the worker threads.
+
+mod checkpoint;
+mod reach;
+pub(crate) mod run;
+pub(crate) mod send;
+pub(crate) mod worker;
+
+pub use checkpoint::{CheckpointStore, MemoryStore};
+
+use super::portable::Packet;
+use crate::bytecode::Program;
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+/// The sender id of the main program in envelopes.
+pub const MAIN_ID: &str = "main";
+
+/// Default mailbox capacity (messages); `spawn ... with {mailbox: N}` changes it.
+pub const DEFAULT_MAILBOX: usize = 1024;
+
+/// The handle of one actor, shared by every reference to it on any thread.
+pub struct ActorCell {
+    pub id: uuid::Uuid,
+    pub id_str: Arc<str>,
+    pub name: Option<Arc<str>>,
+    pub class_name: Arc<str>,
+    /// Handler names, so a misspelt ask fails at the call site.
+    pub handlers: Vec<Arc<str>>,
+    /// A small number for the wait-for graph.
+    pub key: u64,
+    pub worker: usize,
+    pub cap: usize,
+    tx: async_channel::Sender<Box<Envelope>>,
+    /// Notified whenever the actor takes a message (room for one more).
+    pub room: event_listener::Event,
+    pub stopped: AtomicBool,
+}
+
+impl ActorCell {
+    /// How errors and deadlock reports name the actor.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{}(\"{n}\")", self.class_name),
+            None => format!("{}#{}", self.class_name, self.key),
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.tx.len() >= self.cap
+    }
+
+    pub fn has_handler(&self, name: &str) -> bool {
+        self.handlers.iter().any(|h| &**h == name)
+    }
+}
+
+impl std::fmt::Debug for ActorCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<actor {} {}>", self.label(), self.id)
+    }
+}
+
+/// A reference to an actor inside a `Packet`: in memory the handle itself;
+/// serialised (checkpoints) as its UUID, looked up again when read back.
+#[derive(Clone, Debug)]
+pub struct ActorRef(pub Arc<ActorCell>);
+
+impl PartialEq for ActorRef {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.id == o.0.id
+    }
+}
+
+impl serde::Serialize for ActorRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.id_str)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ActorRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let id = uuid::Uuid::parse_str(&s).map_err(serde::de::Error::custom)?;
+        match registry().lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&id).and_then(Weak::upgrade) {
+            Some(c) => Ok(ActorRef(c)),
+            // An actor that no longer runs here: a stopped handle.
+            None => Ok(ActorRef(Arc::new(dead_cell(id)))),
+        }
+    }
+}
+
+fn dead_cell(id: uuid::Uuid) -> ActorCell {
+    let (tx, _) = async_channel::bounded::<Box<Envelope>>(1);
+    ActorCell {
+        id,
+        id_str: Arc::from(id.to_string()),
+        name: None,
+        class_name: Arc::from("actor"),
+        handlers: Vec::new(),
+        key: 0,
+        worker: 0,
+        cap: 0,
+        tx,
+        room: event_listener::Event::new(),
+        stopped: AtomicBool::new(true),
+    }
+}
+
+/// One message. Asks, tells and raw messages share the mailbox, so one
+/// sender's messages to one actor stay in order.
+pub struct Envelope {
+    pub sender: Arc<str>,
+    pub seq: u64,
+    pub timestamp: f64,
+    pub body: Body,
+}
+
+pub enum Body {
+    Ask { method: Arc<str>, args: Packet, reply: ReplyTo },
+    Tell { method: Arc<str>, args: Packet },
+    /// From `send_message`: the map's `type` and `payload`.
+    Raw { kind: Packet, payload: Packet },
+}
+
+/// Where an ask's reply goes: the asker's worker and its pending-reply number.
+#[derive(Clone, Copy)]
+pub struct ReplyTo {
+    pub worker: usize,
+    pub id: u64,
+}
+
+/// Messages between workers (not between actors).
+pub enum WorkerMsg {
+    Start(Box<run::Start>),
+    Reply { id: u64, result: Result<Packet, Packet> },
+    /// A copy of a promise was completed: complete the original.
+    Resolve { id: u64, result: Result<Packet, Packet> },
+    /// `exit(code)` called on another worker.
+    Exit(i32),
+    /// Wake the main thread to look for a deadlock.
+    Check,
+    Shutdown,
+}
+
+/// Process-wide name and id tables (one node per process).
+#[derive(Default)]
+pub struct Registry {
+    pub by_id: FxHashMap<uuid::Uuid, Weak<ActorCell>>,
+    pub by_name: FxHashMap<Arc<str>, Arc<ActorCell>>,
+}
+
+pub fn registry() -> &'static Mutex<Registry> {
+    static R: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+    &R
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The runtime of one process: its workers and what they share.
+pub struct Node {
+    pub workers: usize,
+    links: Vec<async_channel::Sender<WorkerMsg>>,
+    receivers: Mutex<Vec<Option<async_channel::Receiver<WorkerMsg>>>>,
+    threads: Mutex<Vec<Option<std::thread::JoinHandle<()>>>>,
+    next_worker: AtomicUsize,
+    next_key: AtomicU64,
+    /// Messages, replies and starts sent but not yet taken.
+    pub in_flight: AtomicI64,
+    /// Worker threads (not main's) that have work or pending timers.
+    pub active: AtomicI64,
+    busy: Vec<AtomicBool>,
+    /// Who awaits whom: actor key → (awaited actor key, waiter label).
+    waits: Mutex<FxHashMap<u64, (u64, String)>>,
+    pub program: Mutex<Arc<Program>>,
+    pub args: Vec<String>,
+    pub max_depth: usize,
+    pub store: Box<dyn CheckpointStore>,
+    pub dead_letters: AtomicU64,
+}
+
+impl Node {
+    pub fn new(workers: usize, program: Arc<Program>, args: Vec<String>, max_depth: usize) -> Arc<Node> {
+        let workers = workers.max(1);
+        let mut links = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = async_channel::unbounded();
+            links.push(tx);
+            receivers.push(Some(rx));
+        }
+        Arc::new(Node {
+            workers,
+            links,
+            receivers: Mutex::new(receivers),
+            threads: Mutex::new((0..workers).map(|_| None).collect()),
+            next_worker: AtomicUsize::new(0),
+            next_key: AtomicU64::new(1),
+            in_flight: AtomicI64::new(0),
+            active: AtomicI64::new(0),
+            busy: (0..workers).map(|_| AtomicBool::new(false)).collect(),
+            waits: Mutex::new(FxHashMap::default()),
+            program: Mutex::new(program),
+            args,
+            max_depth,
+            store: Box::new(MemoryStore::default()),
+            dead_letters: AtomicU64::new(0),
+        })
+    }
+
+    /// Worker 0 is the main thread; it takes its receiver once.
+    pub(crate) fn take_receiver(&self, worker: usize) -> Option<async_channel::Receiver<WorkerMsg>> {
+        lock(&self.receivers).get_mut(worker).and_then(Option::take)
+    }
+
+    /// Round-robin placement over the workers (the placement engine is a
+    /// later issue).
+    pub(crate) fn pick_worker(&self) -> usize {
+        self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers
+    }
+
+    pub(crate) fn new_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Send to a worker, starting its thread on first use.
+    pub(crate) fn post(self: &Arc<Self>, worker: usize, msg: WorkerMsg) {
+        if worker != 0 {
+            self.ensure_thread(worker);
+        }
+        if !matches!(msg, WorkerMsg::Shutdown | WorkerMsg::Exit(_) | WorkerMsg::Check) {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.links[worker].try_send(msg).is_err() {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn ensure_thread(self: &Arc<Self>, worker: usize) {
+        let mut threads = lock(&self.threads);
+        if threads[worker].is_some() {
+            return;
+        }
+        let Some(rx) = self.take_receiver(worker) else { return };
+        self.mark_busy(worker);
+        let node = self.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("noodle-worker-{worker}"))
+            .stack_size(crate::vm::VM_STACK)
+            .spawn(move || worker::run_worker(node, worker, rx));
+        match h {
+            Ok(h) => threads[worker] = Some(h),
+            Err(e) => {
+                self.mark_idle(worker);
+                eprintln!("noodle: cannot start worker thread {worker}: {e}");
+            }
+        }
+    }
+
+    /// A worker thread has something to do. Called before a message is
+    /// counted as taken, so work is never invisible to `quiet`.
+    pub(crate) fn mark_busy(&self, worker: usize) {
+        if worker != 0 && !self.busy[worker].swap(true, Ordering::SeqCst) {
+            self.active.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A worker thread ran out of work and timers. If that leaves the whole
+    /// node quiet, the main thread is told, so it can report a deadlock.
+    pub(crate) fn mark_idle(&self, worker: usize) {
+        if worker != 0 && self.busy[worker].swap(false, Ordering::SeqCst) {
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            if self.quiet() {
+                let _ = self.links[0].try_send(WorkerMsg::Check);
+            }
+        }
+    }
+
+    /// Nothing anywhere can make progress: no worker thread is busy or has
+    /// timers, and nothing is in flight between them.
+    pub(crate) fn quiet(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) <= 0 && self.active.load(Ordering::SeqCst) <= 0
+    }
+
+    pub(crate) fn has_threads(&self) -> bool {
+        lock(&self.threads).iter().any(Option::is_some)
+    }
+
+    /// Stop the worker threads: each finishes its current step, flushes its
+    /// output and exits; wait a little for them (a handler stuck in a loop
+    /// must not keep the process alive).
+    pub fn shutdown(&self) {
+        let handles: Vec<_> = lock(&self.threads).iter_mut().filter_map(Option::take).collect();
+        for (i, l) in self.links.iter().enumerate() {
+            if i != 0 {
+                let _ = l.try_send(WorkerMsg::Shutdown);
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        for h in handles {
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Record that actor `from` waits for `to`. If that closes a cycle, the
+    /// edge is not added and the cycle is described (for a `DeadlockError`).
+    pub(crate) fn add_wait(&self, from: u64, to: u64, from_label: String) -> Result<(), String> {
+        let mut w = lock(&self.waits);
+        let mut chain = vec![from_label.clone()];
+        let mut at = to;
+        let mut steps = 0;
+        while let Some((next, label)) = w.get(&at) {
+            chain.push(label.clone());
+            if *next == from {
+                chain.push(from_label);
+                return Err(chain.join(" → "));
+            }
+            at = *next;
+            steps += 1;
+            if steps > w.len() {
+                break;
+            }
+        }
+        if to == from {
+            return Err(format!("{from_label} → {from_label}"));
+        }
+        w.insert(from, (to, from_label));
+        Ok(())
+    }
+
+    pub(crate) fn remove_wait(&self, from: u64) {
+        lock(&self.waits).remove(&from);
+    }
+}
+
+/// Number of worker threads to use by default: one per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+pub(crate) fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}

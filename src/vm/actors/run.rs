@@ -1,0 +1,483 @@
+//! The receiving side: an actor's loop on its worker. One message at a time:
+//! each handler runs as a VM task (`TaskRun`) that the loop awaits, so while a
+//! handler awaits, the actor takes nothing else. Failures are supervised here:
+//! the failing message is dropped, the state restored from the last
+//! checkpoint, and the asker's future fails after that has happened.
+
+use super::reach;
+use super::send::stopped_error;
+use super::*;
+use crate::vm::portable::{to_portable, Packet};
+use crate::vm::task::{FutureObj, TaskRun, TaskState};
+use crate::vm::value::*;
+use crate::vm::{FrameKind, Vm};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Restart {
+    OnFailure,
+    Always,
+    Never,
+}
+
+/// The options of `spawn ... with {...}` that this node acts on (the
+/// placement ones are accepted and checked, and used by the placement engine).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub name: Option<String>,
+    pub mailbox: usize,
+    pub restart: Restart,
+    pub max_restarts: u32,
+    pub checkpoint_every: u32,
+}
+
+impl Options {
+    pub fn parse(v: &Value) -> Result<Options, Value> {
+        let mut o = Options { name: None, mailbox: DEFAULT_MAILBOX, restart: Restart::OnFailure, max_restarts: 3, checkpoint_every: 0 };
+        let m = match v {
+            Value::None => return Ok(o),
+            Value::Map(m) => m.borrow(),
+            other => return err("TypeError", format!("spawn options must be a map, not {}", other.type_name())),
+        };
+        for (k, v) in m.iter() {
+            let Key::Str(k) = k else {
+                return err("TypeError", "spawn option names are strings");
+            };
+            let count = |min: i64| match v {
+                Value::Int(n) if *n >= min => Ok(*n),
+                Value::Int(_) => err("ValueError", format!("spawn option `{k}` must be at least {min}")),
+                other => err("TypeError", format!("spawn option `{k}` takes int, not {}", other.type_name())),
+            };
+            match k.as_str() {
+                "name" => match v {
+                    Value::Str(s) => o.name = Some(s.to_string()),
+                    Value::None => {}
+                    other => return err("TypeError", format!("spawn option `name` takes str, not {}", other.type_name())),
+                },
+                "mailbox" => o.mailbox = count(1)?.min(1 << 24) as usize,
+                "max_restarts" => o.max_restarts = count(0)?.min(u32::MAX as i64) as u32,
+                "checkpoint_every" => o.checkpoint_every = count(0)?.min(u32::MAX as i64) as u32,
+                "replicas" => {
+                    count(1)?;
+                }
+                "state_size" => {
+                    count(0)?;
+                }
+                "restart" => {
+                    o.restart = match v {
+                        Value::Str(s) if s.as_str() == "on_failure" => Restart::OnFailure,
+                        Value::Str(s) if s.as_str() == "always" => Restart::Always,
+                        Value::Str(s) if s.as_str() == "never" => Restart::Never,
+                        other => return err("ValueError", format!("unknown restart policy {}", format!("{other:?}"))),
+                    }
+                }
+                "strategy" => match v {
+                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => {}
+                    other => return err("ValueError", format!("unknown placement strategy {}", format!("{other:?}"))),
+                },
+                "constraints" => {
+                    if !matches!(v, Value::List(_)) {
+                        return err("TypeError", format!("spawn option `constraints` takes list, not {}", v.type_name()));
+                    }
+                }
+                other => return err("ValueError", format!("unknown spawn option `{other}`")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Everything a worker needs to start an actor spawned elsewhere.
+pub struct Start {
+    pub cell: Arc<ActorCell>,
+    pub rx: async_channel::Receiver<Box<Envelope>>,
+    pub class: Packet,
+    pub args: Packet,
+    pub opts: Options,
+    pub globals: Vec<(u32, u32, Packet)>,
+    pub program: Arc<crate::bytecode::Program>,
+}
+
+/// An actor as its worker's VM sees it.
+pub(crate) struct ActorCtx {
+    pub cell: Arc<ActorCell>,
+    pub inst: Rc<Instance>,
+    /// The actor's own copies of module-level containers, swapped into the
+    /// globals while its tasks run.
+    pub private: RefCell<Vec<(u32, u32, Value)>>,
+    pub seqs: RefCell<FxHashMap<u64, u64>>,
+    pub stop_requested: Cell<bool>,
+    opts: Options,
+    restarts: Cell<u32>,
+    since_checkpoint: Cell<u32>,
+}
+
+impl ActorCtx {
+    /// Make the actor's private globals current (and back again).
+    pub(crate) fn swap_globals(&self, vm: &mut Vm) {
+        for (m, s, v) in self.private.borrow_mut().iter_mut() {
+            if let Some(g) = vm.modules.get_mut(*m as usize).and_then(|m| m.globals.get_mut(*s as usize)) {
+                std::mem::swap(g, v);
+            }
+        }
+    }
+
+    /// `self.checkpoint()`: store the state fields.
+    pub(crate) fn checkpoint(&self, vm: &mut Vm) -> Result<(), Value> {
+        let states = &self.inst.class.actor.as_ref().expect("actor class").states;
+        let fields = self.inst.fields.borrow();
+        let vals: Vec<Value> = states.iter().map(|s| fields.get(s).cloned().unwrap_or(Value::None)).collect();
+        drop(fields);
+        let p = to_portable(&Value::list(vals)).map_err(|e| match e {
+            Value::Error(eo) => Value::error("TypeError", format!("cannot checkpoint actor {}: {}", self.cell.label(), eo.message)),
+            e => e,
+        })?;
+        self.since_checkpoint.set(0);
+        vm.node().store.save(self.cell.id, p).map_err(|m| Value::error("IOError", m))
+    }
+
+    /// Put the state fields back as the last checkpoint has them.
+    fn restore(&self, vm: &mut Vm) -> Result<(), Value> {
+        let Some(p) = vm.node().store.load(self.cell.id).map_err(|m| Value::error("IOError", m))? else {
+            return Ok(());
+        };
+        let Value::List(vals) = vm.from_portable(&p)? else {
+            return err("ValueError", "malformed checkpoint");
+        };
+        let states = &self.inst.class.actor.as_ref().expect("actor class").states;
+        let mut fields = self.inst.fields.borrow_mut();
+        fields.clear();
+        for (s, v) in states.iter().zip(vals.borrow().iter()) {
+            fields.insert(s.clone(), v.clone());
+        }
+        Ok(())
+    }
+}
+
+impl Vm {
+    /// Start an actor on this worker.
+    pub(crate) fn start_actor(
+        &mut self,
+        cell: Arc<ActorCell>,
+        rx: async_channel::Receiver<Box<Envelope>>,
+        class: Value,
+        args: Packet,
+        opts: Options,
+        private: Vec<(u32, u32, Value)>,
+    ) -> Result<(), Value> {
+        let Value::Class(class) = class else {
+            return err("TypeError", "internal: spawn of something that is not an actor");
+        };
+        let args = match self.from_portable(&args)? {
+            Value::List(l) => l.borrow().to_vec(),
+            _ => Vec::new(),
+        };
+        let inst = Rc::new(Instance { class, fields: Default::default() });
+        let ctx = Rc::new(ActorCtx {
+            cell,
+            inst,
+            private: RefCell::new(private),
+            seqs: Default::default(),
+            stop_requested: Cell::new(false),
+            opts,
+            restarts: Cell::new(0),
+            since_checkpoint: Cell::new(0),
+        });
+        let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
+            return err("Error", "actors need the scheduler (internal: no executor)");
+        };
+        ex.spawn(actor_loop(vm, ctx, rx, args)).detach();
+        Ok(())
+    }
+
+    /// Start an actor sent from another worker.
+    pub(crate) fn start_remote(&mut self, s: Start) {
+        if s.program.functions.len() > self.functions.len() || s.program.modules.len() > self.modules.len() {
+            self.load(&s.program);
+        }
+        let mut private = Vec::new();
+        for (m, slot, p) in &s.globals {
+            let Some(undefined) = self.modules.get(*m as usize).and_then(|md| md.globals.get(*slot as usize)).map(|v| matches!(v, Value::Undefined)) else {
+                continue;
+            };
+            let Ok(v) = self.from_portable(p) else { continue };
+            if reach::is_mutable_container(&v) {
+                private.push((*m, *slot, v));
+            } else if undefined {
+                self.modules[*m as usize].globals[*slot as usize] = v;
+            }
+        }
+        for m in self.modules.iter_mut() {
+            m.state = crate::vm::ModState::Done;
+        }
+        let cell = s.cell.clone();
+        let r = self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, s.opts, private));
+        if let Err(e) = r {
+            self.flush();
+            eprint!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
+            stop_cell(&cell);
+        }
+    }
+
+    /// Copies of the module-level containers an actor reads (shared nothing:
+    /// an actor that appends to a module-level list changes its own copy).
+    pub(crate) fn private_globals(&self, refs: &[(u32, u32)]) -> Vec<(u32, u32, Value)> {
+        let mut out = Vec::new();
+        for &(m, s) in refs {
+            let Some(md) = self.modules.get(m as usize) else { continue };
+            let Some(v) = md.globals.get(s as usize) else { continue };
+            if !reach::is_mutable_container(v) || md.mutable.get(s as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Ok(copy) = to_portable(v).and_then(|p| self.from_portable(&p)) {
+                out.push((m, s, copy));
+            }
+        }
+        out
+    }
+
+    /// Frames that call handler `method` of the actor with `args`.
+    fn handler_state(&mut self, ctx: &ActorCtx, method: &str, args: Vec<Value>) -> Result<TaskState, Value> {
+        let Some(m) = ctx.inst.class.find_method(method).cloned() else {
+            return err("TypeError", format!("actor {} has no handler `{method}`", ctx.cell.class_name));
+        };
+        let mut state = TaskState::default();
+        self.swap_task(&mut state);
+        self.stack.clear();
+        self.stack.push(Value::None);
+        self.stack.push(Value::Instance(ctx.inst.clone()));
+        let argc = args.len();
+        self.stack.extend(args);
+        let r = self.bind_args(&m, 1, argc, None).and_then(|_| self.push_frame(m, 1, 0, FrameKind::Normal));
+        self.swap_task(&mut state);
+        r.map(|_| state)
+    }
+
+    /// Send an ask's reply, copying the value for the asker.
+    fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
+        let packet = match &result {
+            Ok(v) => to_portable(v).map_err(|e| match e {
+                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet { root: crate::vm::portable::Portable::None, cells: vec![] }),
+                _ => Packet { root: crate::vm::portable::Portable::None, cells: vec![] },
+            }),
+            Err(e) => Err(to_portable(e).unwrap_or(Packet { root: crate::vm::portable::Portable::None, cells: vec![] })),
+        };
+        if to.worker == self.worker {
+            self.complete_pending(to.id, packet);
+        } else {
+            self.flush_shared();
+            self.node().post(to.worker, WorkerMsg::Reply { id: to.id, result: packet });
+        }
+    }
+
+    /// An ask's reply arrived: complete the asker's future with a copy.
+    pub(crate) fn complete_pending(&mut self, id: u64, result: Result<Packet, Packet>) {
+        let Some(fut) = self.pending.remove(&id) else { return };
+        let r = match result {
+            Ok(p) => self.from_portable(&p),
+            Err(p) => Err(self.from_portable(&p).unwrap_or_else(|e| e)),
+        };
+        fut.complete(r);
+    }
+}
+
+/// Run one handler to completion as a task of the actor.
+async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, args: Vec<Value>) -> Result<Value, Value> {
+    let state = vm.borrow_mut().handler_state(ctx, method, args)?;
+    let fut = FutureObj::new();
+    TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true).await;
+    fut.result().unwrap_or(Ok(Value::None))
+}
+
+fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
+    vm.borrow_mut().flush();
+    eprint!("actor {} failed in {what}: {}", ctx.cell.label(), Vm::describe_error(e));
+}
+
+/// Mark an actor stopped and forget its name.
+pub(crate) fn stop_cell(cell: &ActorCell) {
+    cell.stopped.store(true, Ordering::Release);
+    cell.tx.close();
+    cell.room.notify(usize::MAX);
+    let mut reg = lock(registry());
+    if let Some(n) = &cell.name {
+        if reg.by_name.get(n).is_some_and(|c| c.id == cell.id) {
+            reg.by_name.remove(n);
+        }
+    }
+    reg.by_id.remove(&cell.id);
+}
+
+async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::Receiver<Box<Envelope>>, args: Vec<Value>) {
+    let node = vm.borrow_mut().node();
+    let mut ok = run_handler(&vm, &ctx, crate::parser::ast::STATE_INIT, Vec::new()).await;
+    if ok.is_ok() && ctx.inst.class.find_method("init").is_some() {
+        ok = run_handler(&vm, &ctx, "init", args).await;
+    }
+    // The implicit checkpoint right after `init`.
+    let ok = ok.and_then(|_| ctx.checkpoint(&mut vm.borrow_mut()));
+    if let Err(e) = ok {
+        log_failure(&vm, &ctx, "init", &e);
+        finish(&vm, &ctx, &rx, &node);
+        return;
+    }
+    let worker = vm.borrow().worker;
+    while let Ok(env) = rx.recv().await {
+        let env = *env;
+        node.mark_busy(worker);
+        node.in_flight.fetch_sub(1, Ordering::SeqCst);
+        ctx.cell.room.notify(1);
+        let (result, reply, what) = match env.body {
+            Body::Ask { method, args, reply } => {
+                let r = decode_args(&vm, &args);
+                let r = match r {
+                    Ok(a) => run_handler(&vm, &ctx, &method, a).await,
+                    Err(e) => Err(e),
+                };
+                (r, Some(reply), method.to_string())
+            }
+            Body::Tell { method, args } => {
+                let r = match decode_args(&vm, &args) {
+                    Ok(a) => run_handler(&vm, &ctx, &method, a).await,
+                    Err(e) => Err(e),
+                };
+                (r, None, method.to_string())
+            }
+            Body::Raw { kind, payload } => {
+                if ctx.inst.class.find_method("handle_message").is_none() {
+                    let mut v = vm.borrow_mut();
+                    let k = v.from_portable(&kind).unwrap_or(Value::None);
+                    let what = format!("message {} (it has no handle_message)", crate::vm::format::to_display(&k));
+                    let cell = ctx.cell.clone();
+                    v.dead_letter(&cell, &what);
+                    continue;
+                }
+                let msg = raw_message(&vm, &env.sender, env.seq, env.timestamp, &kind, &payload);
+                let r = match msg {
+                    Ok(m) => run_handler(&vm, &ctx, "handle_message", vec![m]).await,
+                    Err(e) => Err(e),
+                };
+                (r, None, "handle_message".to_string())
+            }
+        };
+        let failed = result.is_err();
+        let mut keep_going = true;
+        if let Err(e) = &result {
+            if reply.is_none() {
+                log_failure(&vm, &ctx, &what, e);
+            }
+            keep_going = supervise(&vm, &ctx, false);
+        } else if ctx.stop_requested.get() {
+            ctx.stop_requested.set(false);
+            keep_going = supervise(&vm, &ctx, true);
+        } else if ctx.opts.checkpoint_every > 0 {
+            let n = ctx.since_checkpoint.get() + 1;
+            ctx.since_checkpoint.set(n);
+            if n >= ctx.opts.checkpoint_every {
+                if let Err(e) = ctx.checkpoint(&mut vm.borrow_mut()) {
+                    log_failure(&vm, &ctx, "checkpoint", &e);
+                }
+            }
+        }
+        if !keep_going {
+            stop_cell(&ctx.cell);
+        }
+        if let Some(to) = reply {
+            vm.borrow_mut().reply(to, result);
+        }
+        let _ = failed;
+        if !keep_going {
+            break;
+        }
+    }
+    finish(&vm, &ctx, &rx, &node);
+}
+
+/// After a failure (or `self.stop()`): restart from the last checkpoint if
+/// the policy and the restart budget allow it; `false` means stop.
+fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
+    let allowed = match ctx.opts.restart {
+        Restart::Never => false,
+        Restart::OnFailure => !stopping,
+        Restart::Always => true,
+    };
+    if !allowed || ctx.restarts.get() >= ctx.opts.max_restarts {
+        return false;
+    }
+    ctx.restarts.set(ctx.restarts.get() + 1);
+    match ctx.restore(&mut vm.borrow_mut()) {
+        Ok(()) => true,
+        Err(e) => {
+            log_failure(vm, ctx, "restart", &e);
+            false
+        }
+    }
+}
+
+/// The actor has stopped: asks still queued fail, tells become dead letters.
+fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node) {
+    stop_cell(&ctx.cell);
+    node.remove_wait(ctx.cell.key);
+    node.store.remove(ctx.cell.id);
+    while let Ok(env) = rx.try_recv() {
+        let env = *env;
+        node.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let mut v = vm.borrow_mut();
+        match env.body {
+            Body::Ask { reply, .. } => v.reply(reply, stopped_error(&ctx.cell)),
+            Body::Tell { method, .. } => v.dead_letter(&ctx.cell, &format!("{method}()")),
+            Body::Raw { kind, .. } => {
+                let k = v.from_portable(&kind).unwrap_or(Value::None);
+                v.dead_letter(&ctx.cell, &format!("message {}", crate::vm::format::to_display(&k)));
+            }
+        }
+    }
+}
+
+fn decode_args(vm: &Rc<RefCell<Vm>>, p: &Packet) -> Result<Vec<Value>, Value> {
+    match vm.borrow().from_portable(p)? {
+        Value::List(l) => Ok(l.borrow().to_vec()),
+        _ => err("ValueError", "malformed message arguments"),
+    }
+}
+
+/// The map `handle_message` receives.
+fn raw_message(vm: &Rc<RefCell<Vm>>, sender: &str, seq: u64, ts: f64, kind: &Packet, payload: &Packet) -> Result<Value, Value> {
+    let v = vm.borrow();
+    let mut m = MapInner::default();
+    let key = |s: &str| Key::Str(Rc::new(s.to_string()));
+    m.insert(key("sender_id"), Value::str(sender));
+    m.insert(key("type"), v.from_portable(kind)?);
+    m.insert(key("payload"), v.from_portable(payload)?);
+    m.insert(key("timestamp"), Value::Float(ts));
+    m.insert(key("seq"), Value::Int(seq as i64));
+    Ok(Value::map(m))
+}
+
+impl Vm {
+    /// `self.id` and `self.name` inside an actor.
+    pub(crate) fn actor_self_field(&self, name: &str) -> Option<Value> {
+        let a = self.current_actor.as_ref()?;
+        match name {
+            "id" => Some(Value::str(&a.cell.id_str)),
+            "name" => Some(a.cell.name.as_ref().map_or(Value::None, |n| Value::str(n))),
+            _ => None,
+        }
+    }
+
+    /// `self.stop()` and `self.checkpoint()` inside an actor.
+    pub(crate) fn actor_self_call(&mut self, name: &str, args: &[Value]) -> Result<Value, Value> {
+        if !args.is_empty() {
+            return err("TypeError", format!("`{name}` takes no arguments"));
+        }
+        let Some(a) = self.current_actor.clone() else {
+            return err("TypeError", format!("`{name}` is only available inside the actor"));
+        };
+        match name {
+            "stop" => a.stop_requested.set(true),
+            _ => a.checkpoint(self)?,
+        }
+        Ok(Value::None)
+    }
+}

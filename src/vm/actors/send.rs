@@ -1,0 +1,353 @@
+//! The sending side: spawn, ask, tell and raw messages, run by the sender's
+//! VM. Arguments are deep-copied into a `Packet` (shared nothing). A send that
+//! leaves the mailbox full suspends the sending task until the actor has taken
+//! a message (backpressure); where the task cannot suspend (inside a callback
+//! from a built-in) the send goes through and the mailbox runs over.
+
+use super::run::{Options, Start};
+use super::*;
+use crate::vm::portable::{to_portable, to_portable_args};
+use crate::vm::task::FutureObj;
+use crate::vm::value::*;
+use crate::vm::Vm;
+use std::rc::Rc;
+
+impl Vm {
+    /// This VM's node, created on first use with one worker when the driver
+    /// did not set one up (library use, tests).
+    pub(crate) fn node(&mut self) -> Arc<Node> {
+        if let Some(n) = &self.node {
+            return n.clone();
+        }
+        let program = self.program.clone().unwrap_or_default();
+        let n = Node::new(1, program, self.args.clone(), self.max_depth);
+        self.node = Some(n.clone());
+        n
+    }
+
+    fn sender_id(&self) -> Arc<str> {
+        match &self.current_actor {
+            Some(a) => a.cell.id_str.clone(),
+            None => self.main_id.clone(),
+        }
+    }
+
+    /// The next sequence number from the current sender to actor `to`.
+    fn next_seq(&mut self, to: u64) -> u64 {
+        let mut main = std::mem::take(&mut self.main_seqs);
+        let n = match &self.current_actor {
+            Some(a) => bump(&mut a.seqs.borrow_mut(), to),
+            None => bump(&mut main, to),
+        };
+        self.main_seqs = main;
+        n
+    }
+
+    fn envelope(&mut self, cell: &ActorCell, body: Body) -> Box<Envelope> {
+        Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp: now_secs(), body })
+    }
+
+    /// Put an envelope in the mailbox; `Err` when the actor has stopped.
+    fn deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
+        if cell.stopped.load(Ordering::Acquire) {
+            return Err(env);
+        }
+        self.flush_shared();
+        let node = self.node();
+        node.in_flight.fetch_add(1, Ordering::SeqCst);
+        match cell.tx.try_send(env) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Err(e.into_inner())
+            }
+        }
+    }
+
+    /// Write buffered output before another thread can act on a message, so
+    /// that output follows the order of cause and effect.
+    pub(crate) fn flush_shared(&mut self) {
+        if !self.out.buffer().is_empty() && self.node.as_ref().is_some_and(|n| n.has_threads()) {
+            let _ = std::io::Write::flush(&mut self.out);
+        }
+    }
+
+    /// Backpressure: when `cell`'s mailbox is full, suspend the current task
+    /// (after the instruction that sent) until the actor takes a message.
+    fn wait_for_room(&mut self, cell: &Arc<ActorCell>) -> Result<(), Value> {
+        if self.native_depth > 0 || !cell.is_full() || self.executor.is_none() {
+            return Ok(());
+        }
+        let fut = FutureObj::new();
+        fut.set_target(cell.key);
+        let (f2, c2) = (fut.clone(), cell.clone());
+        self.spawn_helper(false, async move {
+            loop {
+                if !c2.is_full() || c2.stopped.load(Ordering::Acquire) {
+                    break;
+                }
+                let l = c2.room.listen();
+                if !c2.is_full() || c2.stopped.load(Ordering::Acquire) {
+                    break;
+                }
+                l.await;
+            }
+            f2.complete(Ok(Value::None));
+        })?
+        .detach();
+        self.suspended = Some(fut);
+        Ok(())
+    }
+
+    fn check_handler(cell: &ActorCell, method: &str) -> Result<(), Value> {
+        if cell.has_handler(method) || cell.stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
+            return Ok(());
+        }
+        err("TypeError", format!("actor {} has no handler `{method}`", cell.class_name))
+    }
+
+    /// `ref.method(args)`: send an ask; the result is a future of the reply.
+    pub(crate) fn ask(&mut self, cell: &Arc<ActorCell>, method: &str, args: &[Value]) -> Result<Value, Value> {
+        Vm::check_handler(cell, method)?;
+        let fut = FutureObj::new();
+        fut.set_target(cell.key);
+        let packet = to_portable_args(args)?;
+        let id = self.next_pending;
+        self.next_pending += 1;
+        let reply = ReplyTo { worker: self.worker, id };
+        let env = self.envelope(cell, Body::Ask { method: Arc::from(method), args: packet, reply });
+        match self.deliver(cell, env) {
+            Ok(()) => {
+                self.pending.insert(id, fut.clone());
+                self.wait_for_room(cell)?;
+            }
+            Err(_) => {
+                fut.complete(stopped_error(cell));
+            }
+        }
+        Ok(Value::Future(fut))
+    }
+
+    /// `send ref.method(args)`: a tell.
+    pub(crate) fn tell(&mut self, target: &Value, method: &str, args: &[Value]) -> Result<(), Value> {
+        let Value::Actor(cell) = target else {
+            return err("TypeError", format!("`send` needs an actor, not {}", target.type_name()));
+        };
+        Vm::check_handler(cell, method)?;
+        let packet = to_portable_args(args)?;
+        let env = self.envelope(cell, Body::Tell { method: Arc::from(method), args: packet });
+        match self.deliver(cell, env) {
+            Ok(()) => self.wait_for_room(cell),
+            Err(_) => {
+                self.dead_letter(cell, &format!("{method}()"));
+                Ok(())
+            }
+        }
+    }
+
+    /// `send_message(ref_or_name, {type: ..., payload: ...})`.
+    pub(crate) fn send_raw(&mut self, target: &Value, msg: &Value) -> Result<(), Value> {
+        let cell = match target {
+            Value::Actor(c) => c.clone(),
+            Value::Str(name) => match lock(registry()).by_name.get(name.as_str()) {
+                Some(c) => c.clone(),
+                None => return err("NameError", format!("no actor is registered as \"{name}\"")),
+            },
+            other => return err("TypeError", format!("send_message needs an actor or a registered name, not {}", other.type_name())),
+        };
+        let Value::Map(m) = msg else {
+            return err("TypeError", format!("send_message needs a map with `type` and `payload`, not {}", msg.type_name()));
+        };
+        let (kind, payload) = {
+            let m = m.borrow();
+            let get = |k: &str| m.get(&Key::Str(Rc::new(k.to_string()))).cloned().unwrap_or(Value::None);
+            (get("type"), get("payload"))
+        };
+        let env = self.envelope(&cell, Body::Raw { kind: to_portable(&kind)?, payload: to_portable(&payload)? });
+        match self.deliver(&cell, env) {
+            Ok(()) => self.wait_for_room(&cell),
+            Err(_) => {
+                let what = format!("message {}", crate::vm::format::to_display(&kind));
+                self.dead_letter(&cell, &what);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn dead_letter(&mut self, cell: &ActorCell, what: &str) {
+        self.flush();
+        let node = self.node();
+        node.dead_letters.fetch_add(1, Ordering::Relaxed);
+        eprintln!("dead letter: {what} to stopped actor {} from {}", cell.label(), self.sender_label());
+    }
+
+    fn sender_label(&self) -> String {
+        match &self.current_actor {
+            Some(a) => a.cell.label(),
+            None => MAIN_ID.into(),
+        }
+    }
+
+    /// `spawn A(args) with {options}`: register the actor, start it on a
+    /// worker and return its reference at once; `init` runs there first.
+    pub(crate) fn spawn_actor(&mut self, slot: usize, argc: usize, names: &[String]) -> Result<Value, Value> {
+        let class = match &self.stack[slot] {
+            Value::Class(c) if c.actor.is_some() => c.clone(),
+            Value::Class(c) => return err("TypeError", format!("`{}` is a class, not an actor: create it without `spawn`", c.name)),
+            other => return err("TypeError", format!("cannot spawn {}", other.type_name())),
+        };
+        let args = self.spawn_args(&class, slot, argc, names)?;
+        let opts = Options::parse(&self.stack[slot + 1 + argc])?;
+        let node = self.node();
+        let worker = node.pick_worker();
+        let (tx, rx) = async_channel::unbounded();
+        let id = uuid::Uuid::new_v4();
+        let cell = Arc::new(ActorCell {
+            id,
+            id_str: Arc::from(id.to_string()),
+            name: opts.name.as_deref().map(Arc::from),
+            class_name: Arc::from(&*class.name),
+            handlers: class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect(),
+            key: node.new_key(),
+            worker,
+            cap: opts.mailbox,
+            tx,
+            room: event_listener::Event::new(),
+            stopped: AtomicBool::new(false),
+        });
+        {
+            let mut reg = lock(registry());
+            if let Some(n) = &cell.name {
+                if reg.by_name.contains_key(n) {
+                    return err("ValueError", format!("an actor named \"{n}\" is already running"));
+                }
+                reg.by_name.insert(n.clone(), cell.clone());
+            }
+            reg.by_id.insert(id, Arc::downgrade(&cell));
+        }
+        let args = to_portable_args(&args)?;
+        let refs = self.actor_globals(&class);
+        if worker == self.worker {
+            let private = self.private_globals(&refs);
+            let class = Value::Class(class);
+            self.start_actor(cell.clone(), rx, class, args, opts, private)?;
+        } else {
+            let start = Start {
+                cell: cell.clone(),
+                rx,
+                class: to_portable(&Value::Class(class))?,
+                args,
+                opts,
+                globals: self.globals_for(&refs),
+                program: self.program.clone().unwrap_or_default(),
+            };
+            self.flush_shared();
+            node.post(worker, WorkerMsg::Start(Box::new(start)));
+        }
+        Ok(Value::Actor(cell))
+    }
+
+    /// Spawn arguments in `init`'s parameter order (named ones placed by name).
+    fn spawn_args(&mut self, class: &Class, slot: usize, argc: usize, names: &[String]) -> Result<Vec<Value>, Value> {
+        let positional = argc - names.len();
+        let mut args: Vec<Value> = (0..positional).map(|i| std::mem::take(&mut self.stack[slot + 1 + i])).collect();
+        if names.is_empty() {
+            return Ok(args);
+        }
+        let Some(init) = class.find_method("init") else {
+            return err("TypeError", format!("`{}` has no `init`, so it takes no arguments", class.name));
+        };
+        for (i, n) in names.iter().enumerate() {
+            let Some(p) = init.func.params.iter().position(|p| p.name == *n) else {
+                return err("TypeError", format!("`{}` has no parameter `{n}`", class.name));
+            };
+            if args.len() <= p {
+                args.resize(p + 1, Value::Undefined);
+            }
+            args[p] = std::mem::take(&mut self.stack[slot + 1 + positional + i]);
+        }
+        Ok(args)
+    }
+
+    /// Module-level values the actor's code reads, as sent to another worker:
+    /// each defined non-`var` one (values that cannot travel, such as futures,
+    /// stay behind; an actor naming one finds it undefined).
+    fn globals_for(&self, refs: &[(u32, u32)]) -> Vec<(u32, u32, crate::vm::portable::Packet)> {
+        let mut out = Vec::new();
+        for &(m, s) in refs {
+            let Some(md) = self.modules.get(m as usize) else { continue };
+            let Some(v) = md.globals.get(s as usize) else { continue };
+            if matches!(v, Value::Undefined) || md.mutable.get(s as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Ok(p) = to_portable(v) {
+                out.push((m, s, p));
+            }
+        }
+        out
+    }
+
+    /// `lookup(name)`: the running actor registered under `name`, or `none`.
+    pub fn lookup_actor(name: &str) -> Value {
+        match lock(registry()).by_name.get(name) {
+            Some(c) if !c.stopped.load(Ordering::Acquire) => Value::Actor(c.clone()),
+            _ => Value::None,
+        }
+    }
+}
+
+fn bump(m: &mut FxHashMap<u64, u64>, to: u64) -> u64 {
+    let n = m.entry(to).or_insert(0);
+    *n += 1;
+    *n
+}
+
+pub(crate) fn stopped_error(cell: &ActorCell) -> Result<Value, Value> {
+    err("ActorStoppedError", format!("actor {} has stopped", cell.label()))
+}
+
+/// Promises travel: the original stays with the worker that made it, copies
+/// elsewhere forward `resolve`/`reject` to it.
+static NEXT_PROMISE: AtomicU64 = AtomicU64::new(1);
+
+impl Vm {
+    pub(crate) fn register_promise(&mut self, f: &Rc<FutureObj>) {
+        let id = NEXT_PROMISE.fetch_add(1, Ordering::Relaxed);
+        f.promise.set((id, self.worker));
+        if self.promises.len() >= 64 && self.promises.len().is_power_of_two() {
+            self.promises.retain(|_, w| w.strong_count() > 0);
+        }
+        self.promises.insert(id, Rc::downgrade(f));
+    }
+
+    /// The promise numbered `id` as seen on this worker.
+    pub(crate) fn promise_copy(&self, id: u64, owner: usize) -> Rc<FutureObj> {
+        if owner == self.worker {
+            if let Some(f) = self.promises.get(&id).and_then(std::rc::Weak::upgrade) {
+                return f;
+            }
+        }
+        let f = FutureObj::new();
+        f.promise.set((id, owner));
+        f
+    }
+
+    pub(crate) fn forward_promise(&mut self, id: u64, owner: usize, r: &Result<Value, Value>) -> Result<(), Value> {
+        let result = match r {
+            Ok(v) => Ok(to_portable(v)?),
+            Err(e) => Err(to_portable(e)?),
+        };
+        self.flush_shared();
+        self.node().post(owner, WorkerMsg::Resolve { id, result });
+        Ok(())
+    }
+
+    pub(crate) fn resolve_promise(&mut self, id: u64, result: Result<crate::vm::portable::Packet, crate::vm::portable::Packet>) {
+        let Some(f) = self.promises.get(&id).and_then(std::rc::Weak::upgrade) else { return };
+        let r = match result {
+            Ok(p) => self.from_portable(&p),
+            Err(p) => Err(self.from_portable(&p).unwrap_or_else(|e| e)),
+        };
+        f.complete(r);
+    }
+}

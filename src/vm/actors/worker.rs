@@ -1,0 +1,82 @@
+//! Worker threads. Each owns a VM loaded with the program and a smol
+//! `LocalExecutor`; values never cross threads, `Packet`s do. The main
+//! thread is worker 0 and runs the same message loop on its own executor.
+
+use super::*;
+use crate::vm::Vm;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Handle the messages for one worker until it is shut down.
+pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver<WorkerMsg>) {
+    while let Ok(msg) = rx.recv().await {
+        let mut v = vm.borrow_mut();
+        let node = v.node();
+        node.mark_busy(v.worker);
+        match msg {
+            WorkerMsg::Start(s) => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                v.start_remote(*s);
+            }
+            WorkerMsg::Reply { id, result } => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                v.complete_pending(id, result);
+            }
+            WorkerMsg::Resolve { id, result } => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                v.resolve_promise(id, result);
+            }
+            WorkerMsg::Exit(code) => {
+                v.exit_code = Some(code);
+                if let Some(x) = &v.exit_signal {
+                    x.complete(Ok(crate::vm::Value::None));
+                }
+            }
+            WorkerMsg::Check => {}
+            WorkerMsg::Shutdown => break,
+        }
+    }
+}
+
+/// The body of a worker thread.
+pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Receiver<WorkerMsg>) {
+    let program = lock(&node.program).clone();
+    let mut vm = Vm::new();
+    vm.load(&program);
+    vm.program = Some(program);
+    vm.args = node.args.clone();
+    vm.max_depth = node.max_depth;
+    vm.node = Some(node.clone());
+    vm.worker = index;
+    let ex = Rc::new(smol::LocalExecutor::new());
+    vm.executor = Some(ex.clone());
+    let timers = vm.timers.clone();
+    let rc = Rc::new(RefCell::new(vm));
+    rc.borrow_mut().self_ref = Rc::downgrade(&rc);
+    let main_loop = ex.spawn(worker_loop(rc.clone(), rx));
+    smol::block_on(async {
+        loop {
+            while ex.try_tick() {}
+            rc.borrow_mut().flush_pending();
+            if main_loop.is_finished() {
+                break;
+            }
+            // Idle with no timers: nothing happens here until a message
+            // arrives (which counts as in flight until it is taken).
+            if timers.get() == 0 {
+                node.mark_idle(index);
+            }
+            ex.tick().await;
+            node.mark_busy(index);
+        }
+    });
+    let exit = rc.borrow().exit_code;
+    if let Some(code) = exit {
+        node.post(0, WorkerMsg::Exit(code));
+    }
+    rc.borrow_mut().flush();
+    drop(main_loop);
+    // Drop the actors (and their VM references) before the VM.
+    let ex = rc.borrow_mut().executor.take();
+    drop(ex);
+}
