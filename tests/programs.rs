@@ -4,7 +4,9 @@
 //! - `# expect: TEXT` — the next line of stdout (in order, all of them);
 //! - `# expect-error: TEXT` — stderr contains TEXT and the exit code is 3;
 //! - `# expect-compile-error: TEXT` — stderr contains TEXT and the exit code is 1;
-//! - `# args: A B` — program arguments; `# stdin: TEXT` — a line of input.
+//! - `# expect-stderr: TEXT` — stderr contains TEXT (logs, dead letters);
+//! - `# args: A B` — program arguments; `# stdin: TEXT` — a line of input;
+//! - `# workers: N` — run with `--workers N`; `# expect-exit: N` — exit code.
 //!
 //! Programs that run are also built to `.nbc` and run again from it, which
 //! must give the same result. Golden files (`tests/golden/{diag,disasm}`)
@@ -23,10 +25,13 @@ struct Expect {
     compile_error: Vec<String>,
     args: Vec<String>,
     stdin: String,
+    stderr: Vec<String>,
+    workers: Option<String>,
+    exit: Option<i32>,
 }
 
 fn parse_expect(src: &str) -> Expect {
-    let mut e = Expect { stdout: vec![], error: None, compile_error: vec![], args: vec![], stdin: String::new() };
+    let mut e = Expect { stdout: vec![], error: None, compile_error: vec![], args: vec![], stdin: String::new(), stderr: vec![], workers: None, exit: None };
     for line in src.lines() {
         let Some(pos) = line.find("# ") else { continue };
         let c = &line[pos + 2..];
@@ -38,6 +43,12 @@ fn parse_expect(src: &str) -> Expect {
             e.error = Some(t.to_string());
         } else if let Some(t) = c.strip_prefix("expect-compile-error: ") {
             e.compile_error.push(t.to_string());
+        } else if let Some(t) = c.strip_prefix("expect-stderr: ") {
+            e.stderr.push(t.to_string());
+        } else if let Some(t) = c.strip_prefix("expect-exit: ") {
+            e.exit = t.trim().parse().ok();
+        } else if let Some(t) = c.strip_prefix("workers: ") {
+            e.workers = Some(t.trim().to_string());
         } else if let Some(t) = c.strip_prefix("args: ") {
             e.args = t.split_whitespace().map(String::from).collect();
         } else if let Some(t) = c.strip_prefix("stdin: ") {
@@ -63,7 +74,11 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     let src = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let e = parse_expect(&src);
     let p = path.to_str().ok_or("path")?;
-    let mut argv = vec!["run", p];
+    let mut argv = vec!["run"];
+    if let Some(w) = &e.workers {
+        argv.extend(["--workers", w.as_str()]);
+    }
+    argv.push(p);
     argv.extend(e.args.iter().map(String::as_str));
     let (out, err, code) = run(&argv, &e.stdin);
     if !e.compile_error.is_empty() {
@@ -85,7 +100,11 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     if bcode != 0 {
         return Err(format!("build failed ({bcode}): {berr}").into());
     }
-    let mut argv = vec!["run", nbc_s.as_str()];
+    let mut argv = vec!["run"];
+    if let Some(w) = &e.workers {
+        argv.extend(["--workers", w.as_str()]);
+    }
+    argv.push(nbc_s.as_str());
     argv.extend(e.args.iter().map(String::as_str));
     let (out2, err2, code2) = run(&argv, &e.stdin);
     let _ = std::fs::remove_file(&nbc);
@@ -97,6 +116,11 @@ fn compare(e: &Expect, out: &str, err: &str, code: i32, how: &str) -> Result<(),
     if got != e.stdout.iter().map(String::as_str).collect::<Vec<_>>() {
         return Err(format!("[{how}] stdout differs\n--- expected\n{}\n--- got\n{}\n--- stderr\n{err}", e.stdout.join("\n"), out).into());
     }
+    for s in &e.stderr {
+        if !err.contains(s.as_str()) {
+            return Err(format!("[{how}] stderr lacks {s:?}:\n{err}").into());
+        }
+    }
     match &e.error {
         Some(msg) => {
             if code != 3 || !err.contains(msg.as_str()) {
@@ -104,7 +128,7 @@ fn compare(e: &Expect, out: &str, err: &str, code: i32, how: &str) -> Result<(),
             }
         }
         None => {
-            if code != 0 {
+            if code != e.exit.unwrap_or(0) {
                 return Err(format!("[{how}] exit code {code}, stderr:\n{err}").into());
             }
         }

@@ -492,7 +492,8 @@ impl Vm {
                     let r = match (ins.op, konst!(ins.c)) {
                         (Op::Spawn, Const::Names(names)) => self.spawn_actor(slot, ins.b as usize, names).map(|v| self.stack[slot] = v),
                         (Op::Tell, Const::Str(name)) => {
-                            let args: Vec<Value> = self.stack[slot + 1..slot + 1 + ins.b as usize].to_vec();
+                            // The argument registers are temporaries: move them.
+                            let args: smallvec::SmallVec<[Value; 4]> = self.stack[slot + 1..slot + 1 + ins.b as usize].iter_mut().map(std::mem::take).collect();
                             let target = self.stack[slot].clone();
                             self.tell(&target, name, &args)
                         }

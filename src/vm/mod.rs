@@ -121,12 +121,12 @@ pub struct Vm {
     pub(crate) handler_task: bool,
     pub(crate) main_id: std::sync::Arc<str>,
     pub(crate) main_seqs: rustc_hash::FxHashMap<u64, u64>,
-    /// Per worker: how many globals were defined when last sent there.
-    pub(crate) sent_globals: Vec<usize>,
     pub(crate) worker_loop: Option<smol::Task<()>>,
     /// Promises made here that may have been sent away, by number.
     pub(crate) promises: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
     /// Per actor class: the globals its code can read (see `actors/reach.rs`).
+    /// Buffers of finished handler tasks, reused by the next handler.
+    pub(crate) spare_tasks: Vec<task::TaskState>,
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
 }
 
@@ -173,10 +173,10 @@ impl Vm {
             handler_task: false,
             main_id: std::sync::Arc::from(actors::MAIN_ID),
             main_seqs: Default::default(),
-            sent_globals: Vec::new(),
             worker_loop: None,
             promises: Default::default(),
             reach_cache: Default::default(),
+            spare_tasks: Vec::new(),
         }
     }
 

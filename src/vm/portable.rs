@@ -60,7 +60,8 @@ pub struct Packet {
     pub cells: Vec<Portable>,
 }
 
-/// Encode a message's arguments (as one list, so sharing between them is kept).
+/// Encode a message's arguments (as one list, so sharing between them is
+/// kept; the list itself is not numbered: decode with `from_portable_args`).
 pub fn to_portable_args(args: &[Value]) -> Result<Packet, Value> {
     let mut e = Encoder::default();
     let mut items = Vec::with_capacity(args.len());
@@ -211,14 +212,24 @@ impl Vm {
     pub fn from_portable(&self, p: &Packet) -> Result<Value, Value> {
         let mut d = Decoder { vm: self, seen: Vec::new(), cells: Vec::new(), depth: 0 };
         let root = d.dec(&p.root)?;
-        let mut i = 0;
-        while i < d.cells.len() {
-            let content = p.cells.get(i).ok_or_else(|| bad("missing captured variable"))?;
-            let v = d.dec(content)?;
-            *d.cells[i].borrow_mut() = v;
-            i += 1;
-        }
+        d.finish_cells(p)?;
         Ok(root)
+    }
+}
+
+impl Vm {
+    /// Rebuild a message's arguments (encoded by `to_portable_args`).
+    pub fn from_portable_args(&self, p: &Packet) -> Result<Vec<Value>, Value> {
+        let Portable::List(items) = &p.root else {
+            return Err(bad("message arguments are not a list"));
+        };
+        let mut d = Decoder { vm: self, seen: Vec::new(), cells: Vec::new(), depth: 0 };
+        let mut out = Vec::with_capacity(items.len());
+        for x in items {
+            out.push(d.dec(x)?);
+        }
+        d.finish_cells(p)?;
+        Ok(out)
     }
 }
 
@@ -234,6 +245,18 @@ fn bad(what: &str) -> Value {
 }
 
 impl Decoder<'_> {
+    /// Fill the captured variables met while decoding.
+    fn finish_cells(&mut self, p: &Packet) -> Result<(), Value> {
+        let mut i = 0;
+        while i < self.cells.len() {
+            let content = p.cells.get(i).ok_or_else(|| bad("missing captured variable"))?;
+            let v = self.dec(content)?;
+            *self.cells[i].borrow_mut() = v;
+            i += 1;
+        }
+        Ok(())
+    }
+
     /// Decode with a nesting limit: packets may come from the network.
     fn dec(&mut self, p: &Portable) -> Result<Value, Value> {
         if self.depth > MAX_DEPTH {

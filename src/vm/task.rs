@@ -201,6 +201,10 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
             if main_fut.is_done() || exit_fut.is_done() {
                 break;
             }
+            let threads = rc.borrow().node.as_ref().is_some_and(|n| n.has_threads());
+            if threads && super::actors::worker::spin(&ex) {
+                continue;
+            }
             if timers.get() == 0 && rc.borrow().node.as_ref().is_none_or(|n| n.quiet()) {
                 // Main waits on something no timer or task will ever complete:
                 // fail that future, so the error surfaces (catchable, with a
@@ -254,6 +258,13 @@ pub(crate) struct TaskRun {
 impl TaskRun {
     pub(crate) fn new(vm: Rc<RefCell<Vm>>, state: TaskState, fut: Rc<FutureObj>, actor: Option<Rc<ActorCtx>>, handler: bool) -> TaskRun {
         TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false }
+    }
+
+    /// The finished task's buffers, for reuse (values already dropped).
+    pub(crate) fn take_state(&mut self) -> TaskState {
+        let mut s = std::mem::take(&mut self.state);
+        s.stack.iter_mut().for_each(|v| *v = Value::None);
+        s
     }
 }
 

@@ -225,8 +225,8 @@ impl Node {
         lock(&self.receivers).get_mut(worker).and_then(Option::take)
     }
 
-    /// Round-robin placement over the workers (the placement engine is a
-    /// later issue).
+    /// Round-robin over the workers, for `strategy: "balanced"` (the
+    /// placement engine is a later issue).
     pub(crate) fn pick_worker(&self) -> usize {
         self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers
     }

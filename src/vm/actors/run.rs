@@ -30,11 +30,14 @@ pub struct Options {
     pub restart: Restart,
     pub max_restarts: u32,
     pub checkpoint_every: u32,
+    /// `"balanced"`/`"spread"`: round-robin over the workers; otherwise the
+    /// spawner's own worker.
+    pub spread: bool,
 }
 
 impl Options {
     pub fn parse(v: &Value) -> Result<Options, Value> {
-        let mut o = Options { name: None, mailbox: DEFAULT_MAILBOX, restart: Restart::OnFailure, max_restarts: 3, checkpoint_every: 0 };
+        let mut o = Options { name: None, mailbox: DEFAULT_MAILBOX, restart: Restart::OnFailure, max_restarts: 3, checkpoint_every: 0, spread: false };
         let m = match v {
             Value::None => return Ok(o),
             Value::Map(m) => m.borrow(),
@@ -73,7 +76,7 @@ impl Options {
                     }
                 }
                 "strategy" => match v {
-                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => {}
+                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => o.spread = matches!(s.as_str(), "balanced" | "spread"),
                     other => return err("ValueError", format!("unknown placement strategy {}", format!("{other:?}"))),
                 },
                 "constraints" => {
@@ -126,6 +129,10 @@ impl ActorCtx {
     /// `self.checkpoint()`: store the state fields.
     pub(crate) fn checkpoint(&self, vm: &mut Vm) -> Result<(), Value> {
         let states = &self.inst.class.actor.as_ref().expect("actor class").states;
+        if states.is_empty() {
+            // Nothing to restore.
+            return Ok(());
+        }
         let fields = self.inst.fields.borrow();
         let vals: Vec<Value> = states.iter().map(|s| fields.get(s).cloned().unwrap_or(Value::None)).collect();
         drop(fields);
@@ -169,10 +176,7 @@ impl Vm {
         let Value::Class(class) = class else {
             return err("TypeError", "internal: spawn of something that is not an actor");
         };
-        let args = match self.from_portable(&args)? {
-            Value::List(l) => l.borrow().to_vec(),
-            _ => Vec::new(),
-        };
+        let args = self.from_portable_args(&args)?;
         let inst = Rc::new(Instance { class, fields: Default::default() });
         let ctx = Rc::new(ActorCtx {
             cell,
@@ -187,7 +191,9 @@ impl Vm {
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "actors need the scheduler (internal: no executor)");
         };
-        ex.spawn(actor_loop(vm, ctx, rx, args)).detach();
+        let fut = actor_loop(vm, ctx, rx, args);
+        if std::env::var("NOODLE_DEBUG_SIZES").is_ok() { eprintln!("actor_loop future: {} bytes, Envelope {}, ActorCell {}, ActorCtx {}, TaskRun {}", std::mem::size_of_val(&fut), std::mem::size_of::<Envelope>(), std::mem::size_of::<ActorCell>(), std::mem::size_of::<ActorCtx>(), std::mem::size_of::<TaskRun>()); }
+        ex.spawn(fut).detach();
         Ok(())
     }
 
@@ -242,7 +248,9 @@ impl Vm {
         let Some(m) = ctx.inst.class.find_method(method).cloned() else {
             return err("TypeError", format!("actor {} has no handler `{method}`", ctx.cell.class_name));
         };
-        let mut state = TaskState::default();
+        let mut state = self.spare_tasks.pop().unwrap_or_default();
+        state.frames.clear();
+        state.handlers.clear();
         self.swap_task(&mut state);
         self.stack.clear();
         self.stack.push(Value::None);
@@ -286,7 +294,18 @@ impl Vm {
 async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, args: Vec<Value>) -> Result<Value, Value> {
     let state = vm.borrow_mut().handler_state(ctx, method, args)?;
     let fut = FutureObj::new();
-    TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true).await;
+    let mut run = TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true);
+    (&mut run).await;
+    if vm.borrow().exit_code.is_some() {
+        // `exit()` ends the program: this actor answers nothing more.
+        std::future::pending::<()>().await;
+    }
+    let spare = run.take_state();
+    let mut v = vm.borrow_mut();
+    if v.spare_tasks.len() < 16 && spare.stack.capacity() <= 1024 {
+        v.spare_tasks.push(spare);
+    }
+    drop(v);
     fut.result().unwrap_or(Ok(Value::None))
 }
 
@@ -324,44 +343,16 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
     }
     let worker = vm.borrow().worker;
     while let Ok(env) = rx.recv().await {
-        let env = *env;
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
         ctx.cell.room.notify(1);
-        let (result, reply, what) = match env.body {
-            Body::Ask { method, args, reply } => {
-                let r = decode_args(&vm, &args);
-                let r = match r {
-                    Ok(a) => run_handler(&vm, &ctx, &method, a).await,
-                    Err(e) => Err(e),
-                };
-                (r, Some(reply), method.to_string())
-            }
-            Body::Tell { method, args } => {
-                let r = match decode_args(&vm, &args) {
-                    Ok(a) => run_handler(&vm, &ctx, &method, a).await,
-                    Err(e) => Err(e),
-                };
-                (r, None, method.to_string())
-            }
-            Body::Raw { kind, payload } => {
-                if ctx.inst.class.find_method("handle_message").is_none() {
-                    let mut v = vm.borrow_mut();
-                    let k = v.from_portable(&kind).unwrap_or(Value::None);
-                    let what = format!("message {} (it has no handle_message)", crate::vm::format::to_display(&k));
-                    let cell = ctx.cell.clone();
-                    v.dead_letter(&cell, &what);
-                    continue;
-                }
-                let msg = raw_message(&vm, &env.sender, env.seq, env.timestamp, &kind, &payload);
-                let r = match msg {
-                    Ok(m) => run_handler(&vm, &ctx, "handle_message", vec![m]).await,
-                    Err(e) => Err(e),
-                };
-                (r, None, "handle_message".to_string())
-            }
+        // Unpack the envelope before awaiting, so the loop's future stays small.
+        let Some(job) = prepare(&vm, &ctx, env) else { continue };
+        let result = match job.args {
+            Ok(a) => run_handler(&vm, &ctx, &job.method, a).await,
+            Err(e) => Err(e),
         };
-        let failed = result.is_err();
+        let (reply, what) = (job.reply, job.method);
         let mut keep_going = true;
         if let Err(e) = &result {
             if reply.is_none() {
@@ -386,12 +377,37 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         if let Some(to) = reply {
             vm.borrow_mut().reply(to, result);
         }
-        let _ = failed;
         if !keep_going {
             break;
         }
     }
     finish(&vm, &ctx, &rx, &node);
+}
+
+/// One message, ready to run.
+struct Job {
+    method: Arc<str>,
+    args: Result<Vec<Value>, Value>,
+    reply: Option<ReplyTo>,
+}
+
+fn prepare(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, env: Box<Envelope>) -> Option<Job> {
+    let env = *env;
+    Some(match env.body {
+        Body::Ask { method, args, reply } => Job { method, args: decode_args(vm, &args), reply: Some(reply) },
+        Body::Tell { method, args } => Job { method, args: decode_args(vm, &args), reply: None },
+        Body::Raw { kind, payload } => {
+            if ctx.inst.class.find_method("handle_message").is_none() {
+                let mut v = vm.borrow_mut();
+                let k = v.from_portable(&kind).unwrap_or(Value::None);
+                let what = format!("message {} (it has no handle_message)", crate::vm::format::to_display(&k));
+                v.dead_letter(&ctx.cell, &what);
+                return None;
+            }
+            let msg = raw_message(vm, &env.sender, env.seq, env.timestamp, &kind, &payload);
+            Job { method: Arc::from("handle_message"), args: msg.map(|m| vec![m]), reply: None }
+        }
+    })
 }
 
 /// After a failure (or `self.stop()`): restart from the last checkpoint if
@@ -436,10 +452,7 @@ fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box
 }
 
 fn decode_args(vm: &Rc<RefCell<Vm>>, p: &Packet) -> Result<Vec<Value>, Value> {
-    match vm.borrow().from_portable(p)? {
-        Value::List(l) => Ok(l.borrow().to_vec()),
-        _ => err("ValueError", "malformed message arguments"),
-    }
+    vm.borrow().from_portable_args(p)
 }
 
 /// The map `handle_message` receives.

@@ -44,7 +44,10 @@ impl Vm {
     }
 
     fn envelope(&mut self, cell: &ActorCell, body: Body) -> Box<Envelope> {
-        Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp: now_secs(), body })
+        // Only raw messages show their timestamp; reading the clock for
+        // every ask and tell would cost more than the rest of the envelope.
+        let timestamp = if matches!(body, Body::Raw { .. }) { now_secs() } else { 0.0 };
+        Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp, body })
     }
 
     /// Put an envelope in the mailbox; `Err` when the actor has stopped.
@@ -53,7 +56,10 @@ impl Vm {
             return Err(env);
         }
         self.flush_shared();
-        let node = self.node();
+        if self.node.is_none() {
+            self.node();
+        }
+        let Some(node) = &self.node else { return Err(env) };
         node.in_flight.fetch_add(1, Ordering::SeqCst);
         match cell.tx.try_send(env) {
             Ok(()) => Ok(()),
@@ -99,23 +105,27 @@ impl Vm {
         Ok(())
     }
 
-    fn check_handler(cell: &ActorCell, method: &str) -> Result<(), Value> {
-        if cell.has_handler(method) || cell.stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
-            return Ok(());
+    /// The handler's interned name (no allocation per message).
+    fn check_handler(cell: &ActorCell, method: &str) -> Result<Arc<str>, Value> {
+        if let Some(h) = cell.handlers.iter().find(|h| &***h == method) {
+            return Ok(h.clone());
+        }
+        if cell.stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
+            return Ok(Arc::from(method));
         }
         err("TypeError", format!("actor {} has no handler `{method}`", cell.class_name))
     }
 
     /// `ref.method(args)`: send an ask; the result is a future of the reply.
     pub(crate) fn ask(&mut self, cell: &Arc<ActorCell>, method: &str, args: &[Value]) -> Result<Value, Value> {
-        Vm::check_handler(cell, method)?;
+        let method = Vm::check_handler(cell, method)?;
         let fut = FutureObj::new();
         fut.set_target(cell.key);
         let packet = to_portable_args(args)?;
         let id = self.next_pending;
         self.next_pending += 1;
         let reply = ReplyTo { worker: self.worker, id };
-        let env = self.envelope(cell, Body::Ask { method: Arc::from(method), args: packet, reply });
+        let env = self.envelope(cell, Body::Ask { method, args: packet, reply });
         match self.deliver(cell, env) {
             Ok(()) => {
                 self.pending.insert(id, fut.clone());
@@ -133,9 +143,9 @@ impl Vm {
         let Value::Actor(cell) = target else {
             return err("TypeError", format!("`send` needs an actor, not {}", target.type_name()));
         };
-        Vm::check_handler(cell, method)?;
+        let handler = Vm::check_handler(cell, method)?;
         let packet = to_portable_args(args)?;
-        let env = self.envelope(cell, Body::Tell { method: Arc::from(method), args: packet });
+        let env = self.envelope(cell, Body::Tell { method: handler, args: packet });
         match self.deliver(cell, env) {
             Ok(()) => self.wait_for_room(cell),
             Err(_) => {
@@ -199,7 +209,7 @@ impl Vm {
         let args = self.spawn_args(&class, slot, argc, names)?;
         let opts = Options::parse(&self.stack[slot + 1 + argc])?;
         let node = self.node();
-        let worker = node.pick_worker();
+        let worker = if opts.spread { node.pick_worker() } else { self.worker };
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
         let cell = Arc::new(ActorCell {
