@@ -165,6 +165,17 @@ fn repl_session() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Actors in the REPL: declared in one input, used in later ones, on other
+/// workers too (which load the program as it grows).
+fn repl_actors() -> Result<(), Failed> {
+    let input = "actor C {\n state n = 0\n def inc() { self.n += 1; return self.n }\n}\nlet c = spawn C() with {strategy: \"balanced\"}\nawait c.inc()\nsend c.inc()\nawait c.inc()\nactor D { def hi(x) { return f\"hi {x}\" } }\nawait (spawn D() with {strategy: \"balanced\"}).hi(await c.inc())\nself_id = 1\nlookup(\"none\")\n";
+    let (out, err, code) = run(&["repl", "--workers", "2"], input);
+    if out != "1\n3\nhi 4\n" || code != 0 || !err.contains("unknown name `self_id`") {
+        return Err(format!("repl actor session differs\n--- stdout\n{out}\n--- stderr\n{err}\nexit {code}").into());
+    }
+    Ok(())
+}
+
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect()).unwrap_or_default();
@@ -184,6 +195,7 @@ fn main() {
         trials.push(Trial::test(name, move || check_program(&p)));
     }
     trials.push(Trial::test("repl::piped_session", repl_session));
+    trials.push(Trial::test("repl::actors", repl_actors));
     for p in files("tests/golden/diag") {
         let name = format!("diag::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || golden(&p, "check", "stderr")));

@@ -34,8 +34,9 @@ impl Vm {
             match self.dispatch(stop) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    if self.suspended.is_some() {
-                        // AWAIT: the task stops here, frames intact.
+                    if self.suspended.is_some() || self.yielded {
+                        // AWAIT (or a used-up time slice): the task stops
+                        // here, frames intact.
                         return Err(e);
                     }
                     if self.exit_code.is_some() {
@@ -348,7 +349,20 @@ impl Vm {
                     let v = tri!(self, pc!(), self.truth(&r!(ins.b)));
                     put(&mut r!(ins.a), Value::Bool(!v));
                 }
-                Op::Jump => ip = code.add(ins.c as usize),
+                Op::Jump => {
+                    let target = code.add(ins.c as usize);
+                    if target < ip {
+                        // A loop iteration: tasks share their worker, so a long
+                        // loop yields now and then (preemption by budget).
+                        self.budget = self.budget.wrapping_sub(1);
+                        if self.budget == 0 && self.preemptible && self.native_depth == 0 {
+                            self.save_pc(ins.c as usize);
+                            self.yielded = true;
+                            return Err(Value::None);
+                        }
+                    }
+                    ip = target;
+                }
                 Op::JumpIfFalse => {
                     let t = match &r!(ins.a) {
                         Value::Bool(b) => *b,

@@ -125,6 +125,12 @@ pub struct Vm {
     /// Promises made here that may have been sent away, by number.
     pub(crate) promises: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
     /// Per actor class: the globals its code can read (see `actors/reach.rs`).
+    /// Loop iterations left in the running task's time slice.
+    pub(crate) budget: u32,
+    /// The running task may be preempted (it runs under the scheduler).
+    pub(crate) preemptible: bool,
+    /// Set when the task used up its slice and should run again later.
+    pub(crate) yielded: bool,
     /// Buffers of finished handler tasks, reused by the next handler.
     pub(crate) spare_tasks: Vec<task::TaskState>,
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
@@ -177,6 +183,9 @@ impl Vm {
             promises: Default::default(),
             reach_cache: Default::default(),
             spare_tasks: Vec::new(),
+            budget: u32::MAX,
+            preemptible: false,
+            yielded: false,
         }
     }
 

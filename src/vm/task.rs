@@ -130,6 +130,9 @@ impl Vm {
             return err("Error", "async calls need the scheduler (internal: no executor)");
         };
         let actor = self.current_actor.clone();
+        if let Some(a) = &actor {
+            a.track(&fut);
+        }
         let t = ex.spawn(TaskRun::new(vm, state, fut.clone(), actor, false));
         fut.set_task(t);
         Ok(())
@@ -197,7 +200,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
     let main_task = ex.spawn(main_run);
     smol::block_on(async {
         loop {
-            while ex.try_tick() {}
+            while !main_fut.is_done() && !exit_fut.is_done() && ex.try_tick() {}
             if main_fut.is_done() || exit_fut.is_done() {
                 break;
             }
@@ -239,6 +242,10 @@ impl Drop for HelperGuard {
         self.0.set(self.0.get().saturating_sub(1));
     }
 }
+
+/// Loop iterations a task runs before it lets others on its worker run
+/// (a few milliseconds of work).
+const TIME_SLICE: u32 = 200_000;
 
 /// The Rust future that drives one Noodle task.
 pub(crate) struct TaskRun {
@@ -289,7 +296,10 @@ impl Future for TaskRun {
             vm.current_actor = Some(a.clone());
         }
         vm.handler_task = this.handler;
+        vm.budget = TIME_SLICE;
+        vm.preemptible = true;
         let r = vm.run_frames(0);
+        vm.preemptible = false;
         vm.handler_task = false;
         if let Some(a) = &this.actor {
             vm.current_actor = None;
@@ -297,6 +307,12 @@ impl Future for TaskRun {
         }
         let waiting = vm.suspended.take();
         vm.swap_task(&mut this.state);
+        if vm.yielded {
+            // Time slice used up: let the other tasks of this worker run.
+            vm.yielded = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if let Some(f) = waiting {
             f.park(cx.waker());
             if this.is_main {

@@ -206,7 +206,8 @@ impl Node {
             links,
             receivers: Mutex::new(receivers),
             threads: Mutex::new((0..workers).map(|_| None).collect()),
-            next_worker: AtomicUsize::new(0),
+            // Main runs on worker 0; spreading starts with the others.
+            next_worker: AtomicUsize::new(1),
             next_key: AtomicU64::new(1),
             in_flight: AtomicI64::new(0),
             active: AtomicI64::new(0),

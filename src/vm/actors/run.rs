@@ -111,6 +111,8 @@ pub(crate) struct ActorCtx {
     pub private: RefCell<Vec<(u32, u32, Value)>>,
     pub seqs: RefCell<FxHashMap<u64, u64>>,
     pub stop_requested: Cell<bool>,
+    /// Tasks its handlers started: cancelled when the actor restarts or stops.
+    pub tasks: RefCell<Vec<std::rc::Weak<FutureObj>>>,
     opts: Options,
     restarts: Cell<u32>,
     since_checkpoint: Cell<u32>,
@@ -122,6 +124,24 @@ impl ActorCtx {
         for (m, s, v) in self.private.borrow_mut().iter_mut() {
             if let Some(g) = vm.modules.get_mut(*m as usize).and_then(|m| m.globals.get_mut(*s as usize)) {
                 std::mem::swap(g, v);
+            }
+        }
+    }
+
+    /// Remember a task a handler started (dropping finished ones).
+    pub(crate) fn track(&self, f: &Rc<FutureObj>) {
+        let mut t = self.tasks.borrow_mut();
+        if t.len() >= 16 {
+            t.retain(|w| w.upgrade().is_some_and(|f| !f.is_done()));
+        }
+        t.push(Rc::downgrade(f));
+    }
+
+    fn cancel_tasks(&self) {
+        for w in self.tasks.borrow_mut().drain(..) {
+            if let Some(f) = w.upgrade() {
+                f.cancel();
+                f.complete(err("ActorStoppedError", format!("actor {} restarted or stopped", self.cell.label())));
             }
         }
     }
@@ -184,6 +204,7 @@ impl Vm {
             private: RefCell::new(private),
             seqs: Default::default(),
             stop_requested: Cell::new(false),
+            tasks: Default::default(),
             opts,
             restarts: Cell::new(0),
             since_checkpoint: Cell::new(0),
@@ -422,6 +443,7 @@ fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
         return false;
     }
     ctx.restarts.set(ctx.restarts.get() + 1);
+    ctx.cancel_tasks();
     match ctx.restore(&mut vm.borrow_mut()) {
         Ok(()) => true,
         Err(e) => {
@@ -434,6 +456,7 @@ fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
 /// The actor has stopped: asks still queued fail, tells become dead letters.
 fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node) {
     stop_cell(&ctx.cell);
+    ctx.cancel_tasks();
     node.remove_wait(ctx.cell.key);
     node.store.remove(ctx.cell.id);
     while let Ok(env) = rx.try_recv() {
