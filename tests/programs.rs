@@ -176,6 +176,44 @@ fn repl_actors() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Every ```noodle block in docs/*.md runs, with its `# expect:` comments.
+fn doc_blocks() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect()).unwrap_or_default();
+    docs.sort();
+    for d in docs {
+        let text = std::fs::read_to_string(&d).unwrap_or_default();
+        let stem = d.file_stem().and_then(|s| s.to_str()).unwrap_or("doc").to_string();
+        let mut block: Option<String> = None;
+        let mut n = 0;
+        for line in text.lines() {
+            match (&mut block, line.trim_end()) {
+                (None, "```noodle") => block = Some(String::new()),
+                (Some(b), "```") => {
+                    n += 1;
+                    out.push((format!("{stem}_{n}"), std::mem::take(b)));
+                    block = None;
+                }
+                (Some(b), l) => {
+                    b.push_str(l);
+                    b.push('\n');
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn check_doc_block(name: &str, src: &str) -> Result<(), Failed> {
+    let path = std::env::temp_dir().join(format!("noodle-doc-{}-{name}.nd", std::process::id()));
+    std::fs::write(&path, src).map_err(|e| e.to_string())?;
+    let r = check_program(&path);
+    let _ = std::fs::remove_file(&path);
+    r
+}
+
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect()).unwrap_or_default();
@@ -196,6 +234,10 @@ fn main() {
     }
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
+    for (name, src) in doc_blocks() {
+        let n = name.clone();
+        trials.push(Trial::test(format!("doc::{name}"), move || check_doc_block(&n, &src)));
+    }
     for p in files("tests/golden/diag") {
         let name = format!("diag::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || golden(&p, "check", "stderr")));
