@@ -31,7 +31,11 @@ impl Vm {
     /// handlers that belong to frames above `stop`.
     pub(crate) fn run_frames(&mut self, stop: usize) -> Result<Value, Value> {
         loop {
-            match self.dispatch(stop) {
+            let r = match self.pending_throw.take() {
+                Some(e) => Err(e),
+                None => self.dispatch(stop),
+            };
+            match r {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     if self.suspended.is_some() || self.yielded {

@@ -125,6 +125,11 @@ pub struct Vm {
     /// Promises made here that may have been sent away, by number.
     pub(crate) promises: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
     /// Per actor class: the globals its code can read (see `actors/reach.rs`).
+    /// The current suspension resumes after the instruction (a send waiting
+    /// for room), so a failure of the awaited future must be thrown in.
+    pub(crate) suspended_after: bool,
+    /// An error to throw into the task as it resumes.
+    pub(crate) pending_throw: Option<Value>,
     /// Loop iterations left in the running task's time slice.
     pub(crate) budget: u32,
     /// The running task may be preempted (it runs under the scheduler).
@@ -183,6 +188,8 @@ impl Vm {
             promises: Default::default(),
             reach_cache: Default::default(),
             spare_tasks: Vec::new(),
+            suspended_after: false,
+            pending_throw: None,
             budget: u32::MAX,
             preemptible: false,
             yielded: false,

@@ -260,11 +260,14 @@ pub(crate) struct TaskRun {
     handler: bool,
     /// An edge is recorded for the current wait.
     edge: bool,
+    /// A send's wait for room: if it fails (a deadlock), the error is
+    /// thrown into the task when it resumes.
+    room_wait: Option<Rc<FutureObj>>,
 }
 
 impl TaskRun {
     pub(crate) fn new(vm: Rc<RefCell<Vm>>, state: TaskState, fut: Rc<FutureObj>, actor: Option<Rc<ActorCtx>>, handler: bool) -> TaskRun {
-        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false }
+        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false, room_wait: None }
     }
 
     /// The finished task's buffers, for reuse (values already dropped).
@@ -290,6 +293,9 @@ impl Future for TaskRun {
                 n.remove_wait(a.cell.key);
             }
         }
+        if let Some(Some(Err(e))) = this.room_wait.take().map(|f| f.result()) {
+            vm.pending_throw = Some(e);
+        }
         vm.swap_task(&mut this.state);
         if let Some(a) = &this.actor {
             a.swap_globals(&mut vm);
@@ -306,6 +312,7 @@ impl Future for TaskRun {
             a.swap_globals(&mut vm);
         }
         let waiting = vm.suspended.take();
+        let after = std::mem::take(&mut vm.suspended_after);
         vm.swap_task(&mut this.state);
         if vm.yielded {
             // Time slice used up: let the other tasks of this worker run.
@@ -314,6 +321,9 @@ impl Future for TaskRun {
             return Poll::Pending;
         }
         if let Some(f) = waiting {
+            if after {
+                this.room_wait = Some(f.clone());
+            }
             f.park(cx.waker());
             if this.is_main {
                 vm.main_waiting = Some(f);
@@ -323,7 +333,8 @@ impl Future for TaskRun {
                 match n.add_wait(a.cell.key, f.target.get(), a.cell.label()) {
                     Ok(()) => this.edge = true,
                     Err(cycle) => {
-                        f.complete(err("DeadlockError", format!("ask cycle: {cycle}")));
+                        let what = if after { "cycle of full mailboxes" } else { "ask cycle" };
+                        f.complete(err("DeadlockError", format!("{what}: {cycle}")));
                     }
                 }
             }

@@ -102,6 +102,7 @@ impl Vm {
         })?
         .detach();
         self.suspended = Some(fut);
+        self.suspended_after = true;
         Ok(())
     }
 
