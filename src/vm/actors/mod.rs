@@ -359,3 +359,45 @@ pub fn default_workers() -> usize {
 pub(crate) fn now_secs() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Arc<Node> {
+        Node::new(1, Arc::default(), Vec::new(), 100)
+    }
+
+    #[test]
+    fn wait_graph_refuses_the_edge_that_closes_a_cycle() {
+        let n = node();
+        assert!(n.add_wait(1, 2, "A".into()).is_ok());
+        assert!(n.add_wait(2, 3, "B".into()).is_ok());
+        assert_eq!(n.add_wait(3, 1, "C".into()), Err("C → A → B → C".to_string()));
+        // The refused edge was not recorded; removing one edge breaks the chain.
+        n.remove_wait(2);
+        assert!(n.add_wait(3, 1, "C".into()).is_ok());
+    }
+
+    #[test]
+    fn waiting_on_yourself_is_a_cycle() {
+        let n = node();
+        assert_eq!(n.add_wait(7, 7, "A".into()), Err("A → A".to_string()));
+    }
+
+    #[test]
+    fn quiet_counts_messages_in_flight_and_busy_workers() {
+        let n = Node::new(2, Arc::default(), Vec::new(), 100);
+        assert!(n.quiet());
+        n.in_flight.fetch_add(1, Ordering::SeqCst);
+        assert!(!n.quiet());
+        n.in_flight.fetch_sub(1, Ordering::SeqCst);
+        n.mark_busy(1);
+        assert!(!n.quiet());
+        n.mark_busy(1); // idempotent
+        n.mark_idle(1);
+        assert!(n.quiet());
+        n.mark_busy(0); // the main thread is not counted
+        assert!(n.quiet());
+    }
+}

@@ -517,3 +517,27 @@ impl Vm {
         Ok(Value::None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, Value)]) -> Result<Options, Value> {
+        let mut m = MapInner::default();
+        for (k, v) in pairs {
+            m.insert(Key::Str(Rc::new(k.to_string())), v.clone());
+        }
+        Options::parse(&Value::map(m))
+    }
+
+    #[test]
+    fn spawn_options_defaults_and_checks() {
+        let o = Options::parse(&Value::None).unwrap();
+        assert_eq!((o.mailbox, o.max_restarts, o.restart, o.spread), (DEFAULT_MAILBOX, 3, Restart::OnFailure, false));
+        let o = opts(&[("restart", Value::str("never")), ("mailbox", Value::Int(8)), ("strategy", Value::str("balanced"))]).unwrap();
+        assert_eq!((o.restart, o.mailbox, o.spread), (Restart::Never, 8, true));
+        for bad in [("mailbox", Value::Int(0)), ("restart", Value::str("sometimes")), ("colour", Value::Int(1)), ("max_restarts", Value::str("3"))] {
+            assert!(opts(&[bad]).is_err());
+        }
+    }
+}
