@@ -50,6 +50,26 @@ impl Vm {
                 ops::slice(&self.stack[b], &self.stack[b + 1], &self.stack[b + 2])?
             }
             Op::GetField => self.get_field(&self.stack[b], const_str(&self.raw_consts, ins.c))?,
+            Op::Spawn => match &self.raw_consts[ins.c as usize] {
+                crate::bytecode::Const::Names(names) => {
+                    let names = names.clone();
+                    self.spawn_actor(a, ins.b as usize, &names)?
+                }
+                _ => return err("TypeError", "internal: spawn constant has the wrong kind"),
+            },
+            Op::Tell => {
+                // The argument registers are temporaries: move them.
+                let args: smallvec::SmallVec<[Value; 4]> = self.stack[a + 1..a + 1 + ins.b as usize].iter_mut().map(std::mem::take).collect();
+                let target = self.stack[a].clone();
+                let name = const_str(&self.raw_consts, ins.c);
+                // The actor's interned handler name: no allocation per message.
+                let name: std::sync::Arc<str> = match &target {
+                    Value::Actor(c) => c.handlers.iter().find(|h| &***h == name).cloned().unwrap_or_else(|| name.into()),
+                    _ => name.into(),
+                };
+                self.tell(&target, &name, &args)?;
+                Value::None
+            }
             Op::SetField => {
                 let v = self.stack[b].clone();
                 let name = const_str(&self.raw_consts, ins.c);

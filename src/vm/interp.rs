@@ -255,11 +255,18 @@ impl Vm {
                     }
                 }
                 Op::Closure | Op::NewMap | Op::NewRange | Op::GetIndex2 | Op::Slice | Op::GetField | Op::SetField
-                | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative => {
+                | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative
+                | Op::Spawn | Op::Tell => {
                     // Rarer instructions run out of line, which keeps this loop's
                     // hot state in machine registers.
                     let r = self.exec_cold(ins, base, &*closure);
                     tri!(self, pc!(), r);
+                    if self.suspended.is_some() {
+                        // A send filled a mailbox: wait for room, then go on
+                        // after this instruction.
+                        self.save_pc(pc!());
+                        return Err(Value::None);
+                    }
                     sync!();
                 }
                 Op::Add => arith!(ins, checked_add, +, ops::add),
@@ -355,17 +362,18 @@ impl Vm {
                 }
                 Op::Jump => {
                     let target = code.add(ins.c as usize);
-                    if target < ip {
-                        // A loop iteration: tasks share their worker, so a long
-                        // loop yields now and then (preemption by budget).
-                        self.budget = self.budget.wrapping_sub(1);
-                        if self.budget == 0 && self.preemptible && self.native_depth == 0 {
+                    // A backward jump is a loop iteration: tasks share their
+                    // worker, so a long loop yields now and then.
+                    self.budget = self.budget.wrapping_sub((target < ip) as u32);
+                    ip = target;
+                    if self.budget == 0 {
+                        if self.preemptible && self.native_depth == 0 {
                             self.save_pc(ins.c as usize);
                             self.yielded = true;
                             return Err(Value::None);
                         }
+                        self.budget = u32::MAX;
                     }
-                    ip = target;
                 }
                 Op::JumpIfFalse => {
                     let t = match &r!(ins.a) {
@@ -504,25 +512,6 @@ impl Vm {
                     };
                     after_call!(outcome);
                 }
-                Op::Spawn | Op::Tell => {
-                    self.save_pc(pc!());
-                    let slot = base + ins.a as usize;
-                    let r = match (ins.op, konst!(ins.c)) {
-                        (Op::Spawn, Const::Names(names)) => self.spawn_actor(slot, ins.b as usize, names).map(|v| self.stack[slot] = v),
-                        (Op::Tell, Const::Str(name)) => {
-                            // The argument registers are temporaries: move them.
-                            let args: smallvec::SmallVec<[Value; 4]> = self.stack[slot + 1..slot + 1 + ins.b as usize].iter_mut().map(std::mem::take).collect();
-                            let target = self.stack[slot].clone();
-                            self.tell(&target, name, &args)
-                        }
-                        _ => err("TypeError", "internal: message constant has the wrong kind"),
-                    };
-                    tri!(self, pc!(), r);
-                    if self.suspended.is_some() {
-                        return Err(Value::None);
-                    }
-                    sync!();
-                }
                 Op::Await => {
                     let v = match &r!(ins.b) {
                         Value::Future(f) => match f.result() {
@@ -542,11 +531,12 @@ impl Vm {
                     };
                     put(&mut r!(ins.a), v);
                 }
-                Op::AsyncBegin if self.handler_task && self.frames.len() == 1 => {
-                    // An actor's async handler: its body runs in the handler's
-                    // own task, which the actor loop awaits (one message at a time).
-                }
                 Op::AsyncBegin => {
+                    if self.handler_task && self.frames.len() == 1 {
+                        // An actor's async handler: its body runs in the handler's
+                        // own task, which the actor loop awaits (one message at a time).
+                        continue;
+                    }
                     // The prologue of an async def has run in the caller; the body
                     // becomes a task of its own and the caller gets its future.
                     let f = self.frames.pop().expect("frame");
