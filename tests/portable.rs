@@ -126,6 +126,8 @@ mod malformed {
             any::<u32>().prop_map(|n| Portable::Builtin(n % 64)),
             any::<u32>().prop_map(|n| Portable::Func { func: n % 8, upvals: vec![] }),
             ".{0,8}".prop_map(Portable::Str),
+            (any::<u64>(), any::<u32>()).prop_map(|(id, owner)| Portable::Promise { id, owner }),
+            (proptest::option::of(any::<u32>()), ".{0,6}").prop_map(|(index, name)| Portable::Module { index, name }),
         ]
     }
 
@@ -148,7 +150,9 @@ mod malformed {
         fn random_packets_never_panic(root in tree(), cells in proptest::collection::vec(tree(), 0..3)) {
             let p = program();
             let vm = run(&p);
-            let _ = vm.from_portable(&Packet { root, cells });
+            let packet = Packet { root, cells };
+            let _ = vm.from_portable(&packet);
+            let _ = vm.from_portable_args(&packet);
         }
 
         #[test]

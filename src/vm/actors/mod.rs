@@ -238,6 +238,10 @@ impl Node {
 
     /// Send to a worker, starting its thread on first use.
     pub(crate) fn post(self: &Arc<Self>, worker: usize, msg: WorkerMsg) {
+        if worker >= self.links.len() {
+            // Only a malformed packet (a promise from a bigger node) gets here.
+            return;
+        }
         if worker != 0 {
             self.ensure_thread(worker);
         }
