@@ -136,6 +136,9 @@ pub struct Vm {
     pub(crate) preemptible: bool,
     /// Set when the task used up its slice and should run again later.
     pub(crate) yielded: bool,
+    /// Task groups (0 = main, else an actor's key) with a task paused
+    /// mid-slice: their other tasks wait until it continues.
+    pub(crate) sliced_groups: Vec<u64>,
     /// Buffers of finished handler tasks, reused by the next handler.
     pub(crate) spare_tasks: Vec<task::TaskState>,
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
@@ -193,6 +196,7 @@ impl Vm {
             budget: u32::MAX,
             preemptible: false,
             yielded: false,
+            sliced_groups: Vec::new(),
         }
     }
 

@@ -263,11 +263,13 @@ pub(crate) struct TaskRun {
     /// A send's wait for room: if it fails (a deadlock), the error is
     /// thrown into the task when it resumes.
     room_wait: Option<Rc<FutureObj>>,
+    /// This task used up its time slice and waits to continue.
+    sliced: bool,
 }
 
 impl TaskRun {
     pub(crate) fn new(vm: Rc<RefCell<Vm>>, state: TaskState, fut: Rc<FutureObj>, actor: Option<Rc<ActorCtx>>, handler: bool) -> TaskRun {
-        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false, room_wait: None }
+        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false, room_wait: None, sliced: false }
     }
 
     /// The finished task's buffers, for reuse (values already dropped).
@@ -287,6 +289,18 @@ impl Future for TaskRun {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };
+        // Tasks that share variables (main and its tasks; one actor's handler
+        // and the tasks it started) switch only at suspension points: while
+        // one of them is paused mid-slice, the others of its group wait, and
+        // only other groups (other actors) use the time.
+        let group = this.actor.as_ref().map_or(0, |a| a.cell.key);
+        if this.sliced {
+            this.sliced = false;
+            vm.sliced_groups.retain(|g| *g != group);
+        } else if vm.sliced_groups.contains(&group) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if this.edge {
             this.edge = false;
             if let (Some(a), Some(n)) = (&this.actor, &vm.node) {
@@ -317,6 +331,8 @@ impl Future for TaskRun {
         if vm.yielded {
             // Time slice used up: let the other tasks of this worker run.
             vm.yielded = false;
+            this.sliced = true;
+            vm.sliced_groups.push(group);
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
