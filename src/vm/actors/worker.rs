@@ -56,7 +56,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     let main_loop = ex.spawn(worker_loop(rc.clone(), rx));
     smol::block_on(async {
         loop {
-            while ex.try_tick() {}
+            while !main_loop.is_finished() && ex.try_tick() {}
             rc.borrow_mut().flush_pending();
             if main_loop.is_finished() {
                 break;
