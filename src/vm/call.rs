@@ -119,7 +119,7 @@ impl Vm {
                     let (args, kw) = self.take_args(slot, argc, names);
                     let v = methods::call_method(self, &b.receiver, name, &args, &kw)?;
                     self.stack[slot] = v;
-                    Ok(CallOutcome::Done)
+                    self.done_or_wait()
                 }
                 _ => err("TypeError", "bad bound method"),
             },
@@ -145,11 +145,22 @@ impl Vm {
                 let (args, kw) = self.take_args(slot, argc, names);
                 let v = (n.f)(self, &args, &kw)?;
                 self.stack[slot] = v;
-                Ok(CallOutcome::Done)
+                self.done_or_wait()
             }
             Value::Undefined => err("NameError", "a function is called before its definition"),
             other => err("TypeError", format!("{} is not callable", other.type_name())),
         }
+    }
+
+    /// After a native call: `Done`, or — when a send in it filled a mailbox
+    /// and the task must wait for room — an `Err` that suspends the task; the
+    /// caller saved the pc of the next instruction, where it resumes.
+    #[inline]
+    fn done_or_wait(&self) -> Result<CallOutcome, Value> {
+        if self.suspended.is_some() {
+            return Err(Value::None);
+        }
+        Ok(CallOutcome::Done)
     }
 
     /// Move a native call's arguments out of the call window (its registers are
@@ -200,13 +211,13 @@ impl Vm {
                 }
                 let (args, _) = self.take_args(slot, argc, None);
                 self.stack[slot] = self.ask(cell, name, &args)?;
-                Ok(CallOutcome::Done)
+                self.done_or_wait()
             }
             _ => {
                 let (args, kw) = self.take_args(slot, argc, names);
                 let v = methods::call_method(self, &recv, name, &args, &kw)?;
                 self.stack[slot] = v;
-                Ok(CallOutcome::Done)
+                self.done_or_wait()
             }
         }
     }

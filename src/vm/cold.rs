@@ -68,6 +68,9 @@ impl Vm {
                     _ => name.into(),
                 };
                 self.tell(&target, &name, &args)?;
+                if self.suspended.is_some() {
+                    return Err(Value::None);
+                }
                 Value::None
             }
             Op::SetField => {

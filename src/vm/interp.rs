@@ -173,12 +173,6 @@ impl Vm {
                         if self.exit_code.is_some() {
                             return Err(Value::None);
                         }
-                        if self.suspended.is_some() {
-                            // A send filled a mailbox: wait for room, then
-                            // go on after this instruction.
-                            self.save_pc(pc!());
-                            return Err(Value::None);
-                        }
                         sync!();
                     }
                     Err(e) => return Err(e),
@@ -259,14 +253,10 @@ impl Vm {
                 | Op::Spawn | Op::Tell => {
                     // Rarer instructions run out of line, which keeps this loop's
                     // hot state in machine registers.
+                    // (A send that filled a mailbox returns `Err` with the task
+                    // suspended: it resumes after this instruction.)
                     let r = self.exec_cold(ins, base, &*closure);
                     tri!(self, pc!(), r);
-                    if self.suspended.is_some() {
-                        // A send filled a mailbox: wait for room, then go on
-                        // after this instruction.
-                        self.save_pc(pc!());
-                        return Err(Value::None);
-                    }
                     sync!();
                 }
                 Op::Add => arith!(ins, checked_add, +, ops::add),
@@ -532,11 +522,6 @@ impl Vm {
                     put(&mut r!(ins.a), v);
                 }
                 Op::AsyncBegin => {
-                    if self.handler_task && self.frames.len() == 1 {
-                        // An actor's async handler: its body runs in the handler's
-                        // own task, which the actor loop awaits (one message at a time).
-                        continue;
-                    }
                     // The prologue of an async def has run in the caller; the body
                     // becomes a task of its own and the caller gets its future.
                     let f = self.frames.pop().expect("frame");

@@ -125,15 +125,20 @@ impl Vm {
     }
 
     /// Start `state` as a new task completing `fut`.
+    #[inline(never)]
     pub(crate) fn spawn_task(&mut self, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "async calls need the scheduler (internal: no executor)");
         };
         let actor = self.current_actor.clone();
-        if let Some(a) = &actor {
+        // The body of an actor's async handler (its frame was the handler
+        // task's only one): the actor loop awaits it, so its waits block the
+        // actor. Other tasks of the actor run in the background.
+        let handler = self.handler_task && self.frames.is_empty();
+        if let (Some(a), false) = (&actor, handler) {
             a.track(&fut);
         }
-        let t = ex.spawn(TaskRun::new(vm, state, fut.clone(), actor, false));
+        let t = ex.spawn(TaskRun::new(vm, state, fut.clone(), actor, handler));
         fut.set_task(t);
         Ok(())
     }

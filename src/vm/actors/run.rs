@@ -265,7 +265,7 @@ impl Vm {
     }
 
     /// Frames that call handler `method` of the actor with `args`.
-    fn handler_state(&mut self, ctx: &ActorCtx, method: &str, args: Vec<Value>) -> Result<TaskState, Value> {
+    fn handler_state(&mut self, ctx: &ActorCtx, method: &str, args: Vec<Value>) -> Result<(TaskState, bool), Value> {
         let Some(m) = ctx.inst.class.find_method(method).cloned() else {
             return err("TypeError", format!("actor {} has no handler `{method}`", ctx.cell.class_name));
         };
@@ -277,10 +277,11 @@ impl Vm {
         self.stack.push(Value::None);
         self.stack.push(Value::Instance(ctx.inst.clone()));
         let argc = args.len();
+        let is_async = m.func.is_async;
         self.stack.extend(args);
         let r = self.bind_args(&m, 1, argc, None).and_then(|_| self.push_frame(m, 1, 0, FrameKind::Normal));
         self.swap_task(&mut state);
-        r.map(|_| state)
+        r.map(|_| (state, is_async))
     }
 
     /// Send an ask's reply, copying the value for the asker.
@@ -313,7 +314,7 @@ impl Vm {
 
 /// Run one handler to completion as a task of the actor.
 async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, args: Vec<Value>) -> Result<Value, Value> {
-    let state = vm.borrow_mut().handler_state(ctx, method, args)?;
+    let (state, is_async) = vm.borrow_mut().handler_state(ctx, method, args)?;
     let fut = FutureObj::new();
     let mut run = TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true);
     (&mut run).await;
@@ -327,7 +328,12 @@ async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, arg
         v.spare_tasks.push(spare);
     }
     drop(v);
-    fut.result().unwrap_or(Ok(Value::None))
+    match fut.result() {
+        // An async handler returned its body's future: the actor waits for
+        // the body (one message at a time, awaits included).
+        Some(Ok(Value::Future(body))) if is_async => crate::vm::task::Awaiting(body).await,
+        r => r.unwrap_or(Ok(Value::None)),
+    }
 }
 
 fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
