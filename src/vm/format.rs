@@ -155,7 +155,7 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut Vec<usize>) {
         Value::Iter(_) => out.push_str("<iterator>"),
         Value::Future(f) => out.push_str(if f.is_done() { "<future done>" } else { "<future pending>" }),
         Value::Actor(a) => {
-            let _ = write!(out, "<actor {} {}>", a.label(), &a.id_str[..8]);
+            let _ = write!(out, "<actor {} {}>", a.class_name, a.id_str);
         }
     }
     if ptr_of(v).is_some() {
