@@ -14,11 +14,11 @@ pub const BUILTINS: &[&str] = &[
     "print", "input", "len", "str", "int", "float", "bool", "type", "range", "enumerate",
     "zip", "min", "max", "sum", "abs", "round", "sorted", "reversed", "sqrt", "floor",
     "ceil", "Error", "args", "exit", "now", "sleep", "all", "any", "timeout", "promise",
-    "lookup", "send_message",
+    "lookup", "send_message", "matrix", "zeros", "ones", "eye", "rand",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).
-pub const NATIVE_MODULES: &[&str] = &["math", "json", "time", "random"];
+pub const NATIVE_MODULES: &[&str] = &["math", "json", "time", "random", "linalg", "nn"];
 
 pub fn builtin_index(name: &str) -> Option<usize> {
     BUILTINS.iter().position(|b| *b == name)

@@ -23,6 +23,10 @@ pub fn builtin_sig(name: &str) -> Option<Sig> {
         "timeout" => (&[("future", false), ("ms", false)], false),
         "promise" => (&[], false),
         "lookup" => (&[("name", false)], false),
+        "matrix" => (&[("rows", false)], false),
+        "zeros" | "ones" => (&[("rows", false), ("cols", false)], false),
+        "eye" => (&[("n", false)], false),
+        "rand" => (&[("rows", false), ("cols", false), ("seed", true)], false),
         "send_message" => (&[("actor", false), ("message", false)], false),
         _ => return None,
     };

@@ -17,6 +17,7 @@ macro_rules! natives {
 }
 
 use super::async_builtins::{all, any, lookup, promise, send_message, sleep, timeout};
+use super::matrix::{eye, matrix, ones, rand, zeros};
 
 natives! {
     "print" => print, "input" => input, "len" => len, "str" => str_, "int" => int, "float" => float,
@@ -26,6 +27,7 @@ natives! {
     "args" => args, "exit" => exit, "now" => now,
     "sleep" => sleep, "all" => all, "any" => any, "timeout" => timeout, "promise" => promise,
     "lookup" => lookup, "send_message" => send_message,
+    "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
 }
 
 pub fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Value> {
@@ -101,6 +103,7 @@ pub fn length(v: &Value) -> Result<i64, Value> {
         Value::List(l) => l.borrow().len() as i64,
         Value::Map(m) => m.borrow().len() as i64,
         Value::Range(r) => r.len(),
+        Value::Matrix(m) => m.nrows() as i64,
         other => return err("TypeError", format!("{} has no length", other.type_name())),
     })
 }

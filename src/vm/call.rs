@@ -295,6 +295,7 @@ impl Vm {
                     }
                 }
             }
+            Value::Matrix(m) if super::matrix::field(m, name).is_some() => Ok(super::matrix::field(m, name).unwrap_or(Value::None)),
             Value::Actor(a) => match name {
                 "id" => Ok(Value::str(&a.id_str)),
                 "name" => Ok(a.name.as_ref().map_or(Value::None, |n| Value::str(n))),
@@ -383,7 +384,7 @@ impl Vm {
             "fn" => matches!(v, Value::Func(_) | Value::Native(_) | Value::Bound(_) | Value::Class(_)),
             "actor" => matches!(v, Value::Actor(_)),
             "future" => matches!(v, Value::Future(_)),
-            "matrix" => false,
+            "matrix" => matches!(v, Value::Matrix(_)),
             class => matches!(v, Value::Instance(i) if i.class.is_subclass_of(class)),
         };
         if ok {

@@ -42,8 +42,17 @@ impl Vm {
                 }
                 (x, y) => return err("TypeError", format!("range bounds must be int, not {} and {}", x.type_name(), y.type_name())),
             },
-            Op::GetIndex2 => return err("TypeError", format!("{} does not take two indices", self.stack[b].type_name())),
+            Op::GetIndex2 => match &self.stack[b] {
+                Value::Matrix(m) => super::matrix::get2(m, &self.stack[b + 1], &self.stack[b + 2])?,
+                other => return err("TypeError", format!("{} does not take two indices", other.type_name())),
+            },
             Op::Slice => {
+                if let (Value::Matrix(m), 2) = (&self.stack[b], ins.c) {
+                    let s = &self.stack;
+                    let v = super::matrix::slice(m, (&s[b + 1], &s[b + 2]), Some((&s[b + 3], &s[b + 4])))?;
+                    self.stack[a] = v;
+                    return Ok(());
+                }
                 if ins.c != 1 {
                     return err("TypeError", format!("{} does not take two slices", self.stack[b].type_name()));
                 }

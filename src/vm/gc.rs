@@ -174,7 +174,7 @@ impl Node {
                     push(k);
                     push(v);
                 }),
-                Iter::Range { .. } | Iter::Chars { .. } => {}
+                Iter::Range { .. } | Iter::Chars { .. } | Iter::Rows { .. } => {}
             },
         }
         Some(out)

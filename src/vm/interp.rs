@@ -281,11 +281,7 @@ impl Vm {
                     put(&mut r!(ins.a), v);
                 }
                 Op::Pow => binop!(ins, ops::pow),
-                Op::MatMul => {
-                    let (x, y) = (&r!(ins.b), &r!(ins.c));
-                    let m = format!("unsupported operand types for @: {} and {}", x.type_name(), y.type_name());
-                    tri!(self, pc!(), err::<()>("TypeError", m));
-                }
+                Op::MatMul => binop!(ins, super::matrix::matmul),
                 Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
                 Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
                 Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),

@@ -1,5 +1,6 @@
 //! Iteration for `for` loops: lists (live, like Python), ranges, strings
-//! (characters), maps (keys, or key/value pairs with two loop variables).
+//! (characters), maps (keys, or key/value pairs with two loop variables),
+//! matrices (rows, as 1×n matrices).
 
 use super::value::*;
 use std::cell::RefCell;
@@ -11,6 +12,7 @@ pub fn make_iter(v: &Value) -> Result<Value, Value> {
         Value::Range(r) => Iter::Range { next: r.start, end: r.end, step: r.step },
         Value::Str(s) => Iter::Chars { s: s.clone(), pos: 0 },
         Value::Map(m) => Iter::Pairs { items: m.borrow().iter().map(|(k, v)| (k.to_value(), v.clone())).collect(), pos: 0 },
+        Value::Matrix(m) => Iter::Rows { m: m.clone(), pos: 0 },
         Value::Iter(_) => return Ok(v.clone()),
         other => return err("TypeError", format!("cannot iterate over {}", other.type_name())),
     };
@@ -45,6 +47,11 @@ pub fn next(it: &mut Iter) -> Option<Value> {
         }
         Iter::Pairs { items, pos } => {
             let v = items.get(*pos).map(|(k, _)| k.clone());
+            *pos += 1;
+            v
+        }
+        Iter::Rows { m, pos } => {
+            let v = (*pos < m.nrows()).then(|| super::matrix::row(m, &Value::Int(*pos as i64)).ok()).flatten();
             *pos += 1;
             v
         }

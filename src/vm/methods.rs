@@ -16,6 +16,7 @@ pub fn has_method(v: &Value, name: &str) -> bool {
         Value::Str(_) => STR_METHODS.contains(&name),
         Value::List(_) => LIST_METHODS.contains(&name),
         Value::Map(_) => MAP_METHODS.contains(&name),
+        Value::Matrix(_) => super::matrix::METHODS.contains(&name),
         _ => false,
     }
 }
@@ -43,6 +44,10 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         Value::Actor(a) => {
             no_kw(name, kw)?;
             vm.ask(a, name, args)
+        }
+        Value::Matrix(m) => {
+            no_kw(name, kw)?;
+            super::matrix::method(vm, m, name, args)
         }
         other => err("TypeError", format!("{} has no method `{name}`", other.type_name())),
     }

@@ -10,6 +10,8 @@ pub mod task;
 pub mod portable;
 mod async_builtins;
 pub mod gc;
+pub mod linalg;
+pub mod matrix;
 pub mod format;
 mod interp;
 mod iter;

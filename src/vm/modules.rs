@@ -126,6 +126,8 @@ pub fn build(name: &str) -> Option<Value> {
         "json" => (JSON, vec![]),
         "time" => (TIME, vec![]),
         "random" => (RANDOM, vec![]),
+        "linalg" => (super::linalg::LINALG, vec![]),
+        "nn" => (super::linalg::NN, vec![]),
         _ => return None,
     };
     let mut members: indexmap::IndexMap<Rc<str>, Value, FxBuild> = Default::default();

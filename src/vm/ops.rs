@@ -38,6 +38,9 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, Value> {
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => Ok(Value::Float(x + y)),
             _ => {
+                if let Some(r) = super::matrix::arith('+', a, b) {
+                    return r;
+                }
                 if matches!(a, Value::Str(_)) || matches!(b, Value::Str(_)) {
                     err("TypeError", format!("cannot add {} and {}; use str(x) or an f-string", a.type_name(), b.type_name()))
                 } else {
@@ -53,7 +56,7 @@ pub fn sub(a: &Value, b: &Value) -> Result<Value, Value> {
         (Value::Int(x), Value::Int(y)) => x.checked_sub(*y).map(Value::Int).map_or_else(|| overflow("-"), Ok),
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => Ok(Value::Float(x - y)),
-            _ => type_err("-", a, b),
+            _ => super::matrix::arith('-', a, b).unwrap_or_else(|| type_err("-", a, b)),
         },
     }
 }
@@ -89,7 +92,7 @@ pub fn mul(a: &Value, b: &Value) -> Result<Value, Value> {
         (Value::Int(n), Value::Str(_) | Value::List(_)) => repeat(*n, b),
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => Ok(Value::Float(x * y)),
-            _ => type_err("*", a, b),
+            _ => super::matrix::arith('*', a, b).unwrap_or_else(|| type_err("*", a, b)),
         },
     }
 }
@@ -98,7 +101,7 @@ pub fn div(a: &Value, b: &Value) -> Result<Value, Value> {
     match (as_f64(a), as_f64(b)) {
         (Some(_), Some(y)) if y == 0.0 => err("ZeroDivisionError", "division by zero"),
         (Some(x), Some(y)) => Ok(Value::Float(x / y)),
-        _ => type_err("/", a, b),
+        _ => super::matrix::arith('/', a, b).unwrap_or_else(|| type_err("/", a, b)),
     }
 }
 
@@ -182,6 +185,7 @@ pub fn neg(a: &Value) -> Result<Value, Value> {
     match a {
         Value::Int(x) => x.checked_neg().map(Value::Int).map_or_else(|| overflow("-"), Ok),
         Value::Float(f) => Ok(Value::Float(-f)),
+        Value::Matrix(m) => Ok(super::matrix::neg(m)),
         _ => err("TypeError", format!("cannot negate {}", a.type_name())),
     }
 }
@@ -225,6 +229,7 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
         (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message),
         (Value::Module(x), Value::Module(y)) => Rc::ptr_eq(x, y),
         (Value::Actor(x), Value::Actor(y)) => x.id == y.id,
+        (Value::Matrix(x), Value::Matrix(y)) => super::matrix::equal(x, y),
         (Value::Future(x), Value::Future(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }
@@ -301,6 +306,10 @@ fn index_int(v: &Value) -> Result<i64, Value> {
 
 pub fn get_index(obj: &Value, idx: &Value) -> Result<Value, Value> {
     match obj {
+        Value::Matrix(m) => match idx {
+            Value::Range(r) if r.step == 1 => super::matrix::slice(m, (&Value::Int(r.start), &Value::Int(r.end)), None),
+            _ => super::matrix::row(m, idx),
+        },
         Value::List(l) => {
             if let Value::Range(r) = idx {
                 if r.step == 1 {
@@ -397,6 +406,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Value> {
 /// `obj[start:end]`, clamped to the bounds.
 pub fn slice(obj: &Value, start: &Value, end: &Value) -> Result<Value, Value> {
     match obj {
+        Value::Matrix(m) => super::matrix::slice(m, (start, end), None),
         Value::List(l) => {
             let l = l.borrow();
             let a = bound(start, l.len(), 0)?;

@@ -47,6 +47,8 @@ pub enum Portable {
     Error { kind: String, message: String, trace: Vec<String> },
     /// An actor reference: the same actor on the other side.
     Actor(super::actors::ActorRef),
+    /// A matrix: shared, not copied (it is immutable).
+    Matrix(super::matrix::Shared),
     /// A `promise()`: its number and owning worker.
     Promise { id: u64, owner: u32 },
     /// A module: compiled ones by index, library ones by name.
@@ -189,6 +191,7 @@ impl Encoder {
             Value::Future(_) => return err("TypeError", "a future cannot be sent (send its result instead)"),
             Value::Module(m) => Portable::Module { index: m.index, name: m.name.to_string() },
             Value::Actor(a) => Portable::Actor(super::actors::ActorRef(a.clone())),
+            Value::Matrix(m) => Portable::Matrix(super::matrix::Shared(m.clone())),
             Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
         })
     }
@@ -377,6 +380,7 @@ impl Decoder<'_> {
                 Value::Instance(inst)
             }
             Portable::Actor(a) => Value::Actor(a.0.clone()),
+            Portable::Matrix(m) => Value::Matrix(m.0.clone()),
             Portable::Promise { id, owner } => Value::Future(self.vm.promise_copy(*id, *owner as usize)),
             Portable::Module { index: Some(i), .. } => match self.vm.modules.get(*i as usize) {
                 Some(m) => Value::Module(m.obj.clone()),

@@ -36,6 +36,8 @@ pub enum Value {
     Iter(Rc<RefCell<Iter>>),
     /// The result of an async call or `promise()`, see `vm/task.rs`.
     Future(Rc<super::task::FutureObj>),
+    /// A dense float64 matrix; immutable, so shared (across actors too).
+    Matrix(std::sync::Arc<super::matrix::Mat>),
     /// A reference to an actor (possibly on another thread).
     Actor(std::sync::Arc<super::actors::ActorCell>),
     /// Internal: a global not yet assigned, or an argument not passed.
@@ -80,6 +82,7 @@ impl Value {
             Value::Iter(x) => Value::Iter(Rc::clone(x)),
             Value::Future(x) => Value::Future(Rc::clone(x)),
             Value::Actor(x) => Value::Actor(x.clone()),
+            Value::Matrix(x) => Value::Matrix(x.clone()),
             Value::Undefined => Value::Undefined,
         }
     }
@@ -225,6 +228,7 @@ pub enum Iter {
     Chars { s: Rc<String>, pos: usize },
     Keys { items: Vec<Value>, pos: usize },
     Pairs { items: Vec<(Value, Value)>, pos: usize },
+    Rows { m: std::sync::Arc<super::matrix::Mat>, pos: usize },
 }
 
 impl Value {
@@ -269,6 +273,7 @@ impl Value {
             Value::Iter(_) => "iterator",
             Value::Future(_) => "future",
             Value::Actor(_) => "actor",
+            Value::Matrix(_) => "matrix",
             Value::Undefined => "undefined",
         }
     }
