@@ -42,6 +42,18 @@ echo "startup: noodle run examples/hello.nd median $(printf "%s\n" "${s[@]}" | m
 fi
 [ "$ONLY" = cpu ] && exit 0
 
+# Matrices against numpy (pip install numpy), whole processes both.
+if python3 -c "import numpy" 2>/dev/null; then
+  n=(); p=()
+  for _ in $(seq "$RUNS"); do
+    n+=("$(secs $NOODLE run bench/matmul.nd)")
+    p+=("$(secs python3 "$PEERS/matmul.py")")
+  done
+  nm=$(printf "%s\n" "${n[@]}" | median)
+  pm=$(printf "%s\n" "${p[@]}" | median)
+  printf "\n%-10s %10s %10s %12s\n%-10s %10.3f %10.3f %12s\n" bench noodle numpy noodle/numpy matmul "$nm" "$pm" "$(ratio "$nm" "$pm")"
+fi
+
 # Actors: Noodle's whole process (startup included) against Erlang's
 # in-process time (erl boots in about a second) and Python asyncio.
 HAVE_ERL=$(command -v erlc >/dev/null && echo 1 || echo 0)

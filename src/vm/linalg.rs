@@ -73,7 +73,8 @@ fn det(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     if m.nrows() == 0 {
         return Ok(Value::Float(1.0));
     }
-    Ok(Value::Float(m.determinant()))
+    // `+ 0.0` turns a -0.0 from a singular matrix into 0.0.
+    Ok(Value::Float(m.determinant() + 0.0))
 }
 
 fn solve(_: &mut Vm, args: &[Value], kw: Kw) -> R {

@@ -287,7 +287,7 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<V
         }
         "sum" => {
             arity(name, args, 0, 0)?;
-            Ok(Value::Float(all(m).sum()))
+            Ok(Value::Float(all(m).fold(0.0, |a, b| a + b)))
         }
         "mean" => {
             arity(name, args, 0, 0)?;
@@ -295,7 +295,7 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<V
             if n == 0 {
                 return empty();
             }
-            Ok(Value::Float(all(m).sum::<f64>() / n as f64))
+            Ok(Value::Float(all(m).fold(0.0, |a, b| a + b) / n as f64))
         }
         "max" | "min" => {
             arity(name, args, 0, 0)?;
