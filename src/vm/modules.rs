@@ -128,6 +128,7 @@ pub fn build(name: &str) -> Option<Value> {
         "random" => (RANDOM, vec![]),
         "linalg" => (super::linalg::LINALG, vec![]),
         "nn" => (super::linalg::NN, vec![]),
+        "fs" => (super::fs::FS, vec![]),
         _ => return None,
     };
     let mut members: indexmap::IndexMap<Rc<str>, Value, FxBuild> = Default::default();
