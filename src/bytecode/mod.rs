@@ -18,7 +18,7 @@ pub const BUILTINS: &[&str] = &[
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).
-pub const NATIVE_MODULES: &[&str] = &["math", "json", "time", "random", "linalg", "nn", "fs"];
+pub const NATIVE_MODULES: &[&str] = &["math", "json", "time", "random", "linalg", "nn", "fs", "db"];
 
 pub fn builtin_index(name: &str) -> Option<usize> {
     BUILTINS.iter().position(|b| *b == name)

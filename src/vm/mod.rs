@@ -10,6 +10,7 @@ pub mod task;
 pub mod portable;
 mod async_builtins;
 pub mod gc;
+pub mod db;
 pub mod fs;
 pub mod linalg;
 pub mod matrix;

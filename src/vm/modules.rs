@@ -129,6 +129,7 @@ pub fn build(name: &str) -> Option<Value> {
         "linalg" => (super::linalg::LINALG, vec![]),
         "nn" => (super::linalg::NN, vec![]),
         "fs" => (super::fs::FS, vec![]),
+        "db" => (super::db::DB, vec![]),
         _ => return None,
     };
     let mut members: indexmap::IndexMap<Rc<str>, Value, FxBuild> = Default::default();

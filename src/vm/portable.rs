@@ -47,6 +47,9 @@ pub enum Portable {
     Error { kind: String, message: String, trace: Vec<String> },
     /// An actor reference: the same actor on the other side.
     Actor(super::actors::ActorRef),
+    /// A database handle, by path (opened again on the other side: one
+    /// handle per file).
+    Db(String),
     /// A matrix: shared, not copied (it is immutable).
     Matrix(super::matrix::Shared),
     /// A `promise()`: its number and owning worker.
@@ -192,6 +195,8 @@ impl Encoder {
             Value::Module(m) => Portable::Module { index: m.index, name: m.name.to_string() },
             Value::Actor(a) => Portable::Actor(super::actors::ActorRef(a.clone())),
             Value::Matrix(m) => Portable::Matrix(super::matrix::Shared(m.clone())),
+            Value::Db(h) => Portable::Db(h.path.clone()),
+            Value::DbTx(_) => return err("TypeError", "a transaction cannot be sent (it belongs to its lambda)"),
             Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
         })
     }
@@ -381,6 +386,7 @@ impl Decoder<'_> {
             }
             Portable::Actor(a) => Value::Actor(a.0.clone()),
             Portable::Matrix(m) => Value::Matrix(m.0.clone()),
+            Portable::Db(path) => Value::Db(super::db::open_handle(path)?),
             Portable::Promise { id, owner } => Value::Future(self.vm.promise_copy(*id, *owner as usize)),
             Portable::Module { index: Some(i), .. } => match self.vm.modules.get(*i as usize) {
                 Some(m) => Value::Module(m.obj.clone()),
