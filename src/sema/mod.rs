@@ -212,14 +212,26 @@ impl<'a> Analyzer<'a> {
                     }
                 }
             }
-            if let StmtKind::Import { path: ImportPath::Name(n), alias: None, path_span } = &s.kind {
-                let id = Ident { name: n.clone(), span: *path_span, id: u32::MAX };
-                self.define_global(&id, false, None, false);
-            }
-            if let StmtKind::Import { path: ImportPath::File(f), alias: None, path_span } = &s.kind {
-                let stem = std::path::Path::new(f).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-                let id = Ident { name: stem, span: *path_span, id: u32::MAX };
-                self.define_global(&id, false, None, false);
+            let implicit = match &s.kind {
+                StmtKind::Import { path: ImportPath::Name(n), alias: None, path_span } => Some((n.clone(), *path_span)),
+                StmtKind::Import { path: ImportPath::File(f), alias: None, path_span } => {
+                    Some((std::path::Path::new(f).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string(), *path_span))
+                }
+                _ => None,
+            };
+            if let Some((name, span)) = implicit {
+                // `import fs` binds `fs`, like a `let`: a second definition of
+                // the name is the same error.
+                if let Some(prev) = seen.get(&name) {
+                    if !self.scope.allow_redefine {
+                        let mut d = Diagnostic::new("E0201", format!("`{name}` is defined twice"), span, "imported here");
+                        d.labels.push(crate::diag::Label { span: *prev, message: "first defined here".into() });
+                        self.diags.push(d);
+                        continue;
+                    }
+                }
+                seen.insert(name.clone(), span);
+                self.define_global(&Ident { name, span, id: u32::MAX }, false, None, false);
             }
         }
     }
