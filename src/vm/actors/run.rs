@@ -148,7 +148,8 @@ impl ActorCtx {
 
     /// `self.checkpoint()`: store the state fields.
     pub(crate) fn checkpoint(&self, vm: &mut Vm) -> Result<(), Value> {
-        let states = &self.inst.class.actor.as_ref().expect("actor class").states;
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
+        let states = &meta.states;
         if states.is_empty() {
             // Nothing to restore.
             return Ok(());
@@ -172,7 +173,8 @@ impl ActorCtx {
         let Value::List(vals) = vm.from_portable(&p)? else {
             return err("ValueError", "malformed checkpoint");
         };
-        let states = &self.inst.class.actor.as_ref().expect("actor class").states;
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
+        let states = &meta.states;
         let mut fields = self.inst.fields.borrow_mut();
         fields.clear();
         for (s, v) in states.iter().zip(vals.borrow().iter()) {
@@ -193,8 +195,9 @@ impl Vm {
         opts: Options,
         private: Vec<(u32, u32, Value)>,
     ) -> Result<(), Value> {
-        let Value::Class(class) = class else {
-            return err("TypeError", "internal: spawn of something that is not an actor");
+        let class = match class {
+            Value::Class(c) if c.actor.is_some() => c,
+            _ => return err("TypeError", "internal: spawn of something that is not an actor"),
         };
         let args = self.from_portable_args(&args)?;
         let inst = Rc::new(Instance { class, fields: Default::default() });
