@@ -58,6 +58,7 @@ impl Vm {
                 }
                 ops::slice(&self.stack[b], &self.stack[b + 1], &self.stack[b + 2])?
             }
+            Op::MatMul => super::matrix::matmul(&self.stack[b], &self.stack[base + ins.c as usize])?,
             Op::GetField => self.get_field(&self.stack[b], const_str(&self.raw_consts, ins.c))?,
             Op::Spawn => match &self.raw_consts[ins.c as usize] {
                 crate::bytecode::Const::Names(names) => {

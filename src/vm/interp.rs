@@ -250,7 +250,7 @@ impl Vm {
                 }
                 Op::Closure | Op::NewMap | Op::NewRange | Op::GetIndex2 | Op::Slice | Op::GetField | Op::SetField
                 | Op::IterInit | Op::Concat | Op::Format | Op::Throw | Op::MakeClass | Op::CheckType | Op::ImportNative
-                | Op::Spawn | Op::Tell => {
+                | Op::Spawn | Op::Tell | Op::MatMul => {
                     // Rarer instructions run out of line, which keeps this loop's
                     // hot state in machine registers.
                     // (A send that filled a mailbox returns `Err` with the task
@@ -281,7 +281,6 @@ impl Vm {
                     put(&mut r!(ins.a), v);
                 }
                 Op::Pow => binop!(ins, ops::pow),
-                Op::MatMul => binop!(ins, super::matrix::matmul),
                 Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
                 Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
                 Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),

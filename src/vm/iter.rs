@@ -50,11 +50,7 @@ pub fn next(it: &mut Iter) -> Option<Value> {
             *pos += 1;
             v
         }
-        Iter::Rows { m, pos } => {
-            let v = (*pos < m.nrows()).then(|| super::matrix::row(m, &Value::Int(*pos as i64)).ok()).flatten();
-            *pos += 1;
-            v
-        }
+        Iter::Rows { m, pos } => next_row(m, pos),
     }
 }
 
@@ -77,4 +73,11 @@ pub fn next_pair(it: &mut Iter) -> Result<Option<(Value, Value)>, Value> {
         }
         Some(other) => err("TypeError", format!("cannot unpack {} into 2 loop variables", other.type_name())),
     }
+}
+
+#[inline(never)]
+fn next_row(m: &super::matrix::Mat, pos: &mut usize) -> Option<Value> {
+    let v = (*pos < m.nrows()).then(|| super::matrix::row(m, &Value::Int(*pos as i64)).ok()).flatten();
+    *pos += 1;
+    v
 }

@@ -135,6 +135,8 @@ pub fn rand(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
 }
 
 /// `a OP b` where at least one side is a matrix; `None` when neither is.
+/// (Out of line: it sits on the slow path of the interpreter's arithmetic.)
+#[inline(never)]
 pub fn arith(op: char, a: &Value, b: &Value) -> Option<Result<Value, Value>> {
     let f = |x: f64, y: f64| match op {
         '+' => x + y,
@@ -172,6 +174,7 @@ fn broadcast(op: char, x: &Mat, y: &Mat, f: impl Fn(f64, f64) -> f64) -> Result<
 }
 
 /// `a @ b`.
+#[inline(never)]
 pub fn matmul(a: &Value, b: &Value) -> Result<Value, Value> {
     let (Value::Matrix(x), Value::Matrix(y)) = (a, b) else {
         return err("TypeError", format!("unsupported operand types for @: {} and {}", a.type_name(), b.type_name()));
