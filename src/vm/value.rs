@@ -16,17 +16,21 @@ pub type ListVec = smallvec::SmallVec<[Value; 2]>;
 
 #[derive(Default)]
 pub enum Value {
+    // The values that own nothing come first, so "does dropping this free
+    // memory" is one comparison of the tag (`is_heap`).
     #[default]
     None,
     Bool(bool),
     Int(i64),
     Float(f64),
+    Native(&'static Native),
+    /// Internal: a global not yet assigned, or an argument not passed.
+    Undefined,
     Str(Rc<String>),
     List(Rc<RefCell<ListVec>>),
     Map(Rc<RefCell<MapInner>>),
     Range(Rc<RangeObj>),
     Func(Rc<Closure>),
-    Native(&'static Native),
     Bound(Rc<BoundMethod>),
     Class(Rc<Class>),
     Instance(Rc<Instance>),
@@ -44,8 +48,6 @@ pub enum Value {
     DbTx(Rc<super::db::TxHandle>),
     /// A reference to an actor (possibly on another thread).
     Actor(std::sync::Arc<super::actors::ActorCell>),
-    /// Internal: a global not yet assigned, or an argument not passed.
-    Undefined,
 }
 
 impl Clone for Value {
