@@ -23,6 +23,7 @@ const ALPHABET: &[&str] = &[
     "let ", "var ", "def ", "f", "(", ")", "{", "}", "[", "]", "|", "||", ",", ":", ";", "\n", "=", "+", "-", "*", "/", "**", "..", "if ", "else ", "while ",
     "for ", " in ", "return ", "class ", "extends ", "self", "super", ".", "x", "1", "2.5", "\"s\"", "f\"{x}\"", "try ", "catch e ", "finally ", "throw ",
     "import ", "and ", "or ", "not ", "<", "==", "break", "continue", "await ", "async ", "none", "true", "#c\n", "0x", "1MB", "'", "\\", "{{", "é",
+    "actor ", "state ", "spawn ", "send ", " with ", "@", "m[1, 2]", "def init() ",
 ];
 
 proptest! {
