@@ -307,11 +307,16 @@ impl Vm {
     /// An ask's reply arrived: complete the asker's future with a copy.
     pub(crate) fn complete_pending(&mut self, id: u64, result: Result<Packet, Packet>) {
         let Some(fut) = self.pending.remove(&id) else { return };
-        let r = match result {
+        fut.complete(self.from_portable_result(result));
+    }
+
+    /// A result that crossed workers (a reply or a promise's completion),
+    /// rebuilt here; a malformed error becomes the decoding error itself.
+    pub(crate) fn from_portable_result(&self, result: Result<Packet, Packet>) -> Result<Value, Value> {
+        match result {
             Ok(p) => self.from_portable(&p),
             Err(p) => Err(self.from_portable(&p).unwrap_or_else(|e| e)),
-        };
-        fut.complete(r);
+        }
     }
 }
 

@@ -355,10 +355,6 @@ impl Vm {
 
     pub(crate) fn resolve_promise(&mut self, id: u64, result: Result<crate::vm::portable::Packet, crate::vm::portable::Packet>) {
         let Some(f) = self.promises.get(&id).and_then(std::rc::Weak::upgrade) else { return };
-        let r = match result {
-            Ok(p) => self.from_portable(&p),
-            Err(p) => Err(self.from_portable(&p).unwrap_or_else(|e| e)),
-        };
-        f.complete(r);
+        f.complete(self.from_portable_result(result));
     }
 }
