@@ -111,6 +111,8 @@ impl Vm {
         if let Some(h) = cell.handlers.iter().find(|h| &***h == method) {
             return Ok(h.clone());
         }
+        // A reference to an actor that no longer runs here (read back from a
+        // checkpoint) knows no handlers: the send fails as "stopped" instead.
         if cell.stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
             return Ok(Arc::from(method));
         }
