@@ -1,7 +1,6 @@
 //! Diagnostics are plain data (Gleam style): collected by every stage, rendered
 //! with ariadne only at the edge (CLI, REPL, golden tests).
 
-use std::fmt::Write as _;
 
 /// A byte range in one source file. `file` indexes the `SourceMap`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
@@ -59,6 +58,9 @@ pub struct SourceMap {
     pub files: Vec<SourceFile>,
 }
 
+/// How many diagnostics one compile shows (rustc-like: the rest are counted).
+pub const MAX_REPORTED: usize = 100;
+
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub name: String,
@@ -105,31 +107,36 @@ impl SourceMap {
     }
 
     /// Render diagnostics with ariadne. `color` only when writing to a terminal.
+    /// At most `MAX_REPORTED` are shown (then a count of the rest), and each
+    /// costs about the length of the lines it shows: the sources are indexed
+    /// once and spans are byte offsets.
     pub fn render(&self, diags: &[Diagnostic], color: bool) -> String {
         use ariadne::{Config, Label as ALabel, Report, ReportKind};
         let mut out = Vec::new();
-        for d in diags {
+        let mut cache = ariadne::sources(self.files.iter().map(|f| (f.name.clone(), f.text.clone())));
+        for d in diags.iter().take(MAX_REPORTED) {
             let span = d.primary_span();
             let Some(file) = self.get(span.file) else {
-                let _ = writeln!(String::new(), "error: {}", d.title);
                 out.extend_from_slice(format!("error[{}]: {}\n", d.code, d.title).as_bytes());
                 continue;
             };
             let name = file.name.clone();
             let (line, col) = file.line_col(span.start);
-            let char_range = |s: Span| {
-                let f = self.get(s.file).unwrap_or(file);
-                let a = f.text.get(..s.start as usize).map(|t| t.chars().count()).unwrap_or(0);
-                let b = f.text.get(..(s.end as usize).min(f.text.len())).map(|t| t.chars().count()).unwrap_or(a);
-                a..b.max(a)
+            let byte_range = |s: Span| {
+                let len = self.get(s.file).unwrap_or(file).text.len();
+                let a = (s.start as usize).min(len);
+                a..(s.end as usize).clamp(a, len)
             };
-            let mut report = Report::build(ReportKind::Error, (name.clone(), char_range(span)))
+            let mut report = Report::build(ReportKind::Error, (name.clone(), byte_range(span)))
                 .with_code(d.code)
                 .with_message(format!("{} ({}:{}:{})", d.title, name, line, col))
-                .with_config(Config::default().with_color(color).with_index_type(ariadne::IndexType::Char));
-            for l in &d.labels {
+                .with_config(Config::default().with_color(color).with_index_type(ariadne::IndexType::Byte));
+            // ariadne groups labels of one file only while their lines ascend.
+            let mut labels: Vec<&Label> = d.labels.iter().collect();
+            labels.sort_by_key(|l| (l.span.file, l.span.start));
+            for l in labels {
                 let lf = self.get(l.span.file).map(|f| f.name.clone()).unwrap_or(name.clone());
-                let mut label = ALabel::new((lf, char_range(l.span))).with_message(&l.message);
+                let mut label = ALabel::new((lf, byte_range(l.span))).with_message(&l.message);
                 if color {
                     label = label.with_color(ariadne::Color::Red);
                 }
@@ -138,9 +145,12 @@ impl SourceMap {
             for n in &d.notes {
                 report = report.with_note(n);
             }
-            let sources: Vec<(String, String)> =
-                self.files.iter().map(|f| (f.name.clone(), f.text.clone())).collect();
-            let _ = report.finish().write(ariadne::sources(sources), &mut out);
+            let _ = report.finish().write(&mut cache, &mut out);
+        }
+        if diags.len() > MAX_REPORTED {
+            let more = diags.len() - MAX_REPORTED;
+            let s = if more == 1 { "" } else { "s" };
+            out.extend_from_slice(format!("... and {more} more error{s} (the first {MAX_REPORTED} are shown)\n").as_bytes());
         }
         String::from_utf8_lossy(&out).into_owned()
     }

@@ -6,6 +6,7 @@ use super::token::RawTok;
 use super::{keyword, unescape, Tok};
 use crate::diag::{Diagnostic, Span};
 use logos::Logos;
+use std::collections::VecDeque;
 
 pub type Spanned = (usize, Tok, usize);
 
@@ -17,27 +18,49 @@ enum Bracket {
     Block,
 }
 
-/// Lex `src` (belonging to `file`) into layout-resolved tokens.
+/// Lex `src` (belonging to `file`) into layout-resolved tokens, all at once.
 /// `base` is added to every offset (used for f-string fields).
 pub fn lex(src: &str, file: u32, base: usize) -> (Vec<Spanned>, Vec<Diagnostic>) {
-    let mut raw: Vec<(RawTok, usize, usize)> = Vec::new();
-    let mut lx = RawTok::lexer(src);
-    while let Some(r) = lx.next() {
-        let sp = lx.span();
-        raw.push((r.unwrap_or(RawTok::Error), sp.start, sp.end));
-    }
-    let mut l = Layout { src, file, base, out: Vec::new(), diags: Vec::new(), stack: Vec::new() };
-    l.run(&raw);
-    (l.out, l.diags)
+    let mut l = Layout::new(src, file, base);
+    let toks = l.by_ref().collect();
+    (toks, l.diags)
 }
 
-struct Layout<'a> {
+/// The layout pass as a token stream: it lexes on demand with a short
+/// lookahead, so a file of any size needs only a few tokens in memory.
+/// Diagnostics collect in `diags` as the stream is read.
+pub struct Layout<'a> {
     src: &'a str,
     file: u32,
     base: usize,
-    out: Vec<Spanned>,
-    diags: Vec<Diagnostic>,
+    lx: logos::Lexer<'a, RawTok>,
+    /// Raw tokens read ahead (newlines before a possible `else`, one after a number).
+    ahead: VecDeque<(RawTok, usize, usize)>,
+    /// Tokens ready for the parser.
+    ready: VecDeque<Spanned>,
+    pub diags: Vec<Diagnostic>,
     stack: Vec<(Bracket, usize)>,
+    /// The last token emitted (payloads emptied) and whether the one before it ends an operand.
+    last: Option<Tok>,
+    before_last_ends_operand: bool,
+    /// Since the latest `|` only names, `,`, `:` and `=` came: whether that `|` opened parameters.
+    pipe_run: Option<bool>,
+    /// The last token is a `|` that closes lambda parameters.
+    last_pipe_closes: bool,
+    finished: bool,
+}
+
+impl Iterator for Layout<'_> {
+    type Item = Spanned;
+    fn next(&mut self) -> Option<Spanned> {
+        while self.ready.is_empty() && !self.finished {
+            match self.raw_next() {
+                Some(r) => self.step(r),
+                None => self.finish(),
+            }
+        }
+        self.ready.pop_front()
+    }
 }
 
 fn ends_operand(t: &Tok) -> bool {
@@ -56,6 +79,46 @@ fn ends_statement(t: &Tok) -> bool {
 }
 
 impl<'a> Layout<'a> {
+    pub fn new(src: &'a str, file: u32, base: usize) -> Layout<'a> {
+        Layout {
+            src,
+            file,
+            base,
+            lx: RawTok::lexer(src),
+            ahead: VecDeque::new(),
+            ready: VecDeque::new(),
+            diags: Vec::new(),
+            stack: Vec::new(),
+            last: None,
+            before_last_ends_operand: false,
+            pipe_run: None,
+            last_pipe_closes: false,
+            finished: false,
+        }
+    }
+
+    fn lex_one(&mut self) -> Option<(RawTok, usize, usize)> {
+        let r = self.lx.next()?;
+        let sp = self.lx.span();
+        Some((r.unwrap_or(RawTok::Error), sp.start, sp.end))
+    }
+
+    fn raw_next(&mut self) -> Option<(RawTok, usize, usize)> {
+        match self.ahead.pop_front() {
+            Some(r) => Some(r),
+            None => self.lex_one(),
+        }
+    }
+
+    /// The raw token `k` places ahead, without consuming it.
+    fn peek(&mut self, k: usize) -> Option<&(RawTok, usize, usize)> {
+        while self.ahead.len() <= k {
+            let r = self.lex_one()?;
+            self.ahead.push_back(r);
+        }
+        self.ahead.get(k)
+    }
+
     fn span(&self, s: usize, e: usize) -> Span {
         Span::new(self.file, s + self.base, e + self.base)
     }
@@ -63,33 +126,65 @@ impl<'a> Layout<'a> {
         let sp = self.span(s, e);
         self.diags.push(Diagnostic::new("E0001", title, sp, label));
     }
-    fn last(&self) -> Option<&Tok> {
-        self.out.last().map(|t| &t.1)
+    fn prev(&self) -> Option<&Tok> {
+        self.last.as_ref()
     }
     fn push(&mut self, t: Tok, s: usize, e: usize) {
-        self.out.push((s + self.base, t, e + self.base));
+        let last_ends_operand = self.last.as_ref().is_some_and(ends_operand);
+        // Track lambda parameters `|a, b: int = 1|` so a `{` after them opens a block.
+        self.last_pipe_closes = false;
+        match &t {
+            Tok::Pipe => {
+                self.last_pipe_closes = self.pipe_run == Some(true);
+                self.pipe_run = Some(!last_ends_operand);
+            }
+            Tok::Ident(_) | Tok::Comma | Tok::Colon | Tok::Assign => {}
+            _ => self.pipe_run = None,
+        }
+        self.before_last_ends_operand = last_ends_operand;
+        self.last = Some(match &t {
+            Tok::Ident(_) => Tok::Ident(String::new()),
+            Tok::Str(_) => Tok::Str(String::new()),
+            Tok::FStr(..) => Tok::FStr(String::new(), 0),
+            other => other.clone(),
+        });
+        self.ready.push_back((s + self.base, t, e + self.base));
     }
     fn in_statement_context(&self) -> bool {
         matches!(self.stack.last(), None | Some((Bracket::Block, _)))
     }
     fn push_sep(&mut self, at: usize) {
-        match self.last() {
+        match self.prev() {
             None | Some(Tok::Sep) | Some(Tok::BlockOpen) => {}
             _ => self.push(Tok::Sep, at, at),
         }
     }
 
-    fn run(&mut self, raw: &[(RawTok, usize, usize)]) {
-        let mut i = 0;
-        while i < raw.len() {
-            let (ref r, s, e) = raw[i];
-            let text = &self.src[s..e];
-            match r {
+    /// Turn one raw token into parser tokens.
+    fn step(&mut self, (r, s, e): (RawTok, usize, usize)) {
+        let text = &self.src[s..e];
+        if matches!(r, RawTok::Int | RawTok::HexInt | RawTok::Float) {
+            if let Some(&(RawTok::Ident, ns, ne)) = self.peek(0) {
+                if ns == e {
+                    // One bad token for `42abc`, so the parser does not report
+                    // the `abc` part a second time.
+                    self.ahead.pop_front();
+                    self.error(s, ne, "invalid number literal", "a number cannot be directly followed by a letter or `_`");
+                    self.push(Tok::Error, s, ne);
+                    return;
+                }
+            }
+        }
+        match r {
                 RawTok::Newline => {
-                    if self.in_statement_context() && self.last().is_some_and(ends_statement) {
-                        let next = raw[i + 1..].iter().find(|t| t.0 != RawTok::Newline);
-                        let continues = next.is_some_and(|(t, ns, ne)| {
-                            *t == RawTok::Ident && matches!(&self.src[*ns..*ne], "else" | "catch" | "finally")
+                    if self.in_statement_context() && self.prev().is_some_and(ends_statement) {
+                        let mut k = 0;
+                        while self.peek(k).is_some_and(|t| t.0 == RawTok::Newline) {
+                            k += 1;
+                        }
+                        let src = self.src;
+                        let continues = self.peek(k).is_some_and(|(t, ns, ne)| {
+                            *t == RawTok::Ident && matches!(&src[*ns..*ne], "else" | "catch" | "finally")
                         });
                         if !continues {
                             self.push_sep(s);
@@ -104,18 +199,6 @@ impl<'a> Layout<'a> {
                     }
                 }
                 RawTok::Ident => {
-                    if i > 0 && raw[i - 1].2 == s && matches!(raw[i - 1].0, RawTok::Int | RawTok::HexInt | RawTok::Float) {
-                        let ps = raw[i - 1].1;
-                        self.error(ps, e, "invalid number literal", "a number cannot be directly followed by a letter or `_`");
-                        // One bad token for `42abc`, so the parser does not report
-                        // the `abc` part a second time.
-                        if self.out.last().is_some_and(|t| t.0 == ps + self.base) {
-                            self.out.pop();
-                        }
-                        self.push(Tok::Error, ps, e);
-                        i += 1;
-                        continue;
-                    }
                     let t = keyword(text).unwrap_or_else(|| Tok::Ident(text.to_string()));
                     self.push(t, s, e);
                 }
@@ -151,7 +234,7 @@ impl<'a> Layout<'a> {
                 RawTok::LParen => self.open(Bracket::Paren, Tok::LParen, s, e),
                 RawTok::LBracket => self.open(Bracket::Square, Tok::LBracket, s, e),
                 RawTok::LBrace => {
-                    let block = self.last().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally))
+                    let block = self.prev().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally))
                         || self.last_closed_lambda_params();
                     if block {
                         self.open(Bracket::Block, Tok::BlockOpen, s, e)
@@ -166,14 +249,16 @@ impl<'a> Layout<'a> {
                     self.close(&[Bracket::Map, Bracket::Block], Tok::RBrace, s, e);
                     if was_block && self.in_statement_context() {
                         // `if a { x } y` — a statement that ends with a block needs no `;`.
-                        let next = raw[i + 1..].first();
+                        let src = self.src;
+                        let next = self.peek(0);
                         let glued = next.is_some_and(|(t, ns, ne)| match t {
                             RawTok::Newline | RawTok::Semi | RawTok::RBrace | RawTok::RParen
                             | RawTok::RBracket | RawTok::Comma | RawTok::Dot => true,
-                            RawTok::Ident => matches!(&self.src[*ns..*ne], "else" | "catch" | "finally"),
+                            RawTok::Ident => matches!(&src[*ns..*ne], "else" | "catch" | "finally"),
                             _ => false,
                         });
-                        if !glued && next.is_some() {
+                        let more = next.is_some();
+                        if !glued && more {
                             self.push(Tok::Sep, e, e);
                         }
                     }
@@ -181,12 +266,15 @@ impl<'a> Layout<'a> {
                 RawTok::Pipe => self.push(Tok::Pipe, s, e),
                 RawTok::PipePipe => self.push(Tok::PipePipe, s, e),
                 other => {
-                    let t = simple(other);
+                    let t = simple(&other);
                     self.push(t, s, e);
                 }
             }
-            i += 1;
-        }
+    }
+
+    /// End of input: report unclosed brackets and end the last statement.
+    fn finish(&mut self) {
+        self.finished = true;
         for (b, at) in std::mem::take(&mut self.stack).into_iter().rev() {
             let what = match b {
                 Bracket::Paren => "`(`",
@@ -195,7 +283,7 @@ impl<'a> Layout<'a> {
             };
             self.error(at, at + 1, &format!("unclosed {what}"), "opened here and never closed");
         }
-        if self.last().is_some_and(|t| *t != Tok::Sep) {
+        if self.prev().is_some_and(|t| *t != Tok::Sep) {
             let end = self.src.len();
             self.push(Tok::Sep, end, end);
         }
@@ -203,23 +291,9 @@ impl<'a> Layout<'a> {
 
     /// Whether the token before a `{` is the closing `|`/`||` of lambda parameters.
     fn last_closed_lambda_params(&self) -> bool {
-        let n = self.out.len();
-        match self.last() {
-            Some(Tok::PipePipe) => n < 2 || !ends_operand(&self.out[n - 2].1),
-            Some(Tok::Pipe) => {
-                // Walk back to the matching opening `|`; only names, commas, `:` and
-                // `=`-defaults may sit between them.
-                let mut j = n - 1;
-                while j > 0 {
-                    j -= 1;
-                    match &self.out[j].1 {
-                        Tok::Pipe => return j == 0 || !ends_operand(&self.out[j - 1].1),
-                        Tok::Ident(_) | Tok::Comma | Tok::Colon | Tok::Assign => {}
-                        _ => return false,
-                    }
-                }
-                false
-            }
+        match self.prev() {
+            Some(Tok::PipePipe) => !self.before_last_ends_operand,
+            Some(Tok::Pipe) => self.last_pipe_closes,
             _ => false,
         }
     }

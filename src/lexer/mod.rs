@@ -4,7 +4,7 @@
 mod layout;
 mod token;
 
-pub use layout::lex;
+pub use layout::{lex, Layout};
 pub use token::RawTok;
 
 use std::fmt;

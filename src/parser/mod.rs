@@ -24,16 +24,17 @@ pub struct Parsed {
 /// Parse a whole file. Never fails: errors are collected in `diags`.
 pub fn parse_program(src: &str, file: u32, first_id: u32) -> Parsed {
     let ctx = Ctx::new(file, first_id);
-    let (toks, lex_diags) = lexer::lex(src, file, 0);
-    ctx.errors.borrow_mut().extend(lex_diags);
+    // The parser pulls tokens from the layout pass as it goes (no token vector).
+    let mut toks = lexer::Layout::new(src, file, 0);
     let parser = grammar::ProgramParser::new();
-    let stmts = match parser.parse(&ctx, toks) {
+    let stmts = match parser.parse(&ctx, &mut toks) {
         Ok(s) => s,
         Err(e) => {
             ctx.report_parse_error(e);
             Vec::new()
         }
     };
+    ctx.errors.borrow_mut().extend(toks.diags);
     let mut diags = ctx.errors.into_inner();
     diags.sort_by_key(|d| (d.primary_span().start, d.primary_span().end));
     diags.dedup_by(|a, b| a.primary_span() == b.primary_span() && a.title == b.title);

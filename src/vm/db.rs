@@ -24,7 +24,7 @@ use super::portable::{to_portable, Packet, Portable};
 use super::task::FutureObj;
 use super::value::*;
 use super::Vm;
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock, Mutex};
