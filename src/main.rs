@@ -25,14 +25,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a program (.nd source or .nbc bytecode); arguments after it go to args().
+    /// Run a program (.nd source or .nbc bytecode). Noodle's options come
+    /// before the program's path; everything after it goes to args().
     Run {
-        file: PathBuf,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-        /// Maximum call depth before a StackOverflowError.
-        #[arg(long, default_value_t = 100_000)]
-        max_depth: usize,
+        /// The program's path, then its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE [ARGS]")]
+        program: Vec<String>,
+        /// Maximum call depth before a StackOverflowError (at least 1).
+        #[arg(long, default_value_t = 100_000, value_parser = positive)]
+        max_depth: u64,
         /// Worker threads for actors (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
@@ -55,7 +56,16 @@ enum Cmd {
     },
 }
 
+/// `--max-depth` and friends: a whole number of at least 1.
+fn positive(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number of at least 1".into()),
+    }
+}
+
 const EXIT_COMPILE: u8 = 1;
+const EXIT_USAGE: u8 = 2;
 const EXIT_RUNTIME: u8 = 3;
 
 /// `mi_option_purge_delay` in mimalloc v2's `mi_option_e` (mimalloc.h); the
@@ -89,7 +99,7 @@ fn main() -> ExitCode {
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
-            eprintln!("noodle: internal error (this is a bug; please report it)");
+            noodle::ewriteln!("noodle: internal error (this is a bug; please report it)");
             ExitCode::from(70)
         }
     }
@@ -99,20 +109,28 @@ fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
         None => repl::run(None),
         Some(Cmd::Repl { workers }) => repl::run(workers),
-        Some(Cmd::Run { file, args, max_depth, workers }) => match load(&file) {
-            Ok(p) => execute(p, args, max_depth, workers),
-            Err(code) => code,
-        },
+        Some(Cmd::Run { program, max_depth, workers }) => {
+            let file = PathBuf::from(&program[0]);
+            let args = program[1..].to_vec();
+            match load(&file) {
+                Ok(p) => execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers),
+                Err(code) => code,
+            }
+        }
         Some(Cmd::Build { file, output }) => {
             let Some(p) = compile(&file) else { return ExitCode::from(EXIT_COMPILE) };
             let out = output.unwrap_or_else(|| file.with_extension("nbc"));
             match std::fs::write(&out, nbc::encode(&p)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", out.display());
+                    noodle::ewriteln!("error: cannot write {}: {e}", out.display());
                     ExitCode::from(EXIT_COMPILE)
                 }
             }
+        }
+        Some(Cmd::Check { file }) if is_nbc(&file) => {
+            noodle::ewriteln!("error: {} is an NBC bytecode file; `noodle check` takes source (.nd)", file.display());
+            ExitCode::from(EXIT_USAGE)
         }
         Some(Cmd::Check { file }) => match compile(&file) {
             Some(_) => ExitCode::SUCCESS,
@@ -120,7 +138,7 @@ fn run_cli(cli: Cli) -> ExitCode {
         },
         Some(Cmd::Disasm { file }) => match load(&file) {
             Ok(p) => {
-                print!("{}", disasm::disassemble(&p));
+                noodle::owrite!("{}", disasm::disassemble(&p));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -132,7 +150,7 @@ fn read(file: &Path) -> Option<Vec<u8>> {
     match std::fs::read(file) {
         Ok(b) => Some(b),
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
+            noodle::ewriteln!("error: cannot read {}: {e}", file.display());
             None
         }
     }
@@ -141,9 +159,17 @@ fn read(file: &Path) -> Option<Vec<u8>> {
 /// Compile a source file, printing diagnostics on failure.
 fn compile(file: &Path) -> Option<Program> {
     let bytes = read(file)?;
-    let Ok(text) = String::from_utf8(bytes) else {
-        eprintln!("error: {} is not valid UTF-8", file.display());
-        return None;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) if e.as_bytes().starts_with(nbc::MAGIC) => {
+            noodle::ewriteln!("error: {} is an NBC bytecode file, not source", file.display());
+            return None;
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            noodle::ewriteln!("error: {} is not Noodle source: not valid UTF-8 at byte {at}", file.display());
+            return None;
+        }
     };
     match driver::compile_file(file, text) {
         Ok(c) => Some(c.program),
@@ -156,17 +182,26 @@ fn compile(file: &Path) -> Option<Program> {
 
 fn report(sources: &SourceMap, diags: &[noodle::diag::Diagnostic]) {
     let color = std::io::stderr().is_terminal();
-    eprint!("{}", sources.render(diags, color));
+    noodle::ewrite!("{}", sources.render(diags, color));
     let n = diags.len();
-    eprintln!("{n} error{} found", if n == 1 { "" } else { "s" });
+    noodle::ewriteln!("{n} error{} found", if n == 1 { "" } else { "s" });
 }
 
-/// Load a program from `.nbc` (decoded and verified) or `.nd` (compiled).
+/// Whether a file holds NBC bytecode: by its first bytes, whatever its name.
+fn is_nbc(file: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(file).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == *nbc::MAGIC
+        || file.extension().is_some_and(|e| e == "nbc")
+}
+
+/// Load a program from NBC bytecode (decoded and verified; recognised by its
+/// magic bytes, so a renamed file works too) or from source (compiled).
 fn load(file: &Path) -> Result<Program, ExitCode> {
-    if file.extension().is_some_and(|e| e == "nbc") {
+    if is_nbc(file) {
         let bytes = read(file).ok_or(ExitCode::from(EXIT_COMPILE))?;
         nbc::decode(&bytes).map_err(|e| {
-            eprintln!("error: {}: {e}", file.display());
+            noodle::ewriteln!("error: {}: {e}", file.display());
             ExitCode::from(EXIT_COMPILE)
         })
     } else {
@@ -194,7 +229,7 @@ fn execute(p: Program, args: Vec<String>, max_depth: usize, workers: Option<usiz
         Exit::ExitCode(c) => ExitCode::from(c as u8),
         Exit::Error(e) => {
             vm.flush();
-            eprint!("{}", Vm::describe_error(&e));
+            noodle::ewrite!("{}", Vm::describe_error(&e));
             ExitCode::from(EXIT_RUNTIME)
         }
     }

@@ -39,7 +39,7 @@ impl Session {
             match line.trim() {
                 ":quit" | ":q" => return Feed::Quit,
                 ":help" => {
-                    println!("{HELP}");
+                    noodle::owrite!("{HELP}\n");
                     return Feed::More;
                 }
                 "" => return Feed::More,
@@ -93,14 +93,14 @@ impl Session {
                     }
                     Exit::Error(e) => {
                         vm.flush();
-                        eprint!("{}", Vm::describe_error(&e));
+                        noodle::ewrite!("{}", Vm::describe_error(&e));
                         vm.reset_frames();
                     }
                 }
             }
             Err(diags) => {
                 let color = std::io::stderr().is_terminal();
-                eprint!("{}", self.loader.sources.render(&diags, color));
+                noodle::ewrite!("{}", self.loader.sources.render(&diags, color));
             }
         }
     }
@@ -125,9 +125,9 @@ pub fn run(workers: Option<usize>) -> ExitCode {
         s.vm.borrow_mut().flush();
         return ExitCode::SUCCESS;
     }
-    println!("Noodle {} — :help for help, :quit to leave", env!("CARGO_PKG_VERSION"));
+    noodle::owrite!("Noodle {} — :help for help, :quit to leave\n", env!("CARGO_PKG_VERSION"));
     let Ok(mut rl) = rustyline::DefaultEditor::new() else {
-        eprintln!("error: cannot start the line editor");
+        noodle::ewriteln!("error: cannot start the line editor");
         return ExitCode::from(2);
     };
     let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".noodle_history"));

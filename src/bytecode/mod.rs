@@ -120,3 +120,11 @@ impl Program {
         sm
     }
 }
+
+/// "`f` takes 2 arguments but 1 was given": one wording for the compiler's and
+/// the VM's arity errors.
+pub fn arity_message(name: &str, want: &str, want_plural: bool, given: usize) -> String {
+    let s = if want_plural { "s" } else { "" };
+    let verb = if given == 1 { "was" } else { "were" };
+    format!("`{name}` takes {want} argument{s} but {given} {verb} given")
+}

@@ -275,7 +275,7 @@ impl<'a> Analyzer<'a> {
         if positional > sig.params.len() {
             self.error(
                 "E0213",
-                format!("`{}` takes {} argument{} but {} were given", sig.name, sig.params.len(), if sig.params.len() == 1 { "" } else { "s" }, positional),
+                crate::bytecode::arity_message(&sig.name, &sig.params.len().to_string(), sig.params.len() != 1, positional),
                 call.span,
                 "too many arguments",
             );

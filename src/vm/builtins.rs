@@ -4,7 +4,6 @@ use super::format::{fmt_float, to_display};
 use super::ops;
 use super::value::*;
 use super::Vm;
-use std::io::Write;
 use std::rc::Rc;
 
 type R = Result<Value, Value>;
@@ -33,7 +32,7 @@ natives! {
 pub fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Value> {
     if args.len() < min || args.len() > max {
         let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-        return err("TypeError", format!("`{name}` takes {want} argument{} but {} were given", if max == 1 { "" } else { "s" }, args.len()));
+        return err("TypeError", crate::bytecode::arity_message(name, &want, max != 1, args.len()));
     }
     Ok(())
 }
@@ -72,7 +71,7 @@ fn print(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
         }
     }
     line.push('\n');
-    let _ = vm.out.write_all(line.as_bytes());
+    vm.write_out(line.as_bytes())?;
     Ok(Value::None)
 }
 
@@ -80,9 +79,9 @@ fn input(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     no_kw("input", kw)?;
     arity("input", args, 0, 1)?;
     if let Some(p) = args.first() {
-        let _ = vm.out.write_all(to_display(p).as_bytes());
+        vm.write_out(to_display(p).as_bytes())?;
     }
-    let _ = vm.out.flush();
+    vm.flush_out()?;
     let mut s = String::new();
     match std::io::stdin().read_line(&mut s) {
         Ok(0) => err("IOError", "end of input"),
@@ -439,7 +438,8 @@ fn exit(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     arity("exit", args, 0, 1)?;
     let code = match args.first() {
         None => 0,
-        Some(Value::Int(i)) => (*i).clamp(0, 255) as i32,
+        // As a POSIX shell sees it: `exit(-1)` is 255, `exit(256)` is 0.
+        Some(Value::Int(i)) => (*i & 255) as i32,
         Some(other) => return err("TypeError", format!("exit code must be an int, not {}", other.type_name())),
     };
     vm.exit_code = Some(code);

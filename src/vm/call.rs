@@ -59,7 +59,7 @@ impl Vm {
             return Ok(());
         }
         if positional > nparams {
-            return err("TypeError", format!("`{}` takes {} argument{} but {} were given", f.name, nparams, if nparams == 1 { "" } else { "s" }, positional));
+            return err("TypeError", crate::bytecode::arity_message(&f.name, &nparams.to_string(), nparams != 1, positional));
         }
         let need = base + first + nparams.max(argc) + 1;
         if self.stack.len() < need {

@@ -148,6 +148,11 @@ pub struct Vm {
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
 }
 
+/// A stack trace shows a run of identical frames this many times, then a count.
+const TRACE_REPEAT_SHOWN: usize = 3;
+/// A longer trace keeps its first and last halves of this many lines.
+const TRACE_MAX_LINES: usize = 100;
+
 /// Stack size of threads that run a VM (deep data is dropped and copied
 /// recursively; the reservation is virtual memory).
 pub const VM_STACK: usize = 512 << 20;
@@ -289,6 +294,30 @@ impl Vm {
         let _ = self.out.flush();
     }
 
+    /// Write program output. A closed stdout (`noodle run p.nd | head`) ends
+    /// the program quietly with exit code 0, as `exit(0)` would; another
+    /// write failure is an `IOError`.
+    pub(crate) fn write_out(&mut self, bytes: &[u8]) -> Result<(), Value> {
+        let r = self.out.write_all(bytes);
+        self.out_result(r)
+    }
+
+    pub(crate) fn flush_out(&mut self) -> Result<(), Value> {
+        let r = self.out.flush();
+        self.out_result(r)
+    }
+
+    fn out_result(&mut self, r: std::io::Result<()>) -> Result<(), Value> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.exit_code = Some(0);
+                Err(Value::None)
+            }
+            Err(e) => err("IOError", format!("cannot write to stdout: {e}")),
+        }
+    }
+
     /// Flush only when something is buffered.
     pub(crate) fn flush_pending(&mut self) {
         if !self.out.buffer().is_empty() {
@@ -324,11 +353,40 @@ impl Vm {
         if !t.is_empty() {
             return;
         }
+        // Recursion repeats one line many times: show a run of identical
+        // lines as three and a count (as Python does), and of a still long
+        // trace the innermost and outermost frames.
+        let mut run = 0usize;
+        let mut prev = String::new();
+        let flush_run = |t: &mut Vec<String>, run: usize| {
+            if run > TRACE_REPEAT_SHOWN {
+                t.push(format!("  [previous line repeated {} more times]", run - TRACE_REPEAT_SHOWN));
+            }
+        };
         for f in self.frames.iter().rev() {
             let func = &f.closure.func;
             let pc = f.pc.saturating_sub(1).min(func.spans.len().saturating_sub(1));
             let loc = func.spans.get(pc).map(|s| self.sources.location(*s)).unwrap_or_else(|| "?".into());
-            t.push(format!("  at {} ({})", func.name, loc));
+            let line = format!("  at {} ({})", func.name, loc);
+            if line == prev {
+                run += 1;
+                if run <= TRACE_REPEAT_SHOWN {
+                    t.push(line);
+                }
+                continue;
+            }
+            flush_run(&mut t, run);
+            run = 1;
+            prev = line.clone();
+            t.push(line);
+        }
+        flush_run(&mut t, run);
+        if t.len() > TRACE_MAX_LINES {
+            let keep = TRACE_MAX_LINES / 2;
+            let omitted = t.len() - 2 * keep;
+            let end = t.len() - keep;
+            t.drain(keep..end);
+            t.insert(keep, format!("  [{omitted} more lines]"));
         }
     }
 }

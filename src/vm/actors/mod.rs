@@ -269,7 +269,7 @@ impl Node {
             Ok(h) => threads[worker] = Some(h),
             Err(e) => {
                 self.mark_idle(worker);
-                eprintln!("noodle: cannot start worker thread {worker}: {e}");
+                crate::ewriteln!("noodle: cannot start worker thread {worker}: {e}");
             }
         }
     }

@@ -216,7 +216,7 @@ impl Vm {
             return err("Error", "actors need the scheduler (internal: no executor)");
         };
         let fut = actor_loop(vm, ctx, rx, args);
-        if std::env::var("NOODLE_DEBUG_SIZES").is_ok() { eprintln!("actor_loop future: {} bytes, Envelope {}, ActorCell {}, ActorCtx {}, TaskRun {}", std::mem::size_of_val(&fut), std::mem::size_of::<Envelope>(), std::mem::size_of::<ActorCell>(), std::mem::size_of::<ActorCtx>(), std::mem::size_of::<TaskRun>()); }
+        if std::env::var("NOODLE_DEBUG_SIZES").is_ok() { crate::ewriteln!("actor_loop future: {} bytes, Envelope {}, ActorCell {}, ActorCtx {}, TaskRun {}", std::mem::size_of_val(&fut), std::mem::size_of::<Envelope>(), std::mem::size_of::<ActorCell>(), std::mem::size_of::<ActorCtx>(), std::mem::size_of::<TaskRun>()); }
         ex.spawn(fut).detach();
         Ok(())
     }
@@ -245,7 +245,7 @@ impl Vm {
         let r = self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, s.opts, private));
         if let Err(e) = r {
             self.flush();
-            eprint!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
+            crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
             stop_cell(&cell);
         }
     }
@@ -346,7 +346,7 @@ async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, arg
 
 fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
     vm.borrow_mut().flush();
-    eprint!("actor {} failed in {what}: {}", ctx.cell.label(), Vm::describe_error(e));
+    crate::ewrite!("actor {} failed in {what}: {}", ctx.cell.label(), Vm::describe_error(e));
 }
 
 /// Mark an actor stopped and forget its name.

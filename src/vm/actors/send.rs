@@ -191,7 +191,7 @@ impl Vm {
         self.flush();
         let node = self.node();
         node.dead_letters.fetch_add(1, Ordering::Relaxed);
-        eprintln!("dead letter: {what} to stopped actor {} from {}", cell.label(), self.sender_label());
+        crate::ewriteln!("dead letter: {what} to stopped actor {} from {}", cell.label(), self.sender_label());
     }
 
     fn sender_label(&self) -> String {
