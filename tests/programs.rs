@@ -14,6 +14,9 @@
 //! `NOODLE_BLESS=1` to rewrite them.
 
 use libtest_mimic::{Arguments, Failed, Trial};
+
+#[path = "support/cli.rs"]
+mod cli;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -232,6 +235,7 @@ fn main() {
         let name = format!("example::{}", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"));
         trials.push(Trial::test(name, move || check_program(&p)));
     }
+    trials.extend(cli::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
     for (name, src) in doc_blocks() {

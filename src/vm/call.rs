@@ -16,7 +16,7 @@ pub(crate) enum CallOutcome {
 
 impl Vm {
     pub(crate) fn push_frame(&mut self, closure: Rc<Closure>, base: usize, ret: usize, kind: FrameKind) -> Result<(), Value> {
-        if self.frames.len() >= self.max_depth {
+        if self.frames.len() >= self.depth_limit {
             return err("StackOverflowError", format!("maximum call depth of {} exceeded", self.max_depth));
         }
         let need = base + closure.func.num_regs as usize + 1;

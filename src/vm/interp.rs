@@ -441,7 +441,7 @@ impl Vm {
                 Op::Call => {
                     // Fast path: a plain function given exactly its parameters.
                     if let Value::Func(c) = &r!(ins.a) {
-                        if c.plain_arity == ins.b && self.frames.len() < self.max_depth {
+                        if c.plain_arity == ins.b && self.frames.len() < self.depth_limit {
                             let callee_base = base + ins.a as usize + 1;
                             let need = callee_base + c.num_regs as usize + 1;
                             // The callee slot will receive the result, so the

@@ -95,6 +95,12 @@ pub struct Vm {
     pub sources: SourceMap,
     pub args: Vec<String>,
     pub max_depth: usize,
+    /// Frames the running task may push: `max_depth` less the frames of the
+    /// tasks that wait for it (see `spawn_task`).
+    pub(crate) depth_limit: usize,
+    /// The running task's depth below its own frames, and its future.
+    pub(crate) task_depth: usize,
+    pub(crate) task_fut: Option<std::rc::Weak<task::FutureObj>>,
     pub(crate) native_depth: usize,
     pub(crate) out: std::io::BufWriter<std::io::Stdout>,
     pub(crate) rng: u64,
@@ -177,6 +183,9 @@ impl Vm {
             sources: SourceMap::default(),
             args: Vec::new(),
             max_depth: 100_000,
+            depth_limit: 100_000,
+            task_depth: 0,
+            task_fut: None,
             native_depth: 0,
             out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
             rng: 0x9E37_79B9_7F4A_7C15,

@@ -138,7 +138,17 @@ impl Vm {
         if let (Some(a), false) = (&actor, handler) {
             a.track(&fut);
         }
-        let t = ex.spawn(TaskRun::new(vm, state, fut.clone(), actor, handler));
+        // A task started while its creator runs adds to the creator's depth
+        // for as long as the creator lives (it usually awaits the new task),
+        // so `return await f(n + 1)` meets the same limit as plain calls.
+        let depth = self.task_depth + self.frames.len();
+        if depth >= self.max_depth {
+            return err("StackOverflowError", format!("maximum call depth of {} exceeded (in a chain of async calls)", self.max_depth));
+        }
+        let mut run = TaskRun::new(vm, state, fut.clone(), actor, handler);
+        run.depth = depth;
+        run.parent = self.task_fut.clone();
+        let t = ex.spawn(run);
         fut.set_task(t);
         Ok(())
     }
@@ -270,11 +280,15 @@ pub(crate) struct TaskRun {
     room_wait: Option<Rc<FutureObj>>,
     /// This task used up its time slice and waits to continue.
     sliced: bool,
+    /// Frames below this task's own: its creator's, while the creator lives.
+    depth: usize,
+    /// The creator's future: once it is done, `depth` no longer counts.
+    parent: Option<std::rc::Weak<FutureObj>>,
 }
 
 impl TaskRun {
     pub(crate) fn new(vm: Rc<RefCell<Vm>>, state: TaskState, fut: Rc<FutureObj>, actor: Option<Rc<ActorCtx>>, handler: bool) -> TaskRun {
-        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false, room_wait: None, sliced: false }
+        TaskRun { vm, state, fut, is_main: false, actor, handler, edge: false, room_wait: None, sliced: false, depth: 0, parent: None }
     }
 
     /// The finished task's buffers, for reuse (values already dropped).
@@ -316,6 +330,15 @@ impl Future for TaskRun {
             vm.pending_throw = Some(e);
         }
         vm.swap_task(&mut this.state);
+        if this.parent.as_ref().is_some_and(|p| p.upgrade().is_none_or(|f| f.is_done())) {
+            // The creator finished: a chain of tasks that each start the
+            // next and end (a periodic job) does not grow deeper.
+            this.parent = None;
+            this.depth = 0;
+        }
+        vm.task_depth = this.depth;
+        vm.depth_limit = vm.max_depth.saturating_sub(this.depth);
+        vm.task_fut = Some(Rc::downgrade(&this.fut));
         if let Some(a) = &this.actor {
             a.swap_globals(&mut vm);
             vm.current_actor = Some(a.clone());
@@ -324,6 +347,9 @@ impl Future for TaskRun {
         vm.budget = TIME_SLICE;
         vm.preemptible = true;
         let r = vm.run_frames(0);
+        vm.task_depth = 0;
+        vm.depth_limit = vm.max_depth;
+        vm.task_fut = None;
         vm.preemptible = false;
         vm.handler_task = false;
         if let Some(a) = &this.actor {

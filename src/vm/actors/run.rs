@@ -113,6 +113,9 @@ pub(crate) struct ActorCtx {
     pub stop_requested: Cell<bool>,
     /// Tasks its handlers started: cancelled when the actor restarts or stops.
     pub tasks: RefCell<Vec<std::rc::Weak<FutureObj>>>,
+    /// Prune finished tasks from `tasks` when it reaches this length (twice
+    /// what survived the last pruning, so tracking stays O(1) amortised).
+    prune_at: std::cell::Cell<usize>,
     opts: Options,
     restarts: Cell<u32>,
     since_checkpoint: Cell<u32>,
@@ -131,8 +134,9 @@ impl ActorCtx {
     /// Remember a task a handler started (dropping finished ones).
     pub(crate) fn track(&self, f: &Rc<FutureObj>) {
         let mut t = self.tasks.borrow_mut();
-        if t.len() >= 16 {
+        if t.len() >= self.prune_at.get() {
             t.retain(|w| w.upgrade().is_some_and(|f| !f.is_done()));
+            self.prune_at.set((2 * t.len()).max(16));
         }
         t.push(Rc::downgrade(f));
     }
@@ -208,6 +212,7 @@ impl Vm {
             seqs: Default::default(),
             stop_requested: Cell::new(false),
             tasks: Default::default(),
+            prune_at: std::cell::Cell::new(16),
             opts,
             restarts: Cell::new(0),
             since_checkpoint: Cell::new(0),

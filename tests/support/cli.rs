@@ -1,0 +1,183 @@
+//! Command-line behaviour that a program file cannot state: closed pipes,
+//! argument handling, usage errors, long traces and huge error counts. Each
+//! test writes its programs into a fresh temporary directory and runs the
+//! real `noodle` binary with bounded time.
+
+use libtest_mimic::{Failed, Trial};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{run, BIN};
+
+/// A scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("noodle-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Scratch(d)
+    }
+    fn file(&self, name: &str, text: impl AsRef<[u8]>) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Wait for `child` at most `limit`; kill it (by PID) if it is still running.
+fn wait_bounded(child: &mut Child, limit: Duration) -> Result<i32, Failed> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(st.code().unwrap_or(-1));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("noodle still running after {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A compile error reported to a closed stderr: exit 1, never a panic (101).
+fn closed_stderr() -> Result<(), Failed> {
+    let s = Scratch::new("closed-stderr");
+    let p = s.file("t.nd", "print(1 +)\n");
+    for cmd in ["run", "check"] {
+        for _ in 0..10 {
+            let (r, w) = std::io::pipe().map_err(|e| e.to_string())?;
+            drop(r);
+            let mut c = Command::new(BIN).args([cmd, &p]).stdout(Stdio::null()).stderr(w).spawn().map_err(|e| e.to_string())?;
+            let code = wait_bounded(&mut c, Duration::from_secs(10))?;
+            if code != 1 {
+                return Err(format!("`noodle {cmd}` with a closed stderr exited {code}, not 1").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `noodle run yes.nd | head -1`: the endless printer stops quietly.
+fn closed_stdout() -> Result<(), Failed> {
+    let s = Scratch::new("closed-stdout");
+    let main = s.file("yes.nd", "while true { print(\"y\") }\n");
+    let actor = s.file("yes_actor.nd", "actor A { def go() { while true { print(\"a\") } } }\nawait (spawn A() with {strategy: \"balanced\"}).go()\n");
+    for p in [main, actor] {
+        let mut c = Command::new(BIN).args(["run", "--workers", "2", &p]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+        let out = c.stdout.take().ok_or("stdout")?;
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
+        // The reader is gone now (dropped with the BufReader).
+        let code = wait_bounded(&mut c, Duration::from_secs(20))?;
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut c.stderr.take().ok_or("stderr")?, &mut err).map_err(|e| e.to_string())?;
+        if code != 0 || !err.is_empty() || line.is_empty() {
+            return Err(format!("{p}: exit {code}, first line {line:?}, stderr {err:?}").into());
+        }
+    }
+    Ok(())
+}
+
+/// Everything after the program's path belongs to the program.
+fn args_after_path() -> Result<(), Failed> {
+    let s = Scratch::new("args");
+    let p = s.file("a.nd", "print(args())\n");
+    let (out, err, code) = run(&["run", &p, "--workers", "2", "--help"], "");
+    if out != "[\"--workers\", \"2\", \"--help\"]\n" || code != 0 {
+        return Err(format!("args after the path: {out:?} {err:?} exit {code}").into());
+    }
+    let (out, _, code) = run(&["run", "--workers", "1", &p, "x"], "");
+    if out != "[\"x\"]\n" || code != 0 {
+        return Err(format!("options before the path: {out:?} exit {code}").into());
+    }
+    Ok(())
+}
+
+/// Usage errors exit 2 and say what is wrong.
+fn usage_errors() -> Result<(), Failed> {
+    let s = Scratch::new("usage");
+    let p = s.file("a.nd", "print(args())\n");
+    let nbc = s.0.join("a.nbc").to_string_lossy().into_owned();
+    let (_, err, code) = run(&["run", "--max-depth", "0", &p], "");
+    if code != 2 || !err.contains("at least 1") {
+        return Err(format!("--max-depth 0: exit {code}, {err}").into());
+    }
+    let (_, err, code) = run(&["build", &p, "-o", &nbc], "");
+    if code != 0 {
+        return Err(format!("build: {err}").into());
+    }
+    let renamed = s.file("renamed.nd", std::fs::read(&nbc).map_err(|e| e.to_string())?);
+    for f in [&nbc, &renamed] {
+        let (_, err, code) = run(&["check", f], "");
+        if code != 2 || !err.contains("is an NBC bytecode file") {
+            return Err(format!("check {f}: exit {code}, {err}").into());
+        }
+    }
+    let (out, err, code) = run(&["run", &renamed, "q"], "");
+    if out != "[\"q\"]\n" || code != 0 {
+        return Err(format!("a renamed .nbc file runs: {out:?} {err} exit {code}").into());
+    }
+    let bad = s.file("bad.nd", b"print(1)\n\xff\xfe");
+    let (_, err, code) = run(&["run", &bad], "");
+    if code != 1 || !err.contains("not valid UTF-8 at byte 9") {
+        return Err(format!("non-UTF-8 source: exit {code}, {err}").into());
+    }
+    Ok(())
+}
+
+/// Deep recursion: the trace shows the repeated frame three times and a count.
+fn collapsed_trace() -> Result<(), Failed> {
+    let s = Scratch::new("trace");
+    let p = s.file("so.nd", "def f(n) { return f(n + 1) }\nf(0)\n");
+    let (_, err, code) = run(&["run", &p], "");
+    let lines = err.lines().count();
+    if code != 3 || lines > 10 || !err.contains("[previous line repeated 99996 more times]") {
+        return Err(format!("stack overflow trace ({lines} lines, exit {code}):\n{}", err.chars().take(2000).collect::<String>()).into());
+    }
+    let p = s.file("so2.nd", "def f(n) { return g(n + 1) }\ndef g(n) { return f(n + 1) }\nf(0)\n");
+    let (_, err, _) = run(&["run", "--max-depth", "5000", &p], "");
+    if err.lines().count() > 110 || !err.contains("more lines]") {
+        return Err(format!("alternating recursion trace has {} lines", err.lines().count()).into());
+    }
+    Ok(())
+}
+
+/// Thousands of errors: the first 100 are shown and the rest counted, fast.
+fn many_errors() -> Result<(), Failed> {
+    let s = Scratch::new("many-errors");
+    let one_line = format!("let a = {}\n", vec!["1 +)"; 4000].join(" "));
+    let names: String = (0..20000).map(|i| format!("print(undefined_{i})\n")).collect();
+    for (name, text, total) in [("line.nd", one_line, 4001), ("names.nd", names, 20000)] {
+        let p = s.file(name, text);
+        let start = Instant::now();
+        let (_, err, code) = run(&["check", &p], "");
+        let took = start.elapsed();
+        let shown = err.matches("] Error:").count();
+        if code != 1 || shown != 100 || !err.contains(&format!("and {} more errors", total - 100)) || took > Duration::from_secs(10) {
+            return Err(format!("{name}: exit {code}, {shown} shown, {} bytes of stderr, {took:?}", err.len()).into());
+        }
+    }
+    Ok(())
+}
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        Trial::test("cli::closed_stderr", closed_stderr),
+        Trial::test("cli::closed_stdout", closed_stdout),
+        Trial::test("cli::args_after_path", args_after_path),
+        Trial::test("cli::usage_errors", usage_errors),
+        Trial::test("cli::collapsed_trace", collapsed_trace),
+        Trial::test("cli::many_errors", many_errors),
+    ]
+}
