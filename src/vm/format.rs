@@ -30,7 +30,7 @@ pub fn to_display(v: &Value) -> String {
         Value::Str(s) => s.to_string(),
         _ => {
             let mut out = String::new();
-            repr(v, &mut out, &mut Vec::new());
+            repr(v, &mut out, &mut Default::default());
             out
         }
     }
@@ -65,17 +65,18 @@ fn ptr_of(v: &Value) -> Option<usize> {
 }
 
 /// Container representation; `seen` holds the containers being printed so a
-/// self-containing value prints `[...]` / `{...}` at the repeat.
-pub fn repr(v: &Value, out: &mut String, seen: &mut Vec<usize>) {
-    if let Some(p) = ptr_of(v) {
-        if seen.contains(&p) {
+/// self-containing value prints `[...]` / `{...}` at the repeat (a set, so
+/// deeply nested data prints in linear time).
+pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>) {
+    let p = ptr_of(v);
+    if let Some(p) = p {
+        if !seen.insert(p) {
             out.push_str(match v {
                 Value::List(_) => "[...]",
                 _ => "{...}",
             });
             return;
         }
-        seen.push(p);
     }
     match v {
         Value::None => out.push_str("none"),
@@ -163,8 +164,8 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut Vec<usize>) {
             let _ = write!(out, "<actor {} {}>", a.class_name, a.id_str);
         }
     }
-    if ptr_of(v).is_some() {
-        seen.pop();
+    if let Some(p) = p {
+        seen.remove(&p);
     }
 }
 

@@ -292,7 +292,8 @@ impl Vm {
                     let v = match &r!(ins.b) {
                         Value::Int(x) => match x.checked_add(imm) {
                             Some(s) => Value::Int(s),
-                            None => tri!(self, pc!(), err("OverflowError", "integer overflow in +")),
+                            // `x - 1` compiles to `x + -1`: name the operator written.
+                            None => tri!(self, pc!(), err("OverflowError", if imm < 0 { "integer overflow in -" } else { "integer overflow in +" })),
                         },
                         Value::Float(x) => Value::Float(x + imm as f64),
                         x => {

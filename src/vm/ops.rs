@@ -198,7 +198,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
 
 fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
     if depth > 200 {
-        return false;
+        // Deeper than recursion should go: compare the rest iteratively.
+        return equal_deep(a, b);
     }
     match (a, b) {
         (Value::None, Value::None) => true,
@@ -234,6 +235,50 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
         (Value::Future(x), Value::Future(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }
+}
+
+/// Equality of deeply nested (or cyclic) containers without recursion: a
+/// work list of pairs, and each pair of containers compared once (a pair met
+/// again is assumed equal, which makes two cycles with the same shape equal).
+fn equal_deep(a: &Value, b: &Value) -> bool {
+    let mut work = vec![(a.clone(), b.clone())];
+    let mut seen: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
+    while let Some((x, y)) = work.pop() {
+        match (&x, &y) {
+            (Value::List(p), Value::List(q)) => {
+                if Rc::ptr_eq(p, q) || !seen.insert((Rc::as_ptr(p) as *const u8 as usize, Rc::as_ptr(q) as *const u8 as usize)) {
+                    continue;
+                }
+                let (p, q) = (p.borrow(), q.borrow());
+                if p.len() != q.len() {
+                    return false;
+                }
+                work.extend(p.iter().cloned().zip(q.iter().cloned()));
+            }
+            (Value::Map(p), Value::Map(q)) => {
+                if Rc::ptr_eq(p, q) || !seen.insert((Rc::as_ptr(p) as *const u8 as usize, Rc::as_ptr(q) as *const u8 as usize)) {
+                    continue;
+                }
+                let (p, q) = (p.borrow(), q.borrow());
+                if p.len() != q.len() {
+                    return false;
+                }
+                for (k, v) in p.iter() {
+                    match q.get(k) {
+                        Some(w) => work.push((v.clone(), w.clone())),
+                        None => return false,
+                    }
+                }
+            }
+            (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => return false,
+            _ => {
+                if !equal_depth(&x, &y, 0) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// `<` ordering: numbers, strings, lists lexicographically; other mixes are a
@@ -330,7 +375,7 @@ pub fn get_index(obj: &Value, idx: &Value) -> Result<Value, Value> {
                 Some(v) => Ok(v.clone()),
                 None => {
                     let mut s = String::new();
-                    super::format::repr(idx, &mut s, &mut Vec::new());
+                    super::format::repr(idx, &mut s, &mut Default::default());
                     err("KeyError", format!("key {s} not found"))
                 }
             }

@@ -123,14 +123,18 @@ pub struct RangeObj {
 }
 
 impl RangeObj {
+    /// How many values the range yields (wide arithmetic: bounds near the
+    /// ends of the int range do not overflow; at most `i64::MAX`).
     pub fn len(&self) -> i64 {
-        if self.step > 0 && self.end > self.start {
-            (self.end - self.start + self.step - 1) / self.step
-        } else if self.step < 0 && self.start > self.end {
-            (self.start - self.end - self.step - 1) / (-self.step)
+        let (start, end, step) = (self.start as i128, self.end as i128, self.step as i128);
+        let n = if step > 0 && end > start {
+            (end - start + step - 1) / step
+        } else if step < 0 && start > end {
+            (start - end - step - 1) / (-step)
         } else {
             0
-        }
+        };
+        n.min(i64::MAX as i128) as i64
     }
     pub fn contains(&self, x: i64) -> bool {
         if self.step > 0 {
@@ -317,7 +321,7 @@ impl std::fmt::Debug for Value {
     /// As Noodle prints the value inside a container (for tests and logs).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut out = String::new();
-        super::format::repr(self, &mut out, &mut Vec::new());
+        super::format::repr(self, &mut out, &mut Default::default());
         f.write_str(&out)
     }
 }
