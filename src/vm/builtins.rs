@@ -208,9 +208,7 @@ pub fn to_vec(v: &Value) -> Result<Vec<Value>, Value> {
         Value::Map(m) => Ok(m.borrow().keys().map(|k| k.to_value()).collect()),
         Value::Str(s) => Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()),
         Value::Range(r) => {
-            if r.len() > 1 << 28 {
-                return err("ValueError", "range is too large to materialize");
-            }
+            check_list_size(r.len().max(0) as usize)?;
             let mut out = Vec::with_capacity(r.len().max(0) as usize);
             let mut x = r.start;
             while (r.step > 0 && x < r.end) || (r.step < 0 && x > r.end) {

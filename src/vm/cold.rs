@@ -106,6 +106,7 @@ impl Vm {
                         Value::Str(x) => out.push_str(x),
                         other => out.push_str(&format::to_display(other)),
                     }
+                    check_str_size(out.len())?;
                 }
                 Value::Str(Rc::new(out))
             }

@@ -104,6 +104,9 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
             if a.is_empty() {
                 return err("ValueError", "cannot replace an empty string");
             }
+            if b.len() > a.len() {
+                check_str_size(s.len().saturating_add(s.matches(a).count().saturating_mul(b.len() - a.len())))?;
+            }
             Ok(Value::str(&s.replace(a, b)))
         }
         "find" => {
@@ -118,6 +121,8 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
             arity(name, args, 1, 1)?;
             let items = to_vec(&args[0])?;
             let parts: Vec<String> = items.iter().map(to_display).collect();
+            let total = parts.iter().map(String::len).sum::<usize>().saturating_add(s.len().saturating_mul(parts.len()));
+            check_str_size(total)?;
             Ok(Value::str(&parts.join(s)))
         }
         _ => err("TypeError", format!("str has no method `{name}`")),

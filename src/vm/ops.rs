@@ -25,12 +25,14 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, Value> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int).map_or_else(|| overflow("+"), Ok),
         (Value::Str(x), Value::Str(y)) => {
+            check_str_size(x.len().saturating_add(y.len()))?;
             let mut s = String::with_capacity(x.len() + y.len());
             s.push_str(x);
             s.push_str(y);
             Ok(Value::Str(Rc::new(s)))
         }
         (Value::List(x), Value::List(y)) => {
+            check_list_size(x.borrow().len().saturating_add(y.borrow().len()))?;
             let mut v = x.borrow().clone();
             v.extend(y.borrow().iter().cloned());
             Ok(Value::list_from(v))
@@ -65,16 +67,12 @@ fn repeat(count: i64, what: &Value) -> Result<Value, Value> {
     let n = count.max(0) as usize;
     match what {
         Value::Str(s) => {
-            if s.len().saturating_mul(n) > 1 << 31 {
-                return err("ValueError", "repeated string is too large");
-            }
+            check_str_size(s.len().saturating_mul(n))?;
             Ok(Value::Str(Rc::new(s.repeat(n))))
         }
         Value::List(l) => {
             let l = l.borrow();
-            if l.len().saturating_mul(n) > 1 << 28 {
-                return err("ValueError", "repeated list is too large");
-            }
+            check_list_size(l.len().saturating_mul(n))?;
             let mut v = Vec::with_capacity(l.len() * n);
             for _ in 0..n {
                 v.extend(l.iter().cloned());

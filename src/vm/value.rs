@@ -339,3 +339,26 @@ mod tests {
         assert_eq!(std::mem::size_of::<Value>(), 16);
     }
 }
+
+/// The largest string (bytes) and list (items) an operation may build: past
+/// these a `ValueError` is cleaner than an allocation failure ending the
+/// process. One limit for every operation that builds a string or a list.
+pub const MAX_STR_BYTES: usize = 1 << 30;
+pub const MAX_LIST_ITEMS: usize = 1 << 27;
+
+/// Refuse building a string of `n` bytes past `MAX_STR_BYTES`.
+pub fn check_str_size(n: usize) -> Result<(), Value> {
+    if n > MAX_STR_BYTES {
+        return err("ValueError", format!("a string of {n} bytes is too large (the limit is {MAX_STR_BYTES})"));
+    }
+    Ok(())
+}
+
+/// Refuse building a list of `n` items past `MAX_LIST_ITEMS`.
+pub fn check_list_size(n: usize) -> Result<(), Value> {
+    if n > MAX_LIST_ITEMS {
+        return err("ValueError", format!("a list of {n} items is too large (the limit is {MAX_LIST_ITEMS})"));
+    }
+    Ok(())
+}
+
