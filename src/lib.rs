@@ -1,5 +1,6 @@
 //! Noodle: compiler pipeline (lexer → parser → sema → codegen → bytecode) and VM.
 
+pub mod contain;
 pub mod diag;
 pub mod lexer;
 pub mod parser;

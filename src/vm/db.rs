@@ -88,7 +88,11 @@ pub fn open_handle(path: &str) -> Result<Arc<DbHandle>, Value> {
     if let Some(h) = map.get(&key) {
         return Ok(h.clone());
     }
-    let db = redb::Database::create(&key).map_err(|e| Value::error("IOError", format!("cannot open database {path}: {e}")))?;
+    let db = match crate::contain::contain(|| redb::Database::create(&key)) {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return err("IOError", format!("cannot open database {path}: {e}")),
+        Err(panic) => return err("IOError", format!("cannot open database {path}: it is corrupted ({panic})")),
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(format!("noodle-db {path}"))
@@ -99,39 +103,75 @@ pub fn open_handle(path: &str) -> Result<Arc<DbHandle>, Value> {
     Ok(h)
 }
 
-/// The owner thread of one database.
+/// The owner thread of one database. Every redb call runs inside
+/// `contain`: a file corrupted under it can make redb panic, and that must
+/// be an `IOError` for the program, not a dead thread and a hung `await`.
+/// After such a panic the database is not touched again.
 fn owner(db: redb::Database, jobs: std::sync::mpsc::Receiver<Job>) {
+    let mut broken: Option<String> = None;
+    let guarded = |broken: &mut Option<String>, f: &mut dyn FnMut() -> Reply| -> Reply {
+        if let Some(b) = broken {
+            return Err(b.clone());
+        }
+        match crate::contain::contain(f) {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = format!("the file is corrupted ({panic})");
+                *broken = Some(msg.clone());
+                Err(msg)
+            }
+        }
+    };
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Single(op, reply) => {
-                let r = single(&db, op);
+                let mut op = Some(op);
+                let r = guarded(&mut broken, &mut || single(&db, op.take().ok_or("internal: operation used twice")?));
                 let _ = reply.try_send(r);
             }
             Job::Transaction { ready, ops } => {
-                let txn = match db.begin_write() {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let _ = ready.try_send(Err(e.to_string()));
-                        continue;
-                    }
-                };
-                let _ = ready.try_send(Ok(Answer::None));
+                let mut txn = None;
+                let r = guarded(&mut broken, &mut || {
+                    txn = Some(db.begin_write().map_err(|e| e.to_string())?);
+                    Ok(Answer::None)
+                });
+                let ok = r.is_ok();
+                let _ = ready.try_send(r);
+                if !ok {
+                    let _ = crate::contain::contain(move || drop(txn));
+                    continue;
+                }
                 // Dropping an uncommitted transaction rolls it back.
                 while let Ok(m) = ops.recv() {
                     match m {
                         TxMsg::Op(op, reply) => {
-                            let _ = reply.send(apply(&txn, op));
+                            let mut op = Some(op);
+                            let r = guarded(&mut broken, &mut || match &txn {
+                                Some(t) => apply(t, op.take().ok_or("internal: operation used twice")?),
+                                None => Err("internal: no transaction".into()),
+                            });
+                            let _ = reply.send(r);
                         }
                         TxMsg::End(commit, reply) => {
-                            let r = if commit { txn.commit().map(|_| Answer::None).map_err(|e| e.to_string()) } else { Ok(Answer::None) };
+                            let t = txn.take();
+                            let mut t = Some(t);
+                            let r = guarded(&mut broken, &mut || match (t.take().flatten(), commit) {
+                                (Some(t), true) => t.commit().map(|_| Answer::None).map_err(|e| e.to_string()),
+                                (t, _) => {
+                                    drop(t);
+                                    Ok(Answer::None)
+                                }
+                            });
                             let _ = reply.try_send(r);
                             break;
                         }
                     }
                 }
+                let _ = crate::contain::contain(move || drop(txn));
             }
         }
     }
+    let _ = crate::contain::contain(move || drop(db));
 }
 
 fn def(table: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {

@@ -181,6 +181,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cli::many_errors", many_errors),
         Trial::test("cli::fs_exists_permission", fs_exists_permission),
         Trial::test("cli::string_size_limit", string_size_limit),
+        Trial::test("cli::db_corrupted_while_open", db_corrupted_while_open),
     ]
 }
 
@@ -233,6 +234,53 @@ fn string_size_limit() -> Result<(), Failed> {
     let (out, err, code) = run(&["run", &p], "");
     if out != "ValueError\nValueError\n" || code != 0 {
         return Err(format!("size limit: {out:?} {err} exit {code}").into());
+    }
+    Ok(())
+}
+
+/// A database file destroyed while a program has it open: redb panics inside
+/// (seen: "entered unreachable code" in its B-tree cursor). Every operation
+/// must then fail with a catchable IOError, in main and in an actor on
+/// another worker, and the program goes on.
+fn db_corrupted_while_open() -> Result<(), Failed> {
+    let s = Scratch::new("db-live");
+    let db = s.0.join("t.redb").to_string_lossy().into_owned();
+    let mk = s.file("mk.nd", format!("import db\nlet d = db.open(\"{db}\")\nfor i in range(2000) {{ await d.put(\"t\", i, {{v: i, s: \"abcdefghij\" * 10}}) }}\n"));
+    let (_, err, code) = run(&["run", &mk], "");
+    if code != 0 {
+        return Err(format!("making the database: {err}").into());
+    }
+    let live = s.file(
+        "live.nd",
+        format!(
+            r#"import db
+import fs
+let d = db.open("{db}")
+print(await d.get("t", 5) != none)
+await fs.write("{db}", "z" * 300000)
+async def scan_all() {{
+    var n = 0
+    for kv in await d.scan("t", "") {{ n += 1 }}
+    return n
+}}
+try {{ print(await scan_all()) }} catch e {{ print(e.kind) }}
+try {{ await d.put("t", 1, 2) }} catch e {{ print(e.kind) }}
+actor Reader {{
+    async def read() {{
+        try {{ return await db.open("{db}").get("t", 1999) }} catch e {{ return e.kind }}
+    }}
+}}
+print(await (spawn Reader() with {{strategy: "balanced"}}).read())
+print("still running")
+"#
+        ),
+    );
+    let mut c = Command::new(BIN).args(["run", "--workers", "2", &live]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let code = wait_bounded(&mut c, Duration::from_secs(30))?;
+    let o = c.wait_with_output().map_err(|e| e.to_string())?;
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    if out != "true\nIOError\nIOError\nIOError\nstill running\n" || code != 0 || err.contains("panicked") {
+        return Err(format!("exit {code}\nstdout:\n{out}\nstderr:\n{err}").into());
     }
     Ok(())
 }
