@@ -150,7 +150,7 @@ mod malformed {
         fn random_packets_never_panic(root in tree(), cells in proptest::collection::vec(tree(), 0..3)) {
             let p = program();
             let vm = run(&p);
-            let packet = Packet { root, cells };
+            let packet = Packet { root, cells, globals: Vec::new() };
             let _ = vm.from_portable(&packet);
             let _ = vm.from_portable_args(&packet);
         }

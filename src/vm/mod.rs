@@ -133,7 +133,9 @@ pub struct Vm {
     pub(crate) main_seqs: rustc_hash::FxHashMap<u64, u64>,
     pub(crate) worker_loop: Option<smol::Task<()>>,
     /// Promises made here that may have been sent away, by number.
-    pub(crate) promises: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
+    /// (Copies made here of promises owned by other workers are listed too,
+    /// so the owner's completion can reach them.)
+    pub(crate) promises: std::cell::RefCell<rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>>,
     /// Per actor class: the globals its code can read (see `actors/reach.rs`).
     /// The current suspension resumes after the instruction (a send waiting
     /// for room), so a failure of the awaited future must be thrown in.
@@ -152,6 +154,11 @@ pub struct Vm {
     /// Buffers of finished handler tasks, reused by the next handler.
     pub(crate) spare_tasks: Vec<task::TaskState>,
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
+    /// Per function: the globals it reads (see `actors/reach.rs`).
+    pub(crate) func_reach: std::cell::RefCell<rustc_hash::FxHashMap<u32, Rc<Vec<(u32, u32)>>>>,
+    /// Module-level values received with messages, to install before the
+    /// next task step (see `portable.rs`).
+    pub(crate) received_globals: std::cell::RefCell<Vec<(u32, u32, Value)>>,
 }
 
 /// A stack trace shows a run of identical frames this many times, then a count.
@@ -208,6 +215,8 @@ impl Vm {
             worker_loop: None,
             promises: Default::default(),
             reach_cache: Default::default(),
+            func_reach: Default::default(),
+            received_globals: Default::default(),
             spare_tasks: Vec::new(),
             suspended_after: false,
             pending_throw: None,

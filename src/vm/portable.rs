@@ -63,6 +63,18 @@ pub enum Portable {
 pub struct Packet {
     pub root: Portable,
     pub cells: Vec<Portable>,
+    /// Module-level `let` values that the functions in the value read, by
+    /// (module, slot), for a receiver that may not have run that module's
+    /// top level (another worker). Each is a packet of its own.
+    #[serde(default)]
+    pub globals: Vec<(u32, u32, Packet)>,
+}
+
+impl Packet {
+    /// A packet of `none` (a stand-in where a value could not be encoded).
+    pub fn none() -> Packet {
+        Packet { root: Portable::None, cells: Vec::new(), globals: Vec::new() }
+    }
 }
 
 /// Encode a message's arguments (as one list, so sharing between them is
@@ -88,6 +100,8 @@ struct Encoder {
     seen: FxHashMap<usize, u32>,
     /// Cells numbered so far, whose contents are encoded after the root.
     pending: Vec<Rc<RefCell<Value>>>,
+    /// The functions met, whose module-level reads may have to travel too.
+    funcs: Vec<u32>,
 }
 
 const MAX_DEPTH: u32 = 10_000;
@@ -103,7 +117,7 @@ impl Encoder {
             cells.push(self.enc(&content, 0)?);
             i += 1;
         }
-        Ok(Packet { root, cells })
+        Ok(Packet { root, cells, globals: Vec::new() })
     }
 
     /// Number a container on first sight; `Err(n)` when it was seen before.
@@ -166,6 +180,7 @@ impl Encoder {
             Value::Func(c) => {
                 once!(c);
                 let upvals = c.upvals.iter().map(|u| self.enc(&Value::Cell(u.clone()), d)).collect::<Result<_, _>>()?;
+                self.funcs.push(c.func_index);
                 Portable::Func { func: c.func_index, upvals }
             }
             Value::Native(n) => match BUILTINS.iter().position(|b| *b == n.name) {
@@ -216,12 +231,81 @@ impl Encoder {
 }
 
 impl Vm {
+    /// Encode `v` for another worker: also the module-level `let` values its
+    /// functions read, which that worker may not have (it did not run the
+    /// module's top level), so a lambda sent to an actor there works.
+    pub(crate) fn portable_for_worker(&self, v: &Value) -> Result<Packet, Value> {
+        let mut e = Encoder::default();
+        let root = e.enc(v, 0)?;
+        let mut p = e.finish(root)?;
+        self.attach_globals(&mut p, std::mem::take(&mut e.funcs));
+        Ok(p)
+    }
+
+    /// `to_portable_args` with the globals (see `portable_for_worker`).
+    pub(crate) fn portable_args_for_worker(&self, args: &[Value]) -> Result<Packet, Value> {
+        let mut e = Encoder::default();
+        let mut items = Vec::with_capacity(args.len());
+        for a in args {
+            items.push(e.enc(a, 1)?);
+        }
+        let mut p = e.finish(Portable::List(items))?;
+        self.attach_globals(&mut p, std::mem::take(&mut e.funcs));
+        Ok(p)
+    }
+
+    fn attach_globals(&self, p: &mut Packet, mut work: Vec<u32>) {
+        let mut done: rustc_hash::FxHashSet<(u32, u32)> = Default::default();
+        while let Some(f) = work.pop() {
+            for &(m, s) in self.func_globals(f).iter() {
+                if !done.insert((m, s)) {
+                    continue;
+                }
+                let Some(md) = self.modules.get(m as usize) else { continue };
+                let Some(v) = md.globals.get(s as usize) else { continue };
+                // `var`s are not shared between actors; values that cannot
+                // travel (futures) stay behind and read as undefined there.
+                if matches!(v, Value::Undefined) || md.mutable.get(s as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+                let mut e = Encoder::default();
+                let Ok(gp) = e.enc(v, 0).and_then(|root| e.finish(root)) else { continue };
+                work.append(&mut e.funcs);
+                p.globals.push((m, s, gp));
+            }
+        }
+    }
+
     /// Rebuild a value received from another VM running the same program.
     pub fn from_portable(&self, p: &Packet) -> Result<Value, Value> {
         let mut d = Decoder { vm: self, seen: Vec::new(), cells: Vec::new(), depth: 0 };
         let root = d.dec(&p.root)?;
         d.finish_cells(p)?;
+        self.receive_globals(p)?;
         Ok(root)
+    }
+
+    /// Module-level values that came with a packet and are not defined here
+    /// yet: installed before the next task step (`install_received_globals`).
+    fn receive_globals(&self, p: &Packet) -> Result<(), Value> {
+        for (m, s, gp) in &p.globals {
+            let undefined = self.modules.get(*m as usize).and_then(|md| md.globals.get(*s as usize)).is_some_and(|v| matches!(v, Value::Undefined));
+            if undefined {
+                let v = self.from_portable(gp)?;
+                self.received_globals.borrow_mut().push((*m, *s, v));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn install_received_globals(&mut self) {
+        for (m, s, v) in self.received_globals.take() {
+            if let Some(g) = self.modules.get_mut(m as usize).and_then(|md| md.globals.get_mut(s as usize)) {
+                if matches!(g, Value::Undefined) {
+                    *g = v;
+                }
+            }
+        }
     }
 }
 
@@ -237,6 +321,7 @@ impl Vm {
             out.push(d.dec(x)?);
         }
         d.finish_cells(p)?;
+        self.receive_globals(p)?;
         Ok(out)
     }
 }

@@ -329,6 +329,9 @@ impl Future for TaskRun {
         if let Some(Some(Err(e))) = this.room_wait.take().map(|f| f.result()) {
             vm.pending_throw = Some(e);
         }
+        if !vm.received_globals.borrow().is_empty() {
+            vm.install_received_globals();
+        }
         vm.swap_task(&mut this.state);
         if this.parent.as_ref().is_some_and(|p| p.upgrade().is_none_or(|f| f.is_done())) {
             // The creator finished: a chain of tasks that each start the

@@ -146,6 +146,9 @@ pub enum WorkerMsg {
     Reply { id: u64, result: Result<Packet, Packet> },
     /// A copy of a promise was completed: complete the original.
     Resolve { id: u64, result: Result<Packet, Packet> },
+    /// `worker` holds a copy of promise `id`, owned by the receiver: send
+    /// the original's completion there.
+    Watch { id: u64, worker: usize },
     /// `exit(code)` called on another worker.
     Exit(i32),
     /// Wake the main thread to look for a deadlock.

@@ -18,7 +18,24 @@ impl Vm {
         if let Some((_, v)) = self.reach_cache.get(&key) {
             return v.clone();
         }
-        let mut funcs: Vec<u32> = class.methods.values().map(|m| m.func_index).collect();
+        let v = Rc::new(self.reach_of(class.methods.values().map(|m| m.func_index).collect()));
+        self.reach_cache.insert(key, (class.clone(), v.clone()));
+        v
+    }
+
+    /// The globals function `f` (and what it reaches) reads; cached.
+    pub(crate) fn func_globals(&self, f: u32) -> Rc<Vec<(u32, u32)>> {
+        if let Some(v) = self.func_reach.borrow().get(&f) {
+            return v.clone();
+        }
+        let v = Rc::new(self.reach_of(vec![f]));
+        self.func_reach.borrow_mut().insert(f, v.clone());
+        v
+    }
+
+    /// The (module, slot) globals read by `funcs`, the functions they
+    /// create, and the top-level functions and classes they name.
+    fn reach_of(&self, mut funcs: Vec<u32>) -> Vec<(u32, u32)> {
         let mut seen_f: FxHashSet<u32> = funcs.iter().copied().collect();
         let mut out: Vec<(u32, u32)> = Vec::new();
         let mut seen_g: FxHashSet<(u32, u32)> = FxHashSet::default();
@@ -54,9 +71,7 @@ impl Vm {
                 }
             }
         }
-        let v = Rc::new(out);
-        self.reach_cache.insert(key, (class.clone(), v.clone()));
-        v
+        out
     }
 }
 

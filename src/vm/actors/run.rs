@@ -295,11 +295,15 @@ impl Vm {
     /// Send an ask's reply, copying the value for the asker.
     fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
         let packet = match &result {
-            Ok(v) => to_portable(v).map_err(|e| match e {
-                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet { root: crate::vm::portable::Portable::None, cells: vec![] }),
-                _ => Packet { root: crate::vm::portable::Portable::None, cells: vec![] },
+            Ok(v) if to.worker != self.worker => self.portable_for_worker(v).map_err(|e| match e {
+                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet::none()),
+                _ => Packet::none(),
             }),
-            Err(e) => Err(to_portable(e).unwrap_or(Packet { root: crate::vm::portable::Portable::None, cells: vec![] })),
+            Ok(v) => to_portable(v).map_err(|e| match e {
+                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet::none()),
+                _ => Packet::none(),
+            }),
+            Err(e) => Err(to_portable(e).unwrap_or(Packet::none())),
         };
         if to.worker == self.worker {
             self.complete_pending(to.id, packet);

@@ -124,7 +124,7 @@ impl Vm {
         let method = Vm::check_handler(cell, method)?;
         let fut = FutureObj::new();
         fut.set_target(cell.key);
-        let packet = to_portable_args(args)?;
+        let packet = self.args_for(cell, args)?;
         let id = self.next_pending;
         self.next_pending += 1;
         let reply = ReplyTo { worker: self.worker, id };
@@ -147,7 +147,7 @@ impl Vm {
             return err("TypeError", format!("`send` needs an actor, not {}", target.type_name()));
         };
         let handler = Vm::check_handler(cell, method)?;
-        let packet = to_portable_args(args)?;
+        let packet = self.args_for(cell, args)?;
         let env = self.envelope(cell, Body::Tell { method: handler, args: packet });
         match self.deliver(cell, env) {
             Ok(()) => self.wait_for_room(cell),
@@ -176,7 +176,8 @@ impl Vm {
             let get = |k: &str| m.get(&Key::Str(Rc::new(k.to_string()))).cloned().unwrap_or(Value::None);
             (get("type"), get("payload"))
         };
-        let env = self.envelope(&cell, Body::Raw { kind: to_portable(&kind)?, payload: to_portable(&payload)? });
+        let (kind_p, payload) = if cell.worker == self.worker { (to_portable(&kind)?, to_portable(&payload)?) } else { (self.portable_for_worker(&kind)?, self.portable_for_worker(&payload)?) };
+        let env = self.envelope(&cell, Body::Raw { kind: kind_p, payload });
         match self.deliver(&cell, env) {
             Ok(()) => self.wait_for_room(&cell),
             Err(_) => {
@@ -238,7 +239,7 @@ impl Vm {
             }
             reg.by_id.insert(id, Arc::downgrade(&cell));
         }
-        let args = to_portable_args(&args)?;
+        let args = if worker == self.worker { to_portable_args(&args)? } else { self.portable_args_for_worker(&args)? };
         let refs = self.actor_globals(&class);
         if worker == self.worker {
             let private = self.private_globals(&refs);
@@ -319,35 +320,55 @@ pub(crate) fn stopped_error(cell: &ActorCell) -> Result<Value, Value> {
     err("ActorStoppedError", format!("actor {} has stopped", cell.label()))
 }
 
-/// Promises travel: the original stays with the worker that made it, copies
-/// elsewhere forward `resolve`/`reject` to it.
+/// Promises travel: the original stays with the worker that made it. A copy
+/// on another worker forwards `resolve`/`reject` to the original, and asks
+/// the owner (`WorkerMsg::Watch`) to pass the original's completion back to
+/// it — so a promise completes everywhere, whoever completes it.
 static NEXT_PROMISE: AtomicU64 = AtomicU64::new(1);
 
 impl Vm {
     pub(crate) fn register_promise(&mut self, f: &Rc<FutureObj>) {
         let id = NEXT_PROMISE.fetch_add(1, Ordering::Relaxed);
         f.promise.set((id, self.worker));
-        if self.promises.len() >= 64 && self.promises.len().is_power_of_two() {
-            self.promises.retain(|_, w| w.strong_count() > 0);
+        self.remember_promise(id, f);
+    }
+
+    fn remember_promise(&self, id: u64, f: &Rc<FutureObj>) {
+        let mut map = self.promises.borrow_mut();
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, w| w.strong_count() > 0);
         }
-        self.promises.insert(id, Rc::downgrade(f));
+        map.insert(id, Rc::downgrade(f));
     }
 
     /// The promise numbered `id` as seen on this worker.
     pub(crate) fn promise_copy(&self, id: u64, owner: usize) -> Rc<FutureObj> {
-        if owner == self.worker {
-            if let Some(f) = self.promises.get(&id).and_then(std::rc::Weak::upgrade) {
-                return f;
-            }
+        if let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) {
+            return f;
         }
         let f = FutureObj::new();
         f.promise.set((id, owner));
+        if owner != self.worker {
+            self.remember_promise(id, &f);
+            if let Some(node) = &self.node {
+                node.post(owner, WorkerMsg::Watch { id, worker: self.worker });
+            }
+        }
         f
+    }
+
+    /// A message's arguments, with globals when they cross workers.
+    fn args_for(&self, cell: &ActorCell, args: &[Value]) -> Result<Packet, Value> {
+        if cell.worker == self.worker {
+            to_portable_args(args)
+        } else {
+            self.portable_args_for_worker(args)
+        }
     }
 
     pub(crate) fn forward_promise(&mut self, id: u64, owner: usize, r: &Result<Value, Value>) -> Result<(), Value> {
         let result = match r {
-            Ok(v) => Ok(to_portable(v)?),
+            Ok(v) => Ok(self.portable_for_worker(v)?),
             Err(e) => Err(to_portable(e)?),
         };
         self.flush_shared();
@@ -355,8 +376,37 @@ impl Vm {
         Ok(())
     }
 
+    /// Another worker holds a copy of promise `id` (owned here): when the
+    /// original completes (at once if it has), send it the result. The
+    /// watcher does not count as pending work: a copy nobody can complete
+    /// still ends in a DeadlockError.
+    pub(crate) fn watch_promise(&mut self, id: u64, worker: usize) {
+        let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
+        let node = self.node();
+        let watcher = self.spawn_helper(false, async move {
+            let r = crate::vm::task::Awaiting(f).await;
+            let result = match &r {
+                Ok(v) => to_portable(v).map(Ok),
+                Err(e) => to_portable(e).map(Err),
+            };
+            // A result that cannot travel (it holds a task's future) fails
+            // the copy with the reason instead.
+            let result = match result {
+                Ok(r) => r,
+                Err(e) => match to_portable(&e) {
+                    Ok(p) => Err(p),
+                    Err(_) => return,
+                },
+            };
+            node.post(worker, WorkerMsg::Resolve { id, result });
+        });
+        if let Ok(t) = watcher {
+            t.detach();
+        }
+    }
+
     pub(crate) fn resolve_promise(&mut self, id: u64, result: Result<crate::vm::portable::Packet, crate::vm::portable::Packet>) {
-        let Some(f) = self.promises.get(&id).and_then(std::rc::Weak::upgrade) else { return };
+        let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
         f.complete(self.from_portable_result(result));
     }
 }

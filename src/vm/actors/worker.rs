@@ -26,6 +26,10 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
                 v.resolve_promise(id, result);
             }
+            WorkerMsg::Watch { id, worker } => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                v.watch_promise(id, worker);
+            }
             WorkerMsg::Exit(code) => {
                 v.exit_code = Some(code);
                 if let Some(x) = &v.exit_signal {
