@@ -223,7 +223,9 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
             if threads && super::actors::worker::spin(&ex) {
                 continue;
             }
-            if timers.get() == 0 && rc.borrow().node.as_ref().is_none_or(|n| n.quiet()) {
+            // Quiet, and (looked at after that) nothing queued here: a wake-up
+            // that reached this thread before the others went quiet is seen.
+            if timers.get() == 0 && rc.borrow().node.as_ref().is_none_or(|n| n.quiet()) && !ex.try_tick() {
                 // Main waits on something no timer or task will ever complete:
                 // fail that future, so the error surfaces (catchable, with a
                 // trace) at main's `await`.

@@ -182,6 +182,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cli::fs_exists_permission", fs_exists_permission),
         Trial::test("cli::string_size_limit", string_size_limit),
         Trial::test("cli::db_corrupted_while_open", db_corrupted_while_open),
+        Trial::test("stress::quiescence_under_load", quiescence_under_load),
     ]
 }
 
@@ -283,4 +284,62 @@ print("still running")
         return Err(format!("exit {code}\nstdout:\n{out}\nstderr:\n{err}").into());
     }
     Ok(())
+}
+
+/// Quiescence under load: a flood of tells through a one-slot mailbox on
+/// another worker, then an ask. Before the fix, "the program waits for a
+/// future that nothing will complete" came in about half the runs when two
+/// copies ran at once (a wake-up in flight was taken for quiet). Two copies
+/// at a time, five rounds, next to a busy thread.
+fn quiescence_under_load() -> Result<(), Failed> {
+    let s = Scratch::new("quiescence");
+    let p = s.file(
+        "sink.nd",
+        "actor Sink {\n    state n = 0\n    def put() { self.n += 1 }\n    def count() { return self.n }\n}\nlet s = spawn Sink() with {strategy: \"balanced\", mailbox: 1}\nfor i in range(30000) { send s.put() }\nprint(await s.count())\n",
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..1)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    std::hint::black_box(x);
+                }
+            })
+        })
+        .collect();
+    let mut failure = None;
+    'rounds: for round in 0..5 {
+        let mut kids = Vec::new();
+        for _ in 0..2 {
+            match Command::new(BIN).args(["run", "--workers", "2", &p]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+                Ok(c) => kids.push(c),
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break 'rounds;
+                }
+            }
+        }
+        for mut c in kids {
+            let code = wait_bounded(&mut c, Duration::from_secs(60));
+            let o = c.wait_with_output();
+            match (code, o) {
+                (Ok(0), Ok(o)) if o.stdout == b"30000\n" => {}
+                (code, o) => {
+                    let err = o.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+                    failure.get_or_insert(format!("round {round}: {code:?}: {err}"));
+                }
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        let _ = h.join();
+    }
+    match failure {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
 }

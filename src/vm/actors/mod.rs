@@ -44,6 +44,9 @@ pub struct ActorCell {
     tx: async_channel::Sender<Box<Envelope>>,
     /// Notified whenever the actor takes a message (room for one more).
     pub room: event_listener::Event,
+    /// The workers of the senders waiting for room (one entry per waiter).
+    room_waiters: Mutex<Vec<usize>>,
+    room_waiting: std::sync::atomic::AtomicUsize,
     pub stopped: AtomicBool,
 }
 
@@ -62,6 +65,56 @@ impl ActorCell {
 
     pub fn has_handler(&self, name: &str) -> bool {
         self.handlers.iter().any(|h| &**h == name)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(id: uuid::Uuid, name: Option<Arc<str>>, class_name: Arc<str>, handlers: Vec<Arc<str>>, key: u64, worker: usize, cap: usize, tx: async_channel::Sender<Box<Envelope>>) -> ActorCell {
+        ActorCell {
+            id,
+            id_str: Arc::from(id.to_string()),
+            name,
+            class_name,
+            handlers,
+            key,
+            worker,
+            cap,
+            tx,
+            room: event_listener::Event::new(),
+            room_waiters: Mutex::new(Vec::new()),
+            room_waiting: Default::default(),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// A sender on `worker` starts or stops waiting for room.
+    pub(crate) fn room_wait(&self, worker: usize, waiting: bool) {
+        let mut w = lock(&self.room_waiters);
+        if waiting {
+            w.push(worker);
+            self.room_waiting.fetch_add(1, Ordering::SeqCst);
+        } else if let Some(i) = w.iter().position(|x| *x == worker) {
+            w.swap_remove(i);
+            self.room_waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// There is room (or the actor stopped): wake `n` waiting senders. A
+    /// wake-up crossing threads is work in flight, so the node is not taken
+    /// for quiet (and main's wait for a deadlock) while it travels: each
+    /// waiter's worker also gets a counted `Wake` message, sent after the
+    /// notification, so it is taken only once the waiter is runnable there.
+    pub(crate) fn make_room(&self, n: usize, node: Option<&Node>) {
+        self.room.notify(n);
+        if self.room_waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let Some(node) = node else { return };
+        let mut workers = lock(&self.room_waiters).clone();
+        workers.sort_unstable();
+        workers.dedup();
+        for w in workers {
+            node.post_wake(w);
+        }
     }
 }
 
@@ -102,21 +155,10 @@ impl<'de> serde::Deserialize<'de> for ActorRef {
 
 fn dead_cell(id: uuid::Uuid) -> ActorCell {
     let (tx, _) = async_channel::bounded::<Box<Envelope>>(1);
-    ActorCell {
-        id,
-        id_str: Arc::from(id.to_string()),
-        name: None,
-        class_name: Arc::from("actor"),
-        handlers: Vec::new(),
-        key: 0,
-        worker: 0,
-        cap: 0,
-        tx,
-        room: event_listener::Event::new(),
-        stopped: AtomicBool::new(true),
-    }
+    let c = ActorCell::new(id, None, Arc::from("actor"), Vec::new(), 0, 0, 0, tx);
+    c.stopped.store(true, Ordering::Release);
+    c
 }
-
 /// One message. Asks, tells and raw messages share the mailbox, so one
 /// sender's messages to one actor stay in order.
 pub struct Envelope {
@@ -153,6 +195,9 @@ pub enum WorkerMsg {
     Exit(i32),
     /// Wake the main thread to look for a deadlock.
     Check,
+    /// A sender waiting for room here was woken (counted in flight until
+    /// taken; see `ActorCell::make_room`).
+    Wake,
     Shutdown,
 }
 
@@ -252,6 +297,15 @@ impl Node {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
         }
         if self.links[worker].try_send(msg).is_err() {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A counted `Wake` for a worker that is running (it has a waiter).
+    pub(crate) fn post_wake(&self, worker: usize) {
+        let Some(link) = self.links.get(worker) else { return };
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if link.try_send(WorkerMsg::Wake).is_err() {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }

@@ -251,7 +251,7 @@ impl Vm {
         if let Err(e) = r {
             self.flush();
             crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
-            stop_cell(&cell);
+            stop_cell(&cell, self.node.as_deref());
         }
     }
 
@@ -359,10 +359,10 @@ fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
 }
 
 /// Mark an actor stopped and forget its name.
-pub(crate) fn stop_cell(cell: &ActorCell) {
+pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
     cell.stopped.store(true, Ordering::Release);
     cell.tx.close();
-    cell.room.notify(usize::MAX);
+    cell.make_room(usize::MAX, node);
     let mut reg = lock(registry());
     if let Some(n) = &cell.name {
         if reg.by_name.get(n).is_some_and(|c| c.id == cell.id) {
@@ -389,7 +389,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
     while let Ok(env) = rx.recv().await {
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
-        ctx.cell.room.notify(1);
+        ctx.cell.make_room(1, Some(&node));
         // Unpack the envelope before awaiting, so the loop's future stays small.
         let Some(job) = prepare(&vm, &ctx, env) else { continue };
         let result = match job.args {
@@ -416,7 +416,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
             }
         }
         if !keep_going {
-            stop_cell(&ctx.cell);
+            stop_cell(&ctx.cell, Some(&node));
         }
         if let Some(to) = reply {
             vm.borrow_mut().reply(to, result);
@@ -478,7 +478,7 @@ fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
 
 /// The actor has stopped: asks still queued fail, tells become dead letters.
 fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node) {
-    stop_cell(&ctx.cell);
+    stop_cell(&ctx.cell, Some(node));
     ctx.cancel_tasks();
     node.remove_wait(ctx.cell.key);
     node.store.remove(ctx.cell.id);

@@ -87,7 +87,16 @@ impl Vm {
         let fut = FutureObj::new();
         fut.set_target(cell.key);
         let (f2, c2) = (fut.clone(), cell.clone());
+        let me = self.worker;
+        c2.room_wait(me, true);
         self.spawn_helper(false, async move {
+            struct Done(Arc<ActorCell>, usize);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.room_wait(self.1, false);
+                }
+            }
+            let _done = Done(c2.clone(), me);
             loop {
                 if !c2.is_full() || c2.stopped.load(Ordering::Acquire) {
                     break;
@@ -216,19 +225,8 @@ impl Vm {
         let worker = if opts.spread { node.pick_worker() } else { self.worker };
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
-        let cell = Arc::new(ActorCell {
-            id,
-            id_str: Arc::from(id.to_string()),
-            name: opts.name.as_deref().map(Arc::from),
-            class_name: Arc::from(&*class.name),
-            handlers: class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect(),
-            key: node.new_key(),
-            worker,
-            cap: opts.mailbox,
-            tx,
-            room: event_listener::Event::new(),
-            stopped: AtomicBool::new(false),
-        });
+        let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
+        let cell = Arc::new(ActorCell::new(id, opts.name.as_deref().map(Arc::from), Arc::from(&*class.name), handlers, node.new_key(), worker, opts.mailbox, tx));
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {

@@ -37,6 +37,9 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
                 }
             }
             WorkerMsg::Check => {}
+            WorkerMsg::Wake => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
             WorkerMsg::Shutdown => break,
         }
     }
