@@ -68,7 +68,8 @@ impl Session {
         diags.iter().any(|d| d.title.starts_with("unclosed"))
     }
 
-    fn eval(&mut self, text: &str) {
+    /// Run one input; `false` if it failed (compile or runtime error).
+    fn eval(&mut self, text: &str) -> bool {
         self.count += 1;
         let name = format!("<repl:{}>", self.count);
         match self.loader.load_repl(&name, text, &mut self.scope) {
@@ -83,10 +84,12 @@ impl Session {
                     }
                     vm.program = Some(p);
                 }
+                // A Ctrl-C pressed while no input ran is not for this one.
+                noodle::vm::task::INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
                 let exit = Vm::run_main_shared(&self.vm, 0, main);
                 let mut vm = self.vm.borrow_mut();
                 match exit {
-                    Exit::Finished(_) => {}
+                    Exit::Finished(_) => true,
                     Exit::ExitCode(c) => {
                         vm.flush();
                         std::process::exit(c);
@@ -95,12 +98,14 @@ impl Session {
                         vm.flush();
                         noodle::ewrite!("{}", Vm::describe_error(&e));
                         vm.reset_frames();
+                        false
                     }
                 }
             }
             Err(diags) => {
                 let color = std::io::stderr().is_terminal();
                 noodle::ewrite!("{}", self.loader.sources.render(&diags, color));
+                false
             }
         }
     }
@@ -108,22 +113,25 @@ impl Session {
 
 pub fn run(workers: Option<usize>) -> ExitCode {
     let mut s = Session::new(workers);
+    noodle::vm::task::catch_interrupts();
     if !std::io::stdin().is_terminal() {
+        // Piped input: like a script, exit 1 if any input failed.
         let stdin = std::io::stdin();
         let mut buf = String::new();
+        let mut ok = true;
         for line in stdin.lock().lines() {
             let Ok(line) = line else { break };
             match s.feed(&mut buf, &line) {
                 Feed::Quit => break,
                 Feed::More => continue,
-                Feed::Ready(text) => s.eval(&text),
+                Feed::Ready(text) => ok &= s.eval(&text),
             }
         }
         if !buf.is_empty() {
-            s.eval(&buf);
+            ok &= s.eval(&buf);
         }
         s.vm.borrow_mut().flush();
-        return ExitCode::SUCCESS;
+        return if ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     noodle::owrite!("Noodle {} — :help for help, :quit to leave\n", env!("CARGO_PKG_VERSION"));
     let Ok(mut rl) = rustyline::DefaultEditor::new() else {
@@ -145,7 +153,7 @@ pub fn run(workers: Option<usize>) -> ExitCode {
                     Feed::Ready(text) => text,
                 };
                 let _ = rl.add_history_entry(text.trim_end());
-                s.eval(&text);
+                let _ = s.eval(&text);
                 s.vm.borrow_mut().flush();
                 let _ = std::io::stdout().flush();
             }

@@ -115,6 +115,8 @@ pub struct Vm {
     pub(crate) exit_signal: Option<Rc<task::FutureObj>>,
     /// The future the main task is suspended on (for deadlock reports).
     pub(crate) main_waiting: Option<Rc<task::FutureObj>>,
+    /// The main task's waker while it waits (a Ctrl-C in the REPL wakes it).
+    pub(crate) main_waker: Option<std::task::Waker>,
     /// Pending timers (`sleep`, `timeout`).
     pub(crate) timers: Rc<std::cell::Cell<usize>>,
     /// The program, for worker threads (set by the driver and the REPL).
@@ -202,6 +204,7 @@ impl Vm {
             self_ref: std::rc::Weak::new(),
             exit_signal: None,
             main_waiting: None,
+            main_waker: None,
             timers: Default::default(),
             program: None,
             node: None,

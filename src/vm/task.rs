@@ -241,7 +241,22 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
                     }
                 }
             }
-            ex.tick().await;
+            if INTERRUPTIBLE.load(std::sync::atomic::Ordering::Relaxed) {
+                // Look at the Ctrl-C flag now and then while main waits.
+                if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                    let waker = rc.borrow_mut().main_waker.take();
+                    if let Some(w) = waker {
+                        w.wake();
+                        continue;
+                    }
+                }
+                smol::future::or(ex.tick(), async {
+                    smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                })
+                .await;
+            } else {
+                ex.tick().await;
+            }
         }
     });
     drop(main_task);
@@ -263,6 +278,31 @@ impl Drop for HelperGuard {
 /// Loop iterations a task runs before it lets others on its worker run
 /// (a few milliseconds of work).
 const TIME_SLICE: u32 = 200_000;
+
+/// Ctrl-C in the REPL: the SIGINT handler sets `INTERRUPTED`; the main task
+/// then fails with an `InterruptError` where it is (between two time slices,
+/// or at the `await` it waits on), which the input can catch. Only when
+/// `INTERRUPTIBLE` (the REPL); `noodle run` keeps the default (exit).
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub static INTERRUPTIBLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Route SIGINT to `INTERRUPTED` (the REPL calls this once).
+pub fn catch_interrupts() {
+    INTERRUPTIBLE.store(true, std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: installs a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+    }
+}
+
+fn take_interrupt() -> bool {
+    INTERRUPTIBLE.load(std::sync::atomic::Ordering::Relaxed) && INTERRUPTED.swap(false, std::sync::atomic::Ordering::SeqCst)
+}
 
 /// The Rust future that drives one Noodle task.
 pub(crate) struct TaskRun {
@@ -331,6 +371,9 @@ impl Future for TaskRun {
         if let Some(Some(Err(e))) = this.room_wait.take().map(|f| f.result()) {
             vm.pending_throw = Some(e);
         }
+        if this.is_main && take_interrupt() {
+            vm.pending_throw = Some(Value::error("InterruptError", "interrupted (Ctrl-C)"));
+        }
         if !vm.received_globals.borrow().is_empty() {
             vm.install_received_globals();
         }
@@ -379,6 +422,7 @@ impl Future for TaskRun {
             f.park(cx.waker());
             if this.is_main {
                 vm.main_waiting = Some(f);
+                vm.main_waker = Some(cx.waker().clone());
             } else if let (true, Some(a), Some(n)) = (this.handler && f.target.get() != 0, &this.actor, vm.node.clone()) {
                 // An actor waiting on another: a cycle of such waits can
                 // never resolve, so the wait that closes one fails instead.

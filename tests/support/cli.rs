@@ -183,6 +183,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cli::string_size_limit", string_size_limit),
         Trial::test("cli::db_corrupted_while_open", db_corrupted_while_open),
         Trial::test("stress::quiescence_under_load", quiescence_under_load),
+        Trial::test("cli::repl_interrupt", repl_interrupt),
     ]
 }
 
@@ -342,4 +343,58 @@ fn quiescence_under_load() -> Result<(), Failed> {
         Some(f) => Err(f.into()),
         None => Ok(()),
     }
+}
+
+/// Ctrl-C (SIGINT, sent by PID) while a REPL input runs: that input fails
+/// with a catchable InterruptError, the session and its variables stay.
+/// Inputs that all succeed exit 0; here some failed, so 1.
+fn repl_interrupt() -> Result<(), Failed> {
+    use std::io::Write;
+    let mut c = Command::new(BIN).arg("repl").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let mut stdin = c.stdin.take().ok_or("stdin")?;
+    let out = c.stdout.take().ok_or("stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let pid = c.id().to_string();
+    let mut seen = Vec::new();
+    // Interrupt (at most ten times, 0.3 s apart) until a line starting with `want` shows.
+    let mut until = |want: &str, interrupt: bool| -> Result<(), Failed> {
+        for _ in 0..10 {
+            if interrupt {
+                Command::new("kill").args(["-INT", &pid]).status().map_err(|e| e.to_string())?;
+            }
+            while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+                let hit = l.starts_with(want);
+                seen.push(l);
+                if hit {
+                    return Ok(());
+                }
+            }
+        }
+        Err(format!("no line starting with {want:?}; saw {seen:?}").into())
+    };
+    let result = (|| -> Result<(), Failed> {
+        stdin.write_all(b"var x = 0\nprint(\"ready\")\n").map_err(|e| e.to_string())?;
+        until("ready", false)?;
+        stdin.write_all(b"while true { x += 1 }\nprint(\"after\", x > 0)\n").map_err(|e| e.to_string())?;
+        until("after true", true)?;
+        stdin.write_all(b"try { await sleep(100000) } catch e { print(\"caught\", e.kind) }\n").map_err(|e| e.to_string())?;
+        until("caught InterruptError", true)?;
+        stdin.write_all(b"print(\"end\")\n").map_err(|e| e.to_string())?;
+        until("end", false)
+    })();
+    drop(stdin);
+    let code = wait_bounded(&mut c, Duration::from_secs(20))?;
+    let _ = reader.join();
+    result?;
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut c.stderr.take().ok_or("stderr")?, &mut err).map_err(|e| e.to_string())?;
+    if code != 1 || !err.contains("InterruptError: interrupted") {
+        return Err(format!("exit {code}\nstderr:\n{err}").into());
+    }
+    Ok(())
 }
