@@ -23,7 +23,10 @@ fn install_hook() {
                     (_, Some(s)) => s.clone(),
                     _ => "a panic without a message".to_string(),
                 };
-                let at = info.location().map(|l| format!(" ({}:{})", l.file().rsplit("/src/").next().unwrap_or(l.file()), l.line())).unwrap_or_default();
+                let at = info
+                    .location()
+                    .map(|l| format!(" ({}:{})", l.file().rsplit("/src/").next().unwrap_or(l.file()), l.line()))
+                    .unwrap_or_default();
                 LAST.with(|l| *l.borrow_mut() = Some(format!("{msg}{at}")));
             } else {
                 default(info)

@@ -1,7 +1,6 @@
 //! Diagnostics are plain data (Gleam style): collected by every stage, rendered
 //! with ariadne only at the edge (CLI, REPL, golden tests).
 
-
 /// A byte range in one source file. `file` indexes the `SourceMap`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Span {
@@ -36,12 +35,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: &'static str, title: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Diagnostic {
-            code,
-            title: title.into(),
-            labels: vec![Label { span, message: label.into() }],
-            notes: vec![],
-        }
+        Diagnostic { code, title: title.into(), labels: vec![Label { span, message: label.into() }], notes: vec![] }
     }
     pub fn note(mut self, n: impl Into<String>) -> Self {
         self.notes.push(n.into());

@@ -38,7 +38,14 @@ pub struct Loader {
 
 /// Compile the program whose entry file is `path` with source `text`.
 pub fn compile_file(path: &Path, text: String) -> Result<Compiled, Failed> {
-    let mut l = Loader { pb: ProgramBuilder::default(), sources: SourceMap::default(), diags: vec![], by_path: HashMap::new(), loading: vec![], next_id: 0 };
+    let mut l = Loader {
+        pb: ProgramBuilder::default(),
+        sources: SourceMap::default(),
+        diags: vec![],
+        by_path: HashMap::new(),
+        loading: vec![],
+        next_id: 0,
+    };
     let key = canonical(path);
     let entry = l.load(&key, &path.display().to_string(), text, path.parent().map(Path::to_path_buf));
     if !l.diags.is_empty() {
@@ -102,8 +109,17 @@ impl Loader {
                     (PathBuf::from(format!("<stdlib>/{n}.nd")), Some(src.to_string()))
                 } else {
                     self.diags.push(
-                        Diagnostic::new("E0401", format!("no module named `{n}`"), span, format!("looked for `{}` and the standard library", beside.display()))
-                            .note(format!("library modules: {}, {}", NATIVE_MODULES.join(", "), STDLIB.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))),
+                        Diagnostic::new(
+                            "E0401",
+                            format!("no module named `{n}`"),
+                            span,
+                            format!("looked for `{}` and the standard library", beside.display()),
+                        )
+                        .note(format!(
+                            "library modules: {}, {}",
+                            NATIVE_MODULES.join(", "),
+                            STDLIB.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+                        )),
                     );
                     return None;
                 }
@@ -135,7 +151,6 @@ impl Loader {
         Some(ImportTarget::Module(self.load(&key, &display, text, sub_dir)))
     }
 }
-
 
 impl Loader {
     /// Compile one REPL input into the session module (index 0), whose globals

@@ -1,14 +1,14 @@
 //! Noodle: compiler pipeline (lexer → parser → sema → codegen → bytecode) and VM.
 
+pub mod bytecode;
+pub mod codegen;
 pub mod contain;
 pub mod diag;
+pub mod driver;
 pub mod lexer;
 pub mod parser;
-pub mod bytecode;
 pub mod sema;
 pub mod vm;
-pub mod codegen;
-pub mod driver;
 
 /// `eprint!` without its panic when stderr is closed (`noodle ... 2>&-`, a
 /// pipe whose reader left): diagnostics and logs are then dropped quietly.

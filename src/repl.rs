@@ -6,9 +6,9 @@ use noodle::driver::Loader;
 use noodle::sema::ModuleScope;
 use noodle::vm::{Exit, Vm};
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 const HELP: &str = "Noodle REPL — enter statements or expressions.
   :help   show this help
@@ -59,7 +59,12 @@ impl Session {
         let mut vm = Vm::new();
         let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
         vm.node = Some(noodle::vm::actors::Node::new(workers, Default::default(), Vec::new(), vm.max_depth));
-        Session { loader: Loader::default(), scope: ModuleScope { allow_redefine: true, ..Default::default() }, vm: Rc::new(RefCell::new(vm)), count: 0 }
+        Session {
+            loader: Loader::default(),
+            scope: ModuleScope { allow_redefine: true, ..Default::default() },
+            vm: Rc::new(RefCell::new(vm)),
+            count: 0,
+        }
     }
 
     /// Whether `text` still has an open bracket or string (needs more lines).

@@ -9,7 +9,12 @@ use std::path::Path;
 fn seeds() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("noodle-programs");
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "nd")).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "nd"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -20,10 +25,76 @@ fn compile(src: &str) {
 }
 
 const ALPHABET: &[&str] = &[
-    "let ", "var ", "def ", "f", "(", ")", "{", "}", "[", "]", "|", "||", ",", ":", ";", "\n", "=", "+", "-", "*", "/", "**", "..", "if ", "else ", "while ",
-    "for ", " in ", "return ", "class ", "extends ", "self", "super", ".", "x", "1", "2.5", "\"s\"", "f\"{x}\"", "try ", "catch e ", "finally ", "throw ",
-    "import ", "and ", "or ", "not ", "<", "==", "break", "continue", "await ", "async ", "none", "true", "#c\n", "0x", "1MB", "'", "\\", "{{", "é",
-    "actor ", "state ", "spawn ", "send ", " with ", "@", "m[1, 2]", "def init() ",
+    "let ",
+    "var ",
+    "def ",
+    "f",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    "|",
+    "||",
+    ",",
+    ":",
+    ";",
+    "\n",
+    "=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "..",
+    "if ",
+    "else ",
+    "while ",
+    "for ",
+    " in ",
+    "return ",
+    "class ",
+    "extends ",
+    "self",
+    "super",
+    ".",
+    "x",
+    "1",
+    "2.5",
+    "\"s\"",
+    "f\"{x}\"",
+    "try ",
+    "catch e ",
+    "finally ",
+    "throw ",
+    "import ",
+    "and ",
+    "or ",
+    "not ",
+    "<",
+    "==",
+    "break",
+    "continue",
+    "await ",
+    "async ",
+    "none",
+    "true",
+    "#c\n",
+    "0x",
+    "1MB",
+    "'",
+    "\\",
+    "{{",
+    "é",
+    "actor ",
+    "state ",
+    "spawn ",
+    "send ",
+    " with ",
+    "@",
+    "m[1, 2]",
+    "def init() ",
 ];
 
 proptest! {

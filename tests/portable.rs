@@ -136,8 +136,14 @@ mod malformed {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(Portable::List),
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| Portable::Bound { receiver: Box::new(a), method: Box::new(b) }),
-                (".{0,4}", proptest::collection::vec((".{0,4}", inner.clone()), 0..3)).prop_map(|(n, m)| Portable::Class { name: n, parent: None, methods: m, states: None }),
-                (inner.clone(), proptest::collection::vec((".{0,4}", inner), 0..3)).prop_map(|(c, f)| Portable::Instance { class: Box::new(c), fields: f }),
+                (".{0,4}", proptest::collection::vec((".{0,4}", inner.clone()), 0..3)).prop_map(|(n, m)| Portable::Class {
+                    name: n,
+                    parent: None,
+                    methods: m,
+                    states: None
+                }),
+                (inner.clone(), proptest::collection::vec((".{0,4}", inner), 0..3))
+                    .prop_map(|(c, f)| Portable::Instance { class: Box::new(c), fields: f }),
             ]
         })
     }

@@ -34,7 +34,16 @@ struct Expect {
 }
 
 fn parse_expect(src: &str) -> Expect {
-    let mut e = Expect { stdout: vec![], error: None, compile_error: vec![], args: vec![], stdin: String::new(), stderr: vec![], workers: None, exit: None };
+    let mut e = Expect {
+        stdout: vec![],
+        error: None,
+        compile_error: vec![],
+        args: vec![],
+        stdin: String::new(),
+        stderr: vec![],
+        workers: None,
+        exit: None,
+    };
     for line in src.lines() {
         let Some(pos) = line.find("# ") else { continue };
         let c = &line[pos + 2..];
@@ -63,7 +72,8 @@ fn parse_expect(src: &str) -> Expect {
 }
 
 fn run(args: &[&str], stdin: &str) -> (String, String, i32) {
-    let mut child = Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn noodle");
+    let mut child =
+        Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn noodle");
     {
         use std::io::Write;
         let mut si = child.stdin.take().expect("stdin");
@@ -97,7 +107,11 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     }
     compare(&e, &out, &err, code, "source")?;
     // The same program from a built .nbc file must behave the same.
-    let nbc = std::env::temp_dir().join(format!("noodle-test-{}-{}.nbc", std::process::id(), path.file_stem().and_then(|s| s.to_str()).unwrap_or("p")));
+    let nbc = std::env::temp_dir().join(format!(
+        "noodle-test-{}-{}.nbc",
+        std::process::id(),
+        path.file_stem().and_then(|s| s.to_str()).unwrap_or("p")
+    ));
     let nbc_s = nbc.to_str().ok_or("path")?.to_string();
     let (_, berr, bcode) = run(&["build", p, "-o", &nbc_s], "");
     if bcode != 0 {
@@ -184,7 +198,9 @@ fn repl_actors() -> Result<(), Failed> {
 fn doc_blocks() -> Vec<(String, String)> {
     let mut out = Vec::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect()).unwrap_or_default();
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect())
+        .unwrap_or_default();
     docs.sort();
     for d in docs {
         let text = std::fs::read_to_string(&d).unwrap_or_default();
@@ -220,7 +236,9 @@ fn check_doc_block(name: &str, src: &str) -> Result<(), Failed> {
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect()).unwrap_or_default();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "nd")).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }

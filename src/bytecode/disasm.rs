@@ -57,7 +57,9 @@ fn operands(p: &Program, ins: &super::Instr) -> String {
             Operand::Imm => match ins.op {
                 Op::LoadInt => format!("{}", v as i32),
                 Op::AddI | Op::AddIL => format!("{}", v as i32),
-                Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => format!("{}", v as u16 as i16),
+                Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => {
+                    format!("{}", v as u16 as i16)
+                }
                 _ => format!("{v}"),
             },
         };

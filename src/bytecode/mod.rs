@@ -11,10 +11,43 @@ use serde::{Deserialize, Serialize};
 /// Built-in functions, in the index order `LoadBuiltin` uses. The VM implements
 /// them in this order; the compiler resolves names against this list.
 pub const BUILTINS: &[&str] = &[
-    "print", "input", "len", "str", "int", "float", "bool", "type", "range", "enumerate",
-    "zip", "min", "max", "sum", "abs", "round", "sorted", "reversed", "sqrt", "floor",
-    "ceil", "Error", "args", "exit", "now", "sleep", "all", "any", "timeout", "promise",
-    "lookup", "send_message", "matrix", "zeros", "ones", "eye", "rand",
+    "print",
+    "input",
+    "len",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "type",
+    "range",
+    "enumerate",
+    "zip",
+    "min",
+    "max",
+    "sum",
+    "abs",
+    "round",
+    "sorted",
+    "reversed",
+    "sqrt",
+    "floor",
+    "ceil",
+    "Error",
+    "args",
+    "exit",
+    "now",
+    "sleep",
+    "all",
+    "any",
+    "timeout",
+    "promise",
+    "lookup",
+    "send_message",
+    "matrix",
+    "zeros",
+    "ones",
+    "eye",
+    "rand",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).
@@ -36,10 +69,18 @@ pub enum Const {
     MethodKw(String, Vec<String>),
     /// How to build a class: its name, whether `R[b]` holds a parent, and the
     /// method names in register order.
-    Class { name: String, has_parent: bool, methods: Vec<String> },
+    Class {
+        name: String,
+        has_parent: bool,
+        methods: Vec<String>,
+    },
     /// How to build an actor class (`MakeClass` with no parent): its name,
     /// handler names in register order (the last is `$state`), state fields.
-    Actor { name: String, methods: Vec<String>, states: Vec<String> },
+    Actor {
+        name: String,
+        methods: Vec<String>,
+        states: Vec<String>,
+    },
 }
 
 /// Where a closure's upvalue comes from when it is created.

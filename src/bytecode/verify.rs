@@ -61,7 +61,16 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check(p: &Program, f: &Function, nglobals: usize, nregs: usize, len: usize, kind: Operand, v: u64, ins: &super::Instr) -> Result<(), String> {
+fn check(
+    p: &Program,
+    f: &Function,
+    nglobals: usize,
+    nregs: usize,
+    len: usize,
+    kind: Operand,
+    v: u64,
+    ins: &super::Instr,
+) -> Result<(), String> {
     let v = v as usize;
     let ok = match kind {
         Operand::None | Operand::Imm => true,
@@ -145,18 +154,15 @@ fn extra(p: &Program, f: &Function, nregs: usize, ins: &super::Instr) -> Result<
                 return Err("handler name constant expected".into());
             }
         }
-        Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative
-            if !matches!(konst(c), Some(Const::Str(_))) => {
-                return Err("name constant expected".into());
-            }
-        Op::Unpack
-            if b + c > nregs => {
-                return Err("unpack runs past the registers".into());
-            }
-        Op::IterNext2
-            if b + 2 > nregs => {
-                return Err("loop variables run past the registers".into());
-            }
+        Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative if !matches!(konst(c), Some(Const::Str(_))) => {
+            return Err("name constant expected".into());
+        }
+        Op::Unpack if b + c > nregs => {
+            return Err("unpack runs past the registers".into());
+        }
+        Op::IterNext2 if b + 2 > nregs => {
+            return Err("loop variables run past the registers".into());
+        }
         Op::Closure => {
             let g = &p.functions[c];
             for u in &g.upvals {

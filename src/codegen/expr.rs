@@ -280,13 +280,23 @@ impl<'a> Gen<'a> {
                     }
                     None => {
                         let span = e.span;
-                        self.diags.push(Diagnostic::new("E0304", "`super` must be called directly in a method", span, "not inside a method body"));
+                        self.diags.push(Diagnostic::new(
+                            "E0304",
+                            "`super` must be called directly in a method",
+                            span,
+                            "not inside a method body",
+                        ));
                     }
                 }
                 let (argc, names) = self.call_args(args);
                 if names.is_some() {
                     let span = e.span;
-                    self.diags.push(Diagnostic::new("E0305", "named arguments are not supported in `super` calls", span, "pass them by position"));
+                    self.diags.push(Diagnostic::new(
+                        "E0305",
+                        "named arguments are not supported in `super` calls",
+                        span,
+                        "pass them by position",
+                    ));
                 }
                 self.span = e.span;
                 let k = self.str_const(&name.name);
@@ -410,7 +420,12 @@ impl<'a> Gen<'a> {
                 self.emit(Op::Slice, dst, start, index.len() as u32);
             }
             _ => {
-                self.diags.push(Diagnostic::new("E0306", "unsupported index form", e.span, "use `a[i]`, `m[i, j]`, `a[i:j]` or `m[a:b, c:d]`"));
+                self.diags.push(Diagnostic::new(
+                    "E0306",
+                    "unsupported index form",
+                    e.span,
+                    "use `a[i]`, `m[i, j]`, `a[i:j]` or `m[a:b, c:d]`",
+                ));
             }
         }
     }
@@ -422,14 +437,18 @@ impl<'a> Gen<'a> {
         let saved = self.span;
         self.span = cond.span;
         let jumps = match &cond.kind {
-            ExprKind::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b) if matches!(a.kind, ExprKind::None) || matches!(b.kind, ExprKind::None) => {
+            ExprKind::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
+                if matches!(a.kind, ExprKind::None) || matches!(b.kind, ExprKind::None) =>
+            {
                 let x = if matches!(b.kind, ExprKind::None) { a } else { b };
                 let r = self.expr_any(x);
                 self.span = cond.span;
                 let op = if *op == CmpOp::Eq { Op::JumpIfNotNone } else { Op::JumpIfNone };
                 vec![self.emit(op, r, 0, 0)]
             }
-            ExprKind::Compare(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge | CmpOp::Eq), a, b) if small_int(b).is_some() || small_int(a).is_some() => {
+            ExprKind::Compare(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge | CmpOp::Eq), a, b)
+                if small_int(b).is_some() || small_int(a).is_some() =>
+            {
                 // Compare with a small int literal: the literal rides in the instruction.
                 let (x, k, op) = match small_int(b) {
                     Some(k) => (a, k, *op),
@@ -482,7 +501,17 @@ impl<'a> Gen<'a> {
                 let direct = self.plain_local(target);
                 let v = match op {
                     None => match direct {
-                        Some(r) if matches!(value.kind, ExprKind::Binary(..) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Call { .. } | ExprKind::MethodCall { .. }) => {
+                        Some(r)
+                            if matches!(
+                                value.kind,
+                                ExprKind::Binary(..)
+                                    | ExprKind::Int(_)
+                                    | ExprKind::Float(_)
+                                    | ExprKind::Str(_)
+                                    | ExprKind::Call { .. }
+                                    | ExprKind::MethodCall { .. }
+                            ) =>
+                        {
                             self.expr_to(value, r);
                             r
                         }

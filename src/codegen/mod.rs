@@ -105,7 +105,20 @@ pub fn compile_module(
 
 impl<'a> FnGen<'a> {
     fn new(name: String, is_main: bool) -> Self {
-        FnGen { code: vec![], spans: vec![], next_reg: 0, max_reg: 0, locals: HashMap::new(), loops: vec![], tries: vec![], is_main, self_decl: None, ret_type: None, name, is_async: false }
+        FnGen {
+            code: vec![],
+            spans: vec![],
+            next_reg: 0,
+            max_reg: 0,
+            locals: HashMap::new(),
+            loops: vec![],
+            tries: vec![],
+            is_main,
+            self_decl: None,
+            ret_type: None,
+            name,
+            is_async: false,
+        }
     }
 }
 
@@ -140,7 +153,12 @@ impl<'a> Gen<'a> {
         if r > 250 {
             let span = self.span;
             if !self.diags.iter().any(|d| d.code == "E0301") {
-                self.diags.push(Diagnostic::new("E0301", "function too large", span, "needs more than 250 registers; split it into smaller functions"));
+                self.diags.push(Diagnostic::new(
+                    "E0301",
+                    "function too large",
+                    span,
+                    "needs more than 250 registers; split it into smaller functions",
+                ));
             }
             return 250;
         }
@@ -175,17 +193,8 @@ impl<'a> Gen<'a> {
             code.push(Instr::new(Op::ReturnNone, 0, 0, 0));
             spans.push(self.span);
         }
-        let func = Function {
-            name: f.name,
-            module: self.module,
-            params,
-            is_method,
-            is_async,
-            num_regs: f.max_reg.max(1),
-            upvals,
-            code,
-            spans,
-        };
+        let func =
+            Function { name: f.name, module: self.module, params, is_method, is_async, num_regs: f.max_reg.max(1), upvals, code, spans };
         self.pb.program.functions.push(func);
         (self.pb.program.functions.len() - 1) as u32
     }

@@ -152,7 +152,8 @@ impl<'a> Gen<'a> {
     }
 
     fn class(&mut self, c: &'a ClassDecl) {
-        let k = self.pb.konst(Const::Class { name: c.name.name.clone(), has_parent: c.parent.is_some(), methods: method_names(&c.methods) });
+        let k =
+            self.pb.konst(Const::Class { name: c.name.name.clone(), has_parent: c.parent.is_some(), methods: method_names(&c.methods) });
         self.class_like(&c.name, c.parent.as_ref(), &c.methods, k);
     }
 

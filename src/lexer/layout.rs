@@ -66,9 +66,18 @@ impl Iterator for Layout<'_> {
 fn ends_operand(t: &Tok) -> bool {
     matches!(
         t,
-        Tok::Ident(_) | Tok::Int(_) | Tok::Float(_) | Tok::Str(_) | Tok::FStr(..)
-            | Tok::SelfKw | Tok::None_ | Tok::True | Tok::False
-            | Tok::RParen | Tok::RBracket | Tok::RBrace
+        Tok::Ident(_)
+            | Tok::Int(_)
+            | Tok::Float(_)
+            | Tok::Str(_)
+            | Tok::FStr(..)
+            | Tok::SelfKw
+            | Tok::None_
+            | Tok::True
+            | Tok::False
+            | Tok::RParen
+            | Tok::RBracket
+            | Tok::RBrace
     )
 }
 
@@ -176,100 +185,105 @@ impl<'a> Layout<'a> {
             }
         }
         match r {
-                RawTok::Newline => {
-                    if self.in_statement_context() && self.prev().is_some_and(ends_statement) {
-                        let mut k = 0;
-                        while self.peek(k).is_some_and(|t| t.0 == RawTok::Newline) {
-                            k += 1;
-                        }
-                        let src = self.src;
-                        let continues = self.peek(k).is_some_and(|(t, ns, ne)| {
-                            *t == RawTok::Ident && matches!(&src[*ns..*ne], "else" | "catch" | "finally")
-                        });
-                        if !continues {
-                            self.push_sep(s);
-                        }
+            RawTok::Newline => {
+                if self.in_statement_context() && self.prev().is_some_and(ends_statement) {
+                    let mut k = 0;
+                    while self.peek(k).is_some_and(|t| t.0 == RawTok::Newline) {
+                        k += 1;
                     }
-                }
-                RawTok::Semi => {
-                    if self.in_statement_context() {
+                    let src = self.src;
+                    let continues = self
+                        .peek(k)
+                        .is_some_and(|(t, ns, ne)| *t == RawTok::Ident && matches!(&src[*ns..*ne], "else" | "catch" | "finally"));
+                    if !continues {
                         self.push_sep(s);
-                    } else {
-                        self.push(Tok::Sep, s, e);
                     }
-                }
-                RawTok::Ident => {
-                    let t = keyword(text).unwrap_or_else(|| Tok::Ident(text.to_string()));
-                    self.push(t, s, e);
-                }
-                RawTok::Int | RawTok::HexInt => self.int(text, s, e),
-                RawTok::Float => {
-                    let clean: String = text.chars().filter(|c| *c != '_').collect();
-                    match clean.parse::<f64>() {
-                        Ok(f) => self.push(Tok::Float(f), s, e),
-                        Err(_) => {
-                            self.error(s, e, "malformed float literal", "not a valid number");
-                            self.push(Tok::Error, s, e);
-                        }
-                    }
-                }
-                RawTok::Str => match unescape(&text[1..text.len() - 1]) {
-                    Ok(v) => self.push(Tok::Str(v), s, e),
-                    Err((off, msg)) => {
-                        let at = s + 1 + off;
-                        self.error(at, (at + 2).min(e), "invalid escape in string", &msg);
-                        self.push(Tok::Str(String::new()), s, e);
-                    }
-                },
-                RawTok::FStr => self.push(Tok::FStr(text[2..text.len() - 1].to_string(), s + 2 + self.base), s, e),
-                RawTok::UnterminatedStr => {
-                    self.error(s, e, "unterminated string", "this string has no closing quote on its line");
-                    self.push(Tok::Error, s, e);
-                }
-                RawTok::Error => {
-                    let ch = text.chars().next().unwrap_or('?');
-                    self.error(s, e, &format!("unexpected character `{}`", ch.escape_debug()), "not part of any token");
-                    self.push(Tok::Error, s, e);
-                }
-                RawTok::LParen => self.open(Bracket::Paren, Tok::LParen, s, e),
-                RawTok::LBracket => self.open(Bracket::Square, Tok::LBracket, s, e),
-                RawTok::LBrace => {
-                    let block = self.prev().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally))
-                        || self.last_closed_lambda_params();
-                    if block {
-                        self.open(Bracket::Block, Tok::BlockOpen, s, e)
-                    } else {
-                        self.open(Bracket::Map, Tok::MapOpen, s, e)
-                    }
-                }
-                RawTok::RParen => self.close(&[Bracket::Paren], Tok::RParen, s, e),
-                RawTok::RBracket => self.close(&[Bracket::Square], Tok::RBracket, s, e),
-                RawTok::RBrace => {
-                    let was_block = matches!(self.stack.last(), Some((Bracket::Block, _)));
-                    self.close(&[Bracket::Map, Bracket::Block], Tok::RBrace, s, e);
-                    if was_block && self.in_statement_context() {
-                        // `if a { x } y` — a statement that ends with a block needs no `;`.
-                        let src = self.src;
-                        let next = self.peek(0);
-                        let glued = next.is_some_and(|(t, ns, ne)| match t {
-                            RawTok::Newline | RawTok::Semi | RawTok::RBrace | RawTok::RParen
-                            | RawTok::RBracket | RawTok::Comma | RawTok::Dot => true,
-                            RawTok::Ident => matches!(&src[*ns..*ne], "else" | "catch" | "finally"),
-                            _ => false,
-                        });
-                        let more = next.is_some();
-                        if !glued && more {
-                            self.push(Tok::Sep, e, e);
-                        }
-                    }
-                }
-                RawTok::Pipe => self.push(Tok::Pipe, s, e),
-                RawTok::PipePipe => self.push(Tok::PipePipe, s, e),
-                other => {
-                    let t = simple(&other);
-                    self.push(t, s, e);
                 }
             }
+            RawTok::Semi => {
+                if self.in_statement_context() {
+                    self.push_sep(s);
+                } else {
+                    self.push(Tok::Sep, s, e);
+                }
+            }
+            RawTok::Ident => {
+                let t = keyword(text).unwrap_or_else(|| Tok::Ident(text.to_string()));
+                self.push(t, s, e);
+            }
+            RawTok::Int | RawTok::HexInt => self.int(text, s, e),
+            RawTok::Float => {
+                let clean: String = text.chars().filter(|c| *c != '_').collect();
+                match clean.parse::<f64>() {
+                    Ok(f) => self.push(Tok::Float(f), s, e),
+                    Err(_) => {
+                        self.error(s, e, "malformed float literal", "not a valid number");
+                        self.push(Tok::Error, s, e);
+                    }
+                }
+            }
+            RawTok::Str => match unescape(&text[1..text.len() - 1]) {
+                Ok(v) => self.push(Tok::Str(v), s, e),
+                Err((off, msg)) => {
+                    let at = s + 1 + off;
+                    self.error(at, (at + 2).min(e), "invalid escape in string", &msg);
+                    self.push(Tok::Str(String::new()), s, e);
+                }
+            },
+            RawTok::FStr => self.push(Tok::FStr(text[2..text.len() - 1].to_string(), s + 2 + self.base), s, e),
+            RawTok::UnterminatedStr => {
+                self.error(s, e, "unterminated string", "this string has no closing quote on its line");
+                self.push(Tok::Error, s, e);
+            }
+            RawTok::Error => {
+                let ch = text.chars().next().unwrap_or('?');
+                self.error(s, e, &format!("unexpected character `{}`", ch.escape_debug()), "not part of any token");
+                self.push(Tok::Error, s, e);
+            }
+            RawTok::LParen => self.open(Bracket::Paren, Tok::LParen, s, e),
+            RawTok::LBracket => self.open(Bracket::Square, Tok::LBracket, s, e),
+            RawTok::LBrace => {
+                let block = self.prev().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally))
+                    || self.last_closed_lambda_params();
+                if block {
+                    self.open(Bracket::Block, Tok::BlockOpen, s, e)
+                } else {
+                    self.open(Bracket::Map, Tok::MapOpen, s, e)
+                }
+            }
+            RawTok::RParen => self.close(&[Bracket::Paren], Tok::RParen, s, e),
+            RawTok::RBracket => self.close(&[Bracket::Square], Tok::RBracket, s, e),
+            RawTok::RBrace => {
+                let was_block = matches!(self.stack.last(), Some((Bracket::Block, _)));
+                self.close(&[Bracket::Map, Bracket::Block], Tok::RBrace, s, e);
+                if was_block && self.in_statement_context() {
+                    // `if a { x } y` — a statement that ends with a block needs no `;`.
+                    let src = self.src;
+                    let next = self.peek(0);
+                    let glued = next.is_some_and(|(t, ns, ne)| match t {
+                        RawTok::Newline
+                        | RawTok::Semi
+                        | RawTok::RBrace
+                        | RawTok::RParen
+                        | RawTok::RBracket
+                        | RawTok::Comma
+                        | RawTok::Dot => true,
+                        RawTok::Ident => matches!(&src[*ns..*ne], "else" | "catch" | "finally"),
+                        _ => false,
+                    });
+                    let more = next.is_some();
+                    if !glued && more {
+                        self.push(Tok::Sep, e, e);
+                    }
+                }
+            }
+            RawTok::Pipe => self.push(Tok::Pipe, s, e),
+            RawTok::PipePipe => self.push(Tok::PipePipe, s, e),
+            other => {
+                let t = simple(&other);
+                self.push(t, s, e);
+            }
+        }
     }
 
     /// End of input: report unclosed brackets and end the last statement.
@@ -354,6 +368,7 @@ impl<'a> Layout<'a> {
     }
 }
 
+#[rustfmt::skip]
 fn simple(r: &RawTok) -> Tok {
     match r {
         RawTok::Comma => Tok::Comma, RawTok::Colon => Tok::Colon, RawTok::Dot => Tok::Dot,

@@ -10,6 +10,7 @@ pub use token::RawTok;
 use std::fmt;
 
 /// Tokens as the LALRPOP grammar sees them.
+#[rustfmt::skip]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tok {
     Ident(String),
@@ -35,6 +36,7 @@ pub enum Tok {
     Error,
 }
 
+#[rustfmt::skip]
 pub fn keyword(s: &str) -> Option<Tok> {
     Some(match s {
         "let" => Tok::Let, "var" => Tok::Var, "def" => Tok::Def, "return" => Tok::Return,
@@ -71,6 +73,7 @@ impl fmt::Display for Tok {
 }
 
 /// The source spelling of fixed tokens (used by error messages).
+#[rustfmt::skip]
 pub fn token_text(t: &Tok) -> &'static str {
     match t {
         Tok::Let => "let", Tok::Var => "var", Tok::Def => "def", Tok::Return => "return",

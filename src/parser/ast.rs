@@ -61,21 +61,48 @@ pub enum ImportPath {
 
 #[derive(Clone, Debug)]
 pub enum StmtKind {
-    Let { mutable: bool, pattern: Pattern, value: Expr },
-    Assign { target: Expr, op: Option<BinOp>, value: Expr },
+    Let {
+        mutable: bool,
+        pattern: Pattern,
+        value: Expr,
+    },
+    Assign {
+        target: Expr,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     Expr(Expr),
-    If { cond: Expr, then: Block, else_: Option<ElseBranch> },
-    While { cond: Expr, body: Block },
-    For { vars: Vec<Ident>, iter: Expr, body: Block },
+    If {
+        cond: Expr,
+        then: Block,
+        else_: Option<ElseBranch>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    For {
+        vars: Vec<Ident>,
+        iter: Expr,
+        body: Block,
+    },
     Break,
     Continue,
     Return(Option<Expr>),
     Def(FnDecl),
     Class(ClassDecl),
     Actor(ActorDecl),
-    Try { body: Block, catch: Option<(Option<Ident>, Block)>, finally: Option<Block> },
+    Try {
+        body: Block,
+        catch: Option<(Option<Ident>, Block)>,
+        finally: Option<Block>,
+    },
     Throw(Expr),
-    Import { path: ImportPath, alias: Option<Ident>, path_span: Span },
+    Import {
+        path: ImportPath,
+        alias: Option<Ident>,
+        path_span: Span,
+    },
     /// `send ref.method(args)` — a tell.
     Send(Expr),
     /// A statement that failed to parse (already reported).
@@ -148,18 +175,38 @@ pub enum Member {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinOp {
-    Add, Sub, Mul, Div, FloorDiv, Mod, Pow, MatMul,
-    BitAnd, BitOr, BitXor, Shl, Shr,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Mod,
+    Pow,
+    MatMul,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
-    Eq, Ne, Lt, Le, Gt, Ge, In, NotIn,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnOp {
-    Neg, BitNot, Not,
+    Neg,
+    BitNot,
+    Not,
 }
 
 #[derive(Clone, Debug)]
@@ -211,16 +258,44 @@ pub enum ExprKind {
     Compare(CmpOp, Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
-    Range { start: Box<Expr>, end: Box<Expr>, inclusive: bool },
-    Call { callee: Box<Expr>, args: Vec<Arg> },
-    MethodCall { recv: Box<Expr>, name: Ident, args: Vec<Arg> },
-    SuperCall { name: Ident, args: Vec<Arg> },
-    Index { obj: Box<Expr>, index: Vec<Index> },
-    Field { obj: Box<Expr>, name: Ident },
+    Range {
+        start: Box<Expr>,
+        end: Box<Expr>,
+        inclusive: bool,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
+    MethodCall {
+        recv: Box<Expr>,
+        name: Ident,
+        args: Vec<Arg>,
+    },
+    SuperCall {
+        name: Ident,
+        args: Vec<Arg>,
+    },
+    Index {
+        obj: Box<Expr>,
+        index: Vec<Index>,
+    },
+    Field {
+        obj: Box<Expr>,
+        name: Ident,
+    },
     Lambda(Box<FnDecl>),
-    IfExpr { cond: Box<Expr>, then: Box<Expr>, else_: Box<Expr> },
+    IfExpr {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        else_: Box<Expr>,
+    },
     Await(Box<Expr>),
-    Spawn { class: Ident, args: Vec<Arg>, options: Option<Box<Expr>> },
+    Spawn {
+        class: Ident,
+        args: Vec<Arg>,
+        options: Option<Box<Expr>>,
+    },
     /// An expression that failed to parse (already reported).
     Error,
 }

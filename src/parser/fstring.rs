@@ -34,7 +34,12 @@ pub fn parse_fstring(ctx: &Ctx, body: &str, offset: usize) -> Vec<FPart> {
             lit.push('}');
             i += 2;
         } else if c == b'}' {
-            ctx.error(Diagnostic::new("E0004", "single `}` in f-string", ctx.span(offset + i, offset + i + 1), "write `}}` for a literal brace"));
+            ctx.error(Diagnostic::new(
+                "E0004",
+                "single `}` in f-string",
+                ctx.span(offset + i, offset + i + 1),
+                "write `}}` for a literal brace",
+            ));
             i += 1;
         } else if c == b'{' {
             flush(&mut lit, lit_start, &mut parts);
@@ -48,7 +53,12 @@ pub fn parse_fstring(ctx: &Ctx, body: &str, offset: usize) -> Vec<FPart> {
                     i = close + 1;
                 }
                 None => {
-                    ctx.error(Diagnostic::new("E0004", "unclosed `{` in f-string", ctx.span(offset + i, offset + i + 1), "this field has no closing `}`"));
+                    ctx.error(Diagnostic::new(
+                        "E0004",
+                        "unclosed `{` in f-string",
+                        ctx.span(offset + i, offset + i + 1),
+                        "this field has no closing `}`",
+                    ));
                     i = bytes.len();
                 }
             }
@@ -99,7 +109,12 @@ fn field_end(body: &str, start: usize) -> Option<(Option<usize>, usize)> {
 
 fn parse_field(ctx: &Ctx, src: &str, at: usize) -> Expr {
     if src.trim().is_empty() {
-        ctx.error(Diagnostic::new("E0004", "empty field in f-string", ctx.span(at.saturating_sub(1), at + 1), "put an expression between the braces"));
+        ctx.error(Diagnostic::new(
+            "E0004",
+            "empty field in f-string",
+            ctx.span(at.saturating_sub(1), at + 1),
+            "put an expression between the braces",
+        ));
         return Expr::new(ExprKind::Error, ctx.span(at, at));
     }
     match super::parse_expr_at(ctx, src, at) {

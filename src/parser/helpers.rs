@@ -51,7 +51,6 @@ impl Ctx {
         Stmt { kind: StmtKind::Error, span: self.span(l, r) }
     }
 
-
     /// Turn a LALRPOP error into a diagnostic that says what was expected.
     pub fn report_parse_error(&self, e: ParseError<usize, Tok, ()>) {
         let d = match e {
@@ -60,7 +59,12 @@ impl Ctx {
                     return; // the lexer already reported this token
                 }
                 let what = if tok == Tok::Sep && l == r { "end of line".to_string() } else { tok.to_string() };
-                Diagnostic::new("E0100", format!("unexpected {what}"), self.span(l, r), format!("expected {}", describe_expected(&expected)))
+                Diagnostic::new(
+                    "E0100",
+                    format!("unexpected {what}"),
+                    self.span(l, r),
+                    format!("expected {}", describe_expected(&expected)),
+                )
             }
             ParseError::UnrecognizedEof { location, expected } => Diagnostic::new(
                 "E0101",
@@ -146,19 +150,38 @@ impl Ctx {
 
     pub fn try_stmt(&self, body: Block, catch: Option<(Ident, Block)>, finally: Option<Block>) -> StmtKind {
         if catch.is_none() && finally.is_none() {
-            self.error(Diagnostic::new("E0105", "`try` without `catch` or `finally`", body.span, "add `catch e { ... }` or `finally { ... }`"));
+            self.error(Diagnostic::new(
+                "E0105",
+                "`try` without `catch` or `finally`",
+                body.span,
+                "add `catch e { ... }` or `finally { ... }`",
+            ));
         }
         StmtKind::Try { body, catch: catch.map(|(n, b)| (Some(n), b)), finally }
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn fn_decl(&self, name: Option<Ident>, params: Vec<Param>, ret: Option<TypeAnn>, body: FnBody, is_async: bool, l: usize, r: usize) -> FnDecl {
+    pub fn fn_decl(
+        &self,
+        name: Option<Ident>,
+        params: Vec<Param>,
+        ret: Option<TypeAnn>,
+        body: FnBody,
+        is_async: bool,
+        l: usize,
+        r: usize,
+    ) -> FnDecl {
         let mut seen_default = false;
         for p in &params {
             if p.default.is_some() {
                 seen_default = true;
             } else if seen_default {
-                self.error(Diagnostic::new("E0106", "parameter without default after one with a default", p.name.span, "give this parameter a default too"));
+                self.error(Diagnostic::new(
+                    "E0106",
+                    "parameter without default after one with a default",
+                    p.name.span,
+                    "give this parameter a default too",
+                ));
             }
         }
         FnDecl { name, params, ret, body, is_async, span: self.span(l, r), id: self.fresh_id() }
@@ -180,7 +203,12 @@ impl Ctx {
                 }
             }
         }
-        self.error(Diagnostic::new("E0107", "an `if` expression arm must be one expression", span, "write one expression here, or use an `if` statement"));
+        self.error(Diagnostic::new(
+            "E0107",
+            "an `if` expression arm must be one expression",
+            span,
+            "write one expression here, or use an `if` statement",
+        ));
         Expr::new(ExprKind::Error, span)
     }
 

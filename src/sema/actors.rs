@@ -26,7 +26,12 @@ impl<'a> Analyzer<'a> {
         let mut seen: Vec<&str> = Vec::new();
         for s in &a.states {
             if ACTOR_RESERVED.contains(&s.name.as_str()) {
-                self.error("E0220", format!("`{}` is reserved in actors", s.name), s.span, "`self.id`, `self.name`, `self.checkpoint()` and `self.stop()` are provided");
+                self.error(
+                    "E0220",
+                    format!("`{}` is reserved in actors", s.name),
+                    s.span,
+                    "`self.id`, `self.name`, `self.checkpoint()` and `self.stop()` are provided",
+                );
             } else if seen.contains(&s.name.as_str()) {
                 self.error("E0201", format!("state field `{}` is declared twice", s.name), s.span, "declared again here");
             }
@@ -51,7 +56,7 @@ impl<'a> Analyzer<'a> {
     /// `self.x = ...` inside an actor: `x` must be a declared `state` field.
     pub(super) fn check_state_assign(&mut self, field: &Ident) {
         let Some(a) = &self.actor else { return };
-        if a.states.iter().any(|s| *s == field.name) {
+        if a.states.contains(&field.name) {
             return;
         }
         let title = if ACTOR_RESERVED.contains(&field.name.as_str()) {
@@ -95,13 +100,18 @@ impl<'a> Analyzer<'a> {
                 ("restart", ExprKind::Str(s)) if !RESTART_POLICIES.contains(&s.as_str()) => {
                     self.error("E0225", format!("unknown restart policy \"{s}\""), v.span, "use \"on_failure\", \"always\" or \"never\"")
                 }
-                ("strategy", ExprKind::Str(s)) if !STRATEGIES.contains(&s.as_str()) => {
-                    self.error("E0225", format!("unknown placement strategy \"{s}\""), v.span, format!("use one of: {}", STRATEGIES.join(", ")))
-                }
+                ("strategy", ExprKind::Str(s)) if !STRATEGIES.contains(&s.as_str()) => self.error(
+                    "E0225",
+                    format!("unknown placement strategy \"{s}\""),
+                    v.span,
+                    format!("use one of: {}", STRATEGIES.join(", ")),
+                ),
                 ("max_restarts" | "checkpoint_every" | "replicas" | "state_size", ExprKind::Int(n)) if *n < 0 => {
                     self.error("E0225", format!("spawn option `{key}` cannot be negative"), v.span, "expected a count")
                 }
-                ("mailbox" | "replicas", ExprKind::Int(0)) => self.error("E0225", format!("spawn option `{key}` must be at least 1"), v.span, "expected a positive count"),
+                ("mailbox" | "replicas", ExprKind::Int(0)) => {
+                    self.error("E0225", format!("spawn option `{key}` must be at least 1"), v.span, "expected a positive count")
+                }
                 _ => {}
             }
         }

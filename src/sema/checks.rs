@@ -21,11 +21,21 @@ impl<'a> Analyzer<'a> {
                                 self.check_actor_global(id);
                             }
                             if matches!(r, NameRes::Builtin(_)) {
-                                self.error("E0205", format!("cannot assign to built-in `{}`", id.name), id.span, "declare it with `var` first to shadow it");
+                                self.error(
+                                    "E0205",
+                                    format!("cannot assign to built-in `{}`", id.name),
+                                    id.span,
+                                    "declare it with `var` first to shadow it",
+                                );
                             } else if !mutable {
                                 self.diags.push(
-                                    Diagnostic::new("E0205", format!("cannot assign twice to `{}`", id.name), id.span, "declared with `let`, so it cannot change")
-                                        .note("declare it with `var` to make it mutable"),
+                                    Diagnostic::new(
+                                        "E0205",
+                                        format!("cannot assign twice to `{}`", id.name),
+                                        id.span,
+                                        "declared with `let`, so it cannot change",
+                                    )
+                                    .note("declare it with `var` to make it mutable"),
                                 );
                             }
                         } else {
@@ -195,7 +205,12 @@ impl<'a> Analyzer<'a> {
             ExprKind::SuperCall { args, .. } => {
                 match self.fns.iter().rev().find(|f| f.kind != FnKind::Lambda).map(|f| f.kind) {
                     Some(FnKind::Method { has_parent: true }) => {}
-                    _ => self.error("E0211", "`super` outside a subclass method", e.span, "only methods of a class with `extends` can call `super`"),
+                    _ => self.error(
+                        "E0211",
+                        "`super` outside a subclass method",
+                        e.span,
+                        "only methods of a class with `extends` can call `super`",
+                    ),
                 }
                 let _ = self.resolve("self").map(|(r, _, _)| r);
                 self.args(args);
@@ -296,7 +311,12 @@ impl<'a> Analyzer<'a> {
         if !missing.is_empty() {
             self.error(
                 "E0213",
-                format!("missing argument{} `{}` in call to `{}`", if missing.len() == 1 { "" } else { "s" }, missing.join("`, `"), sig.name),
+                format!(
+                    "missing argument{} `{}` in call to `{}`",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join("`, `"),
+                    sig.name
+                ),
                 call.span,
                 "not enough arguments",
             );

@@ -2,8 +2,8 @@
 //! built-in, and rejects (collecting, not stopping) the errors listed in
 //! runtime.md §1. Its output is side tables keyed by AST node ids.
 
-mod builtins_sig;
 mod actors;
+mod builtins_sig;
 mod checks;
 
 use crate::bytecode::builtin_index;
@@ -198,7 +198,8 @@ impl<'a> Analyzer<'a> {
             for (ident, mutable, sig, is_class) in names {
                 if let Some(prev) = seen.get(&ident.name) {
                     if !self.scope.allow_redefine {
-                        let mut d = Diagnostic::new("E0201", format!("`{}` is defined twice", ident.name), ident.span, "defined again here");
+                        let mut d =
+                            Diagnostic::new("E0201", format!("`{}` is defined twice", ident.name), ident.span, "defined again here");
                         d.labels.push(crate::diag::Label { span: *prev, message: "first defined here".into() });
                         self.diags.push(d);
                         continue;
@@ -408,14 +409,13 @@ impl<'a> Analyzer<'a> {
 
     fn check_type_ann(&mut self, t: Option<&TypeAnn>) {
         let Some(t) = t else { return };
-        const BUILTIN_TYPES: &[&str] = &[
-            "int", "float", "bool", "str", "list", "map", "matrix", "fn", "actor", "future", "any", "none", "range", "error",
-        ];
+        const BUILTIN_TYPES: &[&str] =
+            &["int", "float", "bool", "str", "list", "map", "matrix", "fn", "actor", "future", "any", "none", "range", "error"];
         if BUILTIN_TYPES.contains(&t.name.as_str()) {
             return;
         }
-        let known_class = self.scope.globals.get(&t.name).is_some_and(|g| g.is_class)
-            || self.lookup_local(&t.name).is_some_and(|(_, d)| d.sig.is_some());
+        let known_class =
+            self.scope.globals.get(&t.name).is_some_and(|g| g.is_class) || self.lookup_local(&t.name).is_some_and(|(_, d)| d.sig.is_some());
         if !known_class {
             self.diags.push(
                 Diagnostic::new("E0204", format!("unknown type `{}`", t.name), t.span, "not a built-in type or a class")

@@ -159,7 +159,9 @@ fn float(_: &mut Vm, args: &[Value], kw: Kw) -> R {
                 "nan" => Some(f64::NAN),
                 "inf" | "+inf" => Some(f64::INFINITY),
                 "-inf" => Some(f64::NEG_INFINITY),
-                _ if t.chars().all(|c| c.is_ascii_digit() || "+-.eE_".contains(c)) && !t.is_empty() => t.replace('_', "").parse::<f64>().ok(),
+                _ if t.chars().all(|c| c.is_ascii_digit() || "+-.eE_".contains(c)) && !t.is_empty() => {
+                    t.replace('_', "").parse::<f64>().ok()
+                }
                 _ => None,
             };
             parsed.map(Value::Float).ok_or_else(|| Value::error("ValueError", format!("invalid float: {:?}", s.as_str())))
@@ -336,7 +338,9 @@ fn round(_: &mut Vm, args: &[Value], kw: Kw) -> R {
 /// Stable sort by optional key, using `<`.
 pub fn sort_values(vm: &mut Vm, items: Vec<Value>, key: Option<&Value>, reverse: bool) -> Result<Vec<Value>, Value> {
     let keys: Vec<Value> = match key {
-        Some(f) if !matches!(f, Value::None) => items.iter().map(|x| vm.call_value(f, std::slice::from_ref(x))).collect::<Result<_, _>>()?,
+        Some(f) if !matches!(f, Value::None) => {
+            items.iter().map(|x| vm.call_value(f, std::slice::from_ref(x))).collect::<Result<_, _>>()?
+        }
         _ => items.clone(),
     };
     let mut idx: Vec<usize> = (0..items.len()).collect();

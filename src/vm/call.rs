@@ -91,7 +91,10 @@ impl Vm {
             .map(|(_, p)| p.name.as_str())
             .collect();
         if !missing.is_empty() {
-            return err("TypeError", format!("`{}` is missing argument{} `{}`", f.name, if missing.len() == 1 { "" } else { "s" }, missing.join("`, `")));
+            return err(
+                "TypeError",
+                format!("`{}` is missing argument{} `{}`", f.name, if missing.len() == 1 { "" } else { "s" }, missing.join("`, `")),
+            );
         }
         Ok(())
     }
@@ -170,14 +173,24 @@ impl Vm {
         let positional = argc - named;
         let args: NativeArgs = self.stack[slot + 1..slot + 1 + positional].iter_mut().map(std::mem::take).collect();
         let kw = match names {
-            Some(ns) => ns.iter().enumerate().map(|(i, n)| (Rc::from(n.as_str()), std::mem::take(&mut self.stack[slot + 1 + positional + i]))).collect(),
+            Some(ns) => ns
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (Rc::from(n.as_str()), std::mem::take(&mut self.stack[slot + 1 + positional + i])))
+                .collect(),
             None => Vec::new(),
         };
         (args, kw)
     }
 
     /// `recv.name(args)` with the receiver in `stack[slot]`.
-    pub(crate) fn setup_method_call(&mut self, slot: usize, name: &str, argc: usize, names: Option<&[String]>) -> Result<CallOutcome, Value> {
+    pub(crate) fn setup_method_call(
+        &mut self,
+        slot: usize,
+        name: &str,
+        argc: usize,
+        names: Option<&[String]>,
+    ) -> Result<CallOutcome, Value> {
         let recv = self.stack[slot].clone();
         match &recv {
             Value::Instance(inst) => {

@@ -37,7 +37,8 @@ impl Vm {
             }
             Op::NewRange => match (&self.stack[b], &self.stack[b + 1]) {
                 (Value::Int(x), Value::Int(y)) => {
-                    let end = if ins.c == 1 { y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))? } else { *y };
+                    let end =
+                        if ins.c == 1 { y.checked_add(1).ok_or_else(|| Value::error("OverflowError", "range end overflows"))? } else { *y };
                     Value::Range(Rc::new(RangeObj { start: *x, end, step: 1 }))
                 }
                 (x, y) => return err("TypeError", format!("range bounds must be int, not {} and {}", x.type_name(), y.type_name())),
@@ -69,7 +70,8 @@ impl Vm {
             },
             Op::Tell => {
                 // The argument registers are temporaries: move them.
-                let args: smallvec::SmallVec<[Value; 4]> = self.stack[a + 1..a + 1 + ins.b as usize].iter_mut().map(std::mem::take).collect();
+                let args: smallvec::SmallVec<[Value; 4]> =
+                    self.stack[a + 1..a + 1 + ins.b as usize].iter_mut().map(std::mem::take).collect();
                 let target = self.stack[a].clone();
                 let name = const_str(&self.raw_consts, ins.c);
                 // The actor's interned handler name: no allocation per message.

@@ -81,7 +81,9 @@ fn handles() -> &'static Mutex<HashMap<std::path::PathBuf, Arc<DbHandle>>> {
 pub fn open_handle(path: &str) -> Result<Arc<DbHandle>, Value> {
     let p = std::path::Path::new(path);
     let key = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::fs::canonicalize(dir).map_err(|e| Value::error("IOError", format!("cannot open database {path}: {e}")))?.join(p.file_name().unwrap_or_default()),
+        Some(dir) => std::fs::canonicalize(dir)
+            .map_err(|e| Value::error("IOError", format!("cannot open database {path}: {e}")))?
+            .join(p.file_name().unwrap_or_default()),
         None => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
     };
     let mut map = super::actors::lock(handles());
@@ -269,7 +271,14 @@ fn decode_key(b: &[u8]) -> Value {
 /// Only plain data is stored: no functions, futures, actors or handles.
 fn storable(p: &Portable) -> Result<(), String> {
     match p {
-        Portable::None | Portable::Bool(_) | Portable::Int(_) | Portable::Float(_) | Portable::Str(_) | Portable::Range(..) | Portable::Seen(_) | Portable::Matrix(_) => Ok(()),
+        Portable::None
+        | Portable::Bool(_)
+        | Portable::Int(_)
+        | Portable::Float(_)
+        | Portable::Str(_)
+        | Portable::Range(..)
+        | Portable::Seen(_)
+        | Portable::Matrix(_) => Ok(()),
         Portable::List(items) => items.iter().try_for_each(storable),
         Portable::Map(entries) => entries.iter().try_for_each(|(_, v)| storable(v)),
         Portable::Func { .. } | Portable::Builtin(_) | Portable::Bound { .. } | Portable::Cell(_) => Err("a function".into()),
@@ -287,7 +296,9 @@ fn encode_value(v: &Value) -> Result<Vec<u8>, Value> {
         Value::Error(eo) => Value::error("TypeError", format!("cannot store this value: {}", eo.message)),
         e => e,
     })?;
-    storable(&p.root).and_then(|_| p.cells.iter().try_for_each(storable)).map_err(|what| Value::error("TypeError", format!("cannot store {what} in a database")))?;
+    storable(&p.root)
+        .and_then(|_| p.cells.iter().try_for_each(storable))
+        .map_err(|what| Value::error("TypeError", format!("cannot store {what} in a database")))?;
     rmp_serde::to_vec(&p).map_err(|e| Value::error("TypeError", format!("cannot store this value: {e}")))
 }
 
@@ -383,15 +394,21 @@ fn finish_async(vm: &mut Vm, path: String, rx: async_channel::Receiver<Reply>) -
 fn transaction(vm: &mut Vm, h: &Arc<DbHandle>, f: Value) -> R {
     let (ready_tx, ready_rx) = async_channel::bounded(1);
     let (ops_tx, ops_rx) = std::sync::mpsc::channel();
-    h.jobs.send(Job::Transaction { ready: ready_tx, ops: ops_rx }).map_err(|_| Value::error("IOError", format!("database {} is closed", h.path)))?;
+    h.jobs
+        .send(Job::Transaction { ready: ready_tx, ops: ops_rx })
+        .map_err(|_| Value::error("IOError", format!("database {} is closed", h.path)))?;
     let fut = FutureObj::new();
     let (f2, vmw, path) = (fut.clone(), vm.self_ref.clone(), h.path.clone());
     vm.spawn_helper(true, async move {
         let r = async {
-            ready_rx.recv().await.unwrap_or_else(|_| Err("the database thread stopped".into())).map_err(|e| Value::error("IOError", format!("database {path}: {e}")))?;
+            ready_rx
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err("the database thread stopped".into()))
+                .map_err(|e| Value::error("IOError", format!("database {path}: {e}")))?;
             let Some(vmrc) = vmw.upgrade() else { return Ok(Value::None) };
             let tx = Value::DbTx(Rc::new(TxHandle { path: path.clone(), ops: ops_tx.clone(), open: std::cell::Cell::new(true) }));
-            let result = vmrc.borrow_mut().call_value(&f, &[tx.clone()]);
+            let result = vmrc.borrow_mut().call_value(&f, std::slice::from_ref(&tx));
             if let Value::DbTx(t) = &tx {
                 t.open.set(false);
             }
@@ -426,7 +443,10 @@ pub fn tx_method(vm: &mut Vm, t: &TxHandle, name: &str, args: &[Value]) -> R {
     let op = op_from(name, args)?;
     let (tx, rx) = std::sync::mpsc::channel();
     t.ops.send(TxMsg::Op(op, tx)).map_err(|_| Value::error("IOError", format!("database {} is closed", t.path)))?;
-    let a = rx.recv().unwrap_or_else(|_| Err("the database thread stopped".into())).map_err(|e| Value::error("IOError", format!("database {}: {e}", t.path)))?;
+    let a = rx
+        .recv()
+        .unwrap_or_else(|_| Err("the database thread stopped".into()))
+        .map_err(|e| Value::error("IOError", format!("database {}: {e}", t.path)))?;
     answer(vm, a)
 }
 

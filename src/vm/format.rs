@@ -262,7 +262,13 @@ fn general_form(x: f64, p: usize) -> String {
     } else {
         let r = format!("{:.*}", (p as i32 - 1 - e).max(0) as usize, x);
         let r = if r.contains('.') { r.trim_end_matches('0').to_string() } else { r };
-        if r.ends_with('.') { r + "0" } else if r.contains('.') { r } else { r + ".0" }
+        if r.ends_with('.') {
+            r + "0"
+        } else if r.contains('.') {
+            r
+        } else {
+            r + ".0"
+        }
     }
 }
 

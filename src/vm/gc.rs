@@ -45,7 +45,17 @@ thread_local! {
 /// Whether a value can be part of a reference cycle.
 #[inline(always)]
 pub fn may_cycle(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::Map(_) | Value::Instance(_) | Value::Cell(_) | Value::Func(_) | Value::Bound(_) | Value::Iter(_) | Value::Class(_))
+    matches!(
+        v,
+        Value::List(_)
+            | Value::Map(_)
+            | Value::Instance(_)
+            | Value::Cell(_)
+            | Value::Func(_)
+            | Value::Bound(_)
+            | Value::Iter(_)
+            | Value::Class(_)
+    )
 }
 
 /// Record that `stored` was just stored into `container`. Call it with no

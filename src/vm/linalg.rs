@@ -159,7 +159,8 @@ fn map(m: &Mat, f: impl Fn(f64) -> f64) -> Value {
 }
 
 fn relu(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    Ok(map(&one("relu", args, kw)?, |x| if x > 0.0 { x } else if x.is_nan() { x } else { 0.0 }))
+    // NaN stays NaN (like numpy's maximum).
+    Ok(map(&one("relu", args, kw)?, |x| if x > 0.0 || x.is_nan() { x } else { 0.0 }))
 }
 
 fn sigmoid(_: &mut Vm, args: &[Value], kw: Kw) -> R {

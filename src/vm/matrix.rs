@@ -162,7 +162,15 @@ pub fn arith(op: char, a: &Value, b: &Value) -> Option<Result<Value, Value>> {
 }
 
 fn broadcast(op: char, x: &Mat, y: &Mat, f: impl Fn(f64, f64) -> f64) -> Result<Value, Value> {
-    let dim = |p: usize, q: usize| if p == q || q == 1 { Some(p) } else if p == 1 { Some(q) } else { None };
+    let dim = |p: usize, q: usize| {
+        if p == q || q == 1 {
+            Some(p)
+        } else if p == 1 {
+            Some(q)
+        } else {
+            None
+        }
+    };
     let (Some(r), Some(c)) = (dim(x.nrows(), y.nrows()), dim(x.ncols(), y.ncols())) else {
         return err("ShapeError", format!("shapes {} and {} do not fit for {op}", shape(x), shape(y)));
     };
@@ -180,7 +188,10 @@ pub fn matmul(a: &Value, b: &Value) -> Result<Value, Value> {
         return err("TypeError", format!("unsupported operand types for @: {} and {}", a.type_name(), b.type_name()));
     };
     if x.ncols() != y.nrows() {
-        return err("ShapeError", format!("shapes {} and {} do not fit for @ ({} columns against {} rows)", shape(x), shape(y), x.ncols(), y.nrows()));
+        return err(
+            "ShapeError",
+            format!("shapes {} and {} do not fit for @ ({} columns against {} rows)", shape(x), shape(y), x.ncols(), y.nrows()),
+        );
     }
     let mut out = Mat::zeros(x.nrows(), y.ncols());
     faer::linalg::matmul::matmul(out.as_mut(), faer::Accum::Replace, x.as_ref(), y.as_ref(), 1.0, faer::get_global_parallelism());
@@ -286,7 +297,11 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<V
     match name {
         "row" | "col" => {
             arity(name, args, 1, 1)?;
-            if name == "row" { row(m, &args[0]) } else { col(m, &args[0]) }
+            if name == "row" {
+                row(m, &args[0])
+            } else {
+                col(m, &args[0])
+            }
         }
         "sum" => {
             arity(name, args, 0, 0)?;
@@ -305,7 +320,15 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<V
             // NaN propagates (a NaN anywhere is the answer), as numpy's max does.
             let mut it = all(m);
             let Some(first) = it.next() else { return empty() };
-            let pick = |a: f64, b: f64| if a.is_nan() || b.is_nan() { f64::NAN } else if (name == "max") == (b > a) { b } else { a };
+            let pick = |a: f64, b: f64| {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else if (name == "max") == (b > a) {
+                    b
+                } else {
+                    a
+                }
+            };
             Ok(Value::Float(it.fold(first, pick)))
         }
         "map" => {

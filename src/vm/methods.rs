@@ -7,8 +7,10 @@ use super::value::*;
 use super::Vm;
 use std::rc::Rc;
 
-const STR_METHODS: &[&str] = &["len", "upper", "lower", "split", "strip", "starts_with", "ends_with", "contains", "replace", "find", "join"];
-const LIST_METHODS: &[&str] = &["len", "append", "pop", "insert", "remove", "index", "contains", "sort", "reverse", "map", "filter", "reduce", "copy"];
+const STR_METHODS: &[&str] =
+    &["len", "upper", "lower", "split", "strip", "starts_with", "ends_with", "contains", "replace", "find", "join"];
+const LIST_METHODS: &[&str] =
+    &["len", "append", "pop", "insert", "remove", "index", "contains", "sort", "reverse", "map", "filter", "reduce", "copy"];
 const MAP_METHODS: &[&str] = &["len", "get", "keys", "values", "items", "contains", "remove", "copy"];
 
 pub fn has_method(v: &Value, name: &str) -> bool {
@@ -139,7 +141,14 @@ pub(crate) fn list_append(list: &Value, l: &Rc<std::cell::RefCell<crate::vm::val
     }
 }
 
-fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+fn list_method(
+    vm: &mut Vm,
+    recv: &Value,
+    l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>,
+    name: &str,
+    args: &[Value],
+    kw: &[(Rc<str>, Value)],
+) -> Result<Value, Value> {
     if name != "sort" {
         no_kw(name, kw)?;
     }
@@ -157,7 +166,9 @@ fn list_method(vm: &mut Vm, recv: &Value, l: &Rc<std::cell::RefCell<crate::vm::v
             }
             let i = match args.first() {
                 None => v.len() - 1,
-                Some(Value::Int(i)) => ops::norm_index(*i, v.len()).ok_or_else(|| Value::error("IndexError", format!("pop index {i} out of range")))?,
+                Some(Value::Int(i)) => {
+                    ops::norm_index(*i, v.len()).ok_or_else(|| Value::error("IndexError", format!("pop index {i} out of range")))?
+                }
                 Some(o) => return err("TypeError", format!("pop index must be int, not {}", o.type_name())),
             };
             Ok(v.remove(i))

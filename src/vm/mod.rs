@@ -3,23 +3,23 @@
 //! between instructions. `run` reports why it stopped.
 
 pub mod actors;
+mod async_builtins;
 pub mod builtins;
 mod call;
 mod cold;
-pub mod task;
-pub mod portable;
-mod async_builtins;
-pub mod gc;
 pub mod db;
-pub mod fs;
-pub mod linalg;
-pub mod matrix;
 pub mod format;
+pub mod fs;
+pub mod gc;
 mod interp;
 mod iter;
+pub mod linalg;
+pub mod matrix;
 pub mod methods;
 pub mod modules;
 pub mod ops;
+pub mod portable;
+pub mod task;
 pub mod value;
 
 use crate::bytecode::{Const, Function, Program};
@@ -27,8 +27,8 @@ use crate::diag::SourceMap;
 use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
-pub use value::{Value, err};
 use value::*;
+pub use value::{err, Value};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub(crate) enum FrameKind {
@@ -72,6 +72,9 @@ pub(crate) struct ModuleRt {
     pub main: u32,
     pub obj: Rc<ModuleObj>,
 }
+
+/// (module, slot) pairs of module-level variables.
+pub(crate) type GlobalRefs = Rc<Vec<(u32, u32)>>;
 
 /// Why `run` stopped.
 pub enum Exit {
@@ -155,9 +158,9 @@ pub struct Vm {
     pub(crate) sliced_groups: Vec<u64>,
     /// Buffers of finished handler tasks, reused by the next handler.
     pub(crate) spare_tasks: Vec<task::TaskState>,
-    pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, Rc<Vec<(u32, u32)>>)>,
+    pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, GlobalRefs)>,
     /// Per function: the globals it reads (see `actors/reach.rs`).
-    pub(crate) func_reach: std::cell::RefCell<rustc_hash::FxHashMap<u32, Rc<Vec<(u32, u32)>>>>,
+    pub(crate) func_reach: std::cell::RefCell<rustc_hash::FxHashMap<u32, GlobalRefs>>,
     /// Module-level values received with messages, to install before the
     /// next task step (see `portable.rs`).
     pub(crate) received_globals: std::cell::RefCell<Vec<(u32, u32, Value)>>,

@@ -122,7 +122,15 @@ fn next_f64(vm: &mut Vm) -> f64 {
 
 pub fn build(name: &str) -> Option<Value> {
     let (fns, consts): (&'static [Native], Vec<(&str, Value)>) = match name {
-        "math" => (MATH, vec![("pi", Value::Float(std::f64::consts::PI)), ("e", Value::Float(std::f64::consts::E)), ("inf", Value::Float(f64::INFINITY)), ("nan", Value::Float(f64::NAN))]),
+        "math" => (
+            MATH,
+            vec![
+                ("pi", Value::Float(std::f64::consts::PI)),
+                ("e", Value::Float(std::f64::consts::E)),
+                ("inf", Value::Float(f64::INFINITY)),
+                ("nan", Value::Float(f64::NAN)),
+            ],
+        ),
         "json" => (JSON, vec![]),
         "time" => (TIME, vec![]),
         "random" => (RANDOM, vec![]),
@@ -225,7 +233,8 @@ fn json_decode(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     kwarg("decode", kw, &[])?;
     arity("decode", args, 1, 1)?;
     let Value::Str(s) = &args[0] else { return err("TypeError", "json.decode needs a str") };
-    let v: serde_json::Value = serde_json::from_str(s).map_err(|e| Value::error("ValueError", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+    let v: serde_json::Value = serde_json::from_str(s)
+        .map_err(|e| Value::error("ValueError", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
     Ok(from_json(&v))
 }
 

@@ -97,7 +97,7 @@ pub fn mul(a: &Value, b: &Value) -> Result<Value, Value> {
 
 pub fn div(a: &Value, b: &Value) -> Result<Value, Value> {
     match (as_f64(a), as_f64(b)) {
-        (Some(_), Some(y)) if y == 0.0 => err("ZeroDivisionError", "division by zero"),
+        (Some(_), Some(0.0)) => err("ZeroDivisionError", "division by zero"),
         (Some(x), Some(y)) => Ok(Value::Float(x / y)),
         _ => super::matrix::arith('/', a, b).unwrap_or_else(|| type_err("/", a, b)),
     }
@@ -111,7 +111,7 @@ pub fn floor_div(a: &Value, b: &Value) -> Result<Value, Value> {
             Ok(Value::Int(if (x % y != 0) && ((*x < 0) != (*y < 0)) { q - 1 } else { q }))
         }
         _ => match (as_f64(a), as_f64(b)) {
-            (Some(_), Some(y)) if y == 0.0 => err("ZeroDivisionError", "division by zero"),
+            (Some(_), Some(0.0)) => err("ZeroDivisionError", "division by zero"),
             (Some(x), Some(y)) => Ok(Value::Float((x / y).floor())),
             _ => type_err("//", a, b),
         },
@@ -126,7 +126,7 @@ pub fn modulo(a: &Value, b: &Value) -> Result<Value, Value> {
             Ok(Value::Int(if r != 0 && ((r < 0) != (*y < 0)) { r + y } else { r }))
         }
         _ => match (as_f64(a), as_f64(b)) {
-            (Some(_), Some(y)) if y == 0.0 => err("ZeroDivisionError", "modulo by zero"),
+            (Some(_), Some(0.0)) => err("ZeroDivisionError", "modulo by zero"),
             (Some(x), Some(y)) => {
                 let r = x % y;
                 Ok(Value::Float(if r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r }))
@@ -387,7 +387,9 @@ pub fn get_index(obj: &Value, idx: &Value) -> Result<Value, Value> {
             let i = index_int(idx)?;
             let n = if s.is_ascii() { s.len() } else { s.chars().count() };
             match norm_index(i, n) {
-                Some(j) => Ok(if s.is_ascii() { Value::str(&s[j..j + 1]) } else { Value::str(&s.chars().nth(j).unwrap_or(' ').to_string()) }),
+                Some(j) => {
+                    Ok(if s.is_ascii() { Value::str(&s[j..j + 1]) } else { Value::str(&s.chars().nth(j).unwrap_or(' ').to_string()) })
+                }
                 None => err("IndexError", format!("string index {i} out of range for length {n}")),
             }
         }

@@ -38,13 +38,31 @@ pub enum Portable {
     /// A captured variable; its content is `Packet::cells[n]`, decoded after
     /// the rest so that cycles through closures close over finished objects.
     Cell(u32),
-    Func { func: u32, upvals: Vec<Portable> },
+    Func {
+        func: u32,
+        upvals: Vec<Portable>,
+    },
     Builtin(u32),
-    Bound { receiver: Box<Portable>, method: Box<Portable> },
+    Bound {
+        receiver: Box<Portable>,
+        method: Box<Portable>,
+    },
     /// `states` is `Some` for an actor class.
-    Class { name: String, parent: Option<Box<Portable>>, methods: Vec<(String, Portable)>, states: Option<Vec<String>> },
-    Instance { class: Box<Portable>, fields: Vec<(String, Portable)> },
-    Error { kind: String, message: String, trace: Vec<String> },
+    Class {
+        name: String,
+        parent: Option<Box<Portable>>,
+        methods: Vec<(String, Portable)>,
+        states: Option<Vec<String>>,
+    },
+    Instance {
+        class: Box<Portable>,
+        fields: Vec<(String, Portable)>,
+    },
+    Error {
+        kind: String,
+        message: String,
+        trace: Vec<String>,
+    },
     /// An actor reference: the same actor on the other side.
     Actor(super::actors::ActorRef),
     /// A database handle, by path (opened again on the other side: one
@@ -53,9 +71,15 @@ pub enum Portable {
     /// A matrix: shared, not copied (it is immutable).
     Matrix(super::matrix::Shared),
     /// A `promise()`: its number and owning worker.
-    Promise { id: u64, owner: u32 },
+    Promise {
+        id: u64,
+        owner: u32,
+    },
     /// A module: compiled ones by index, library ones by name.
-    Module { index: Option<u32>, name: String },
+    Module {
+        index: Option<u32>,
+        name: String,
+    },
 }
 
 /// One value in portable form.
@@ -201,7 +225,9 @@ impl Encoder {
                 }
                 Portable::Instance { class, fields }
             }
-            Value::Error(e) => Portable::Error { kind: e.kind.to_string(), message: e.message.to_string(), trace: e.trace.borrow().clone() },
+            Value::Error(e) => {
+                Portable::Error { kind: e.kind.to_string(), message: e.message.to_string(), trace: e.trace.borrow().clone() }
+            }
             Value::Future(f) if f.promise.get().0 != 0 => {
                 let (id, owner) = f.promise.get();
                 Portable::Promise { id, owner: owner as u32 }
@@ -289,7 +315,8 @@ impl Vm {
     /// yet: installed before the next task step (`install_received_globals`).
     fn receive_globals(&self, p: &Packet) -> Result<(), Value> {
         for (m, s, gp) in &p.globals {
-            let undefined = self.modules.get(*m as usize).and_then(|md| md.globals.get(*s as usize)).is_some_and(|v| matches!(v, Value::Undefined));
+            let undefined =
+                self.modules.get(*m as usize).and_then(|md| md.globals.get(*s as usize)).is_some_and(|v| matches!(v, Value::Undefined));
             if undefined {
                 let v = self.from_portable(gp)?;
                 self.received_globals.borrow_mut().push((*m, *s, v));

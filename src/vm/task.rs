@@ -6,8 +6,8 @@
 //! on that future, and completing the future wakes it. No Rust future is ever
 //! stored inside VM state, so a suspended task can later be checkpointed.
 
-use super::value::*;
 use super::actors::run::ActorCtx;
+use super::value::*;
 use super::{Frame, Handler, Vm};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -37,7 +37,12 @@ pub struct FutureObj {
 
 impl FutureObj {
     pub fn new() -> Rc<FutureObj> {
-        Rc::new(FutureObj { state: RefCell::new(FutState::Pending(Vec::new())), task: RefCell::new(None), target: Cell::new(0), promise: Cell::new((0, 0)) })
+        Rc::new(FutureObj {
+            state: RefCell::new(FutState::Pending(Vec::new())),
+            task: RefCell::new(None),
+            target: Cell::new(0),
+            promise: Cell::new((0, 0)),
+        })
     }
 
     pub(crate) fn set_target(&self, key: u64) {
@@ -51,10 +56,13 @@ impl FutureObj {
     /// Complete the future and wake whoever awaits it; `false` if it was
     /// already complete.
     pub fn complete(&self, r: Result<Value, Value>) -> bool {
-        let old = std::mem::replace(&mut *self.state.borrow_mut(), match r {
-            Ok(v) => FutState::Done(v),
-            Err(e) => FutState::Failed(e),
-        });
+        let old = std::mem::replace(
+            &mut *self.state.borrow_mut(),
+            match r {
+                Ok(v) => FutState::Done(v),
+                Err(e) => FutState::Failed(e),
+            },
+        );
         match old {
             FutState::Pending(wakers) => {
                 wakers.into_iter().for_each(Waker::wake);

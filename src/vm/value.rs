@@ -136,6 +136,9 @@ impl RangeObj {
         };
         n.min(i64::MAX as i128) as i64
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     pub fn contains(&self, x: i64) -> bool {
         if self.step > 0 {
             x >= self.start && x < self.end && (x - self.start) % self.step == 0
@@ -301,7 +304,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.borrow().is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
-            Value::Range(r) => r.len() > 0,
+            Value::Range(r) => !r.is_empty(),
             _ => true,
         }
     }
@@ -331,15 +334,6 @@ pub fn err<T>(kind: &str, message: impl AsRef<str>) -> Result<T, Value> {
     Err(Value::error(kind, message))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn value_is_sixteen_bytes() {
-        assert_eq!(std::mem::size_of::<Value>(), 16);
-    }
-}
-
 /// The largest string (bytes) and list (items) an operation may build: past
 /// these a `ValueError` is cleaner than an allocation failure ending the
 /// process. One limit for every operation that builds a string or a list.
@@ -362,3 +356,11 @@ pub fn check_list_size(n: usize) -> Result<(), Value> {
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn value_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
+}

@@ -72,9 +72,17 @@ fn closed_stderr() -> Result<(), Failed> {
 fn closed_stdout() -> Result<(), Failed> {
     let s = Scratch::new("closed-stdout");
     let main = s.file("yes.nd", "while true { print(\"y\") }\n");
-    let actor = s.file("yes_actor.nd", "actor A { def go() { while true { print(\"a\") } } }\nawait (spawn A() with {strategy: \"balanced\"}).go()\n");
+    let actor = s.file(
+        "yes_actor.nd",
+        "actor A { def go() { while true { print(\"a\") } } }\nawait (spawn A() with {strategy: \"balanced\"}).go()\n",
+    );
     for p in [main, actor] {
-        let mut c = Command::new(BIN).args(["run", "--workers", "2", &p]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+        let mut c = Command::new(BIN)
+            .args(["run", "--workers", "2", &p])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
         let out = c.stdout.take().ok_or("stdout")?;
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
@@ -194,7 +202,10 @@ pub fn trials() -> Vec<Trial> {
 fn fs_exists_permission() -> Result<(), Failed> {
     let s = Scratch::new("fs-perm");
     std::fs::create_dir_all(s.0.join("locked/inner")).map_err(|e| e.to_string())?;
-    let prog = s.file("p.nd", format!("import fs\ntry {{ print(await fs.exists(\"{}/locked/inner\")) }} catch e {{ print(e.kind) }}\n", s.0.display()));
+    let prog = s.file(
+        "p.nd",
+        format!("import fs\ntry {{ print(await fs.exists(\"{}/locked/inner\")) }} catch e {{ print(e.kind) }}\n", s.0.display()),
+    );
     use std::os::unix::fs::PermissionsExt;
     for d in [&s.0, &s.0.join("locked")] {
         let mode = if d.ends_with("locked") { 0o000 } else { 0o755 };
@@ -247,7 +258,12 @@ fn string_size_limit() -> Result<(), Failed> {
 fn db_corrupted_while_open() -> Result<(), Failed> {
     let s = Scratch::new("db-live");
     let db = s.0.join("t.redb").to_string_lossy().into_owned();
-    let mk = s.file("mk.nd", format!("import db\nlet d = db.open(\"{db}\")\nfor i in range(2000) {{ await d.put(\"t\", i, {{v: i, s: \"abcdefghij\" * 10}}) }}\n"));
+    let mk = s.file(
+        "mk.nd",
+        format!(
+            "import db\nlet d = db.open(\"{db}\")\nfor i in range(2000) {{ await d.put(\"t\", i, {{v: i, s: \"abcdefghij\" * 10}}) }}\n"
+        ),
+    );
     let (_, err, code) = run(&["run", &mk], "");
     if code != 0 {
         return Err(format!("making the database: {err}").into());
@@ -277,7 +293,12 @@ print("still running")
 "#
         ),
     );
-    let mut c = Command::new(BIN).args(["run", "--workers", "2", &live]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let mut c = Command::new(BIN)
+        .args(["run", "--workers", "2", &live])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
     let code = wait_bounded(&mut c, Duration::from_secs(30))?;
     let o = c.wait_with_output().map_err(|e| e.to_string())?;
     let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
@@ -350,7 +371,13 @@ fn quiescence_under_load() -> Result<(), Failed> {
 /// Inputs that all succeed exit 0; here some failed, so 1.
 fn repl_interrupt() -> Result<(), Failed> {
     use std::io::Write;
-    let mut c = Command::new(BIN).arg("repl").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let mut c = Command::new(BIN)
+        .arg("repl")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
     let mut stdin = c.stdin.take().ok_or("stdin")?;
     let out = c.stdout.take().ok_or("stdout")?;
     let (tx, rx) = std::sync::mpsc::channel::<String>();

@@ -68,7 +68,16 @@ impl ActorCell {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(id: uuid::Uuid, name: Option<Arc<str>>, class_name: Arc<str>, handlers: Vec<Arc<str>>, key: u64, worker: usize, cap: usize, tx: async_channel::Sender<Box<Envelope>>) -> ActorCell {
+    pub(crate) fn new(
+        id: uuid::Uuid,
+        name: Option<Arc<str>>,
+        class_name: Arc<str>,
+        handlers: Vec<Arc<str>>,
+        key: u64,
+        worker: usize,
+        cap: usize,
+        tx: async_channel::Sender<Box<Envelope>>,
+    ) -> ActorCell {
         ActorCell {
             id,
             id_str: Arc::from(id.to_string()),
@@ -169,10 +178,20 @@ pub struct Envelope {
 }
 
 pub enum Body {
-    Ask { method: Arc<str>, args: Packet, reply: ReplyTo },
-    Tell { method: Arc<str>, args: Packet },
+    Ask {
+        method: Arc<str>,
+        args: Packet,
+        reply: ReplyTo,
+    },
+    Tell {
+        method: Arc<str>,
+        args: Packet,
+    },
     /// From `send_message`: the map's `type` and `payload`.
-    Raw { kind: Packet, payload: Packet },
+    Raw {
+        kind: Packet,
+        payload: Packet,
+    },
 }
 
 /// Where an ask's reply goes: the asker's worker and its pending-reply number.
@@ -185,12 +204,21 @@ pub struct ReplyTo {
 /// Messages between workers (not between actors).
 pub enum WorkerMsg {
     Start(Box<run::Start>),
-    Reply { id: u64, result: Result<Packet, Packet> },
+    Reply {
+        id: u64,
+        result: Result<Packet, Packet>,
+    },
     /// A copy of a promise was completed: complete the original.
-    Resolve { id: u64, result: Result<Packet, Packet> },
+    Resolve {
+        id: u64,
+        result: Result<Packet, Packet>,
+    },
     /// `worker` holds a copy of promise `id`, owned by the receiver: send
     /// the original's completion there.
-    Watch { id: u64, worker: usize },
+    Watch {
+        id: u64,
+        worker: usize,
+    },
     /// `exit(code)` called on another worker.
     Exit(i32),
     /// Wake the main thread to look for a deadlock.

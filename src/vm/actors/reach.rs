@@ -62,11 +62,7 @@ impl Vm {
                             }
                         }
                     }
-                    Op::Closure => {
-                        if seen_f.insert(ins.c) {
-                            funcs.push(ins.c);
-                        }
-                    }
+                    Op::Closure if seen_f.insert(ins.c) => funcs.push(ins.c),
                     _ => {}
                 }
             }

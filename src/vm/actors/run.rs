@@ -37,7 +37,14 @@ pub struct Options {
 
 impl Options {
     pub fn parse(v: &Value) -> Result<Options, Value> {
-        let mut o = Options { name: None, mailbox: DEFAULT_MAILBOX, restart: Restart::OnFailure, max_restarts: 3, checkpoint_every: 0, spread: false };
+        let mut o = Options {
+            name: None,
+            mailbox: DEFAULT_MAILBOX,
+            restart: Restart::OnFailure,
+            max_restarts: 3,
+            checkpoint_every: 0,
+            spread: false,
+        };
         let m = match v {
             Value::None => return Ok(o),
             Value::Map(m) => m.borrow(),
@@ -72,12 +79,14 @@ impl Options {
                         Value::Str(s) if s.as_str() == "on_failure" => Restart::OnFailure,
                         Value::Str(s) if s.as_str() == "always" => Restart::Always,
                         Value::Str(s) if s.as_str() == "never" => Restart::Never,
-                        other => return err("ValueError", format!("unknown restart policy {}", format!("{other:?}"))),
+                        other => return err("ValueError", format!("unknown restart policy {other:?}")),
                     }
                 }
                 "strategy" => match v {
-                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => o.spread = matches!(s.as_str(), "balanced" | "spread"),
-                    other => return err("ValueError", format!("unknown placement strategy {}", format!("{other:?}"))),
+                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => {
+                        o.spread = matches!(s.as_str(), "balanced" | "spread")
+                    }
+                    other => return err("ValueError", format!("unknown placement strategy {other:?}")),
                 },
                 "constraints" => {
                     if !matches!(v, Value::List(_)) {
@@ -221,7 +230,16 @@ impl Vm {
             return err("Error", "actors need the scheduler (internal: no executor)");
         };
         let fut = actor_loop(vm, ctx, rx, args);
-        if std::env::var("NOODLE_DEBUG_SIZES").is_ok() { crate::ewriteln!("actor_loop future: {} bytes, Envelope {}, ActorCell {}, ActorCtx {}, TaskRun {}", std::mem::size_of_val(&fut), std::mem::size_of::<Envelope>(), std::mem::size_of::<ActorCell>(), std::mem::size_of::<ActorCtx>(), std::mem::size_of::<TaskRun>()); }
+        if std::env::var("NOODLE_DEBUG_SIZES").is_ok() {
+            crate::ewriteln!(
+                "actor_loop future: {} bytes, Envelope {}, ActorCell {}, ActorCtx {}, TaskRun {}",
+                std::mem::size_of_val(&fut),
+                std::mem::size_of::<Envelope>(),
+                std::mem::size_of::<ActorCell>(),
+                std::mem::size_of::<ActorCtx>(),
+                std::mem::size_of::<TaskRun>()
+            );
+        }
         ex.spawn(fut).detach();
         Ok(())
     }
@@ -233,7 +251,9 @@ impl Vm {
         }
         let mut private = Vec::new();
         for (m, slot, p) in &s.globals {
-            let Some(undefined) = self.modules.get(*m as usize).and_then(|md| md.globals.get(*slot as usize)).map(|v| matches!(v, Value::Undefined)) else {
+            let Some(undefined) =
+                self.modules.get(*m as usize).and_then(|md| md.globals.get(*slot as usize)).map(|v| matches!(v, Value::Undefined))
+            else {
                 continue;
             };
             let Ok(v) = self.from_portable(p) else { continue };
@@ -294,17 +314,20 @@ impl Vm {
 
     /// Send an ask's reply, copying the value for the asker.
     fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
-        let packet = match &result {
-            Ok(v) if to.worker != self.worker => self.portable_for_worker(v).map_err(|e| match e {
-                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet::none()),
-                _ => Packet::none(),
-            }),
-            Ok(v) => to_portable(v).map_err(|e| match e {
-                Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message))).unwrap_or(Packet::none()),
-                _ => Packet::none(),
-            }),
-            Err(e) => Err(to_portable(e).unwrap_or(Packet::none())),
-        };
+        let packet =
+            match &result {
+                Ok(v) if to.worker != self.worker => self.portable_for_worker(v).map_err(|e| match e {
+                    Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message)))
+                        .unwrap_or(Packet::none()),
+                    _ => Packet::none(),
+                }),
+                Ok(v) => to_portable(v).map_err(|e| match e {
+                    Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message)))
+                        .unwrap_or(Packet::none()),
+                    _ => Packet::none(),
+                }),
+                Err(e) => Err(to_portable(e).unwrap_or(Packet::none())),
+            };
         if to.worker == self.worker {
             self.complete_pending(to.id, packet);
         } else {
@@ -321,6 +344,7 @@ impl Vm {
 
     /// A result that crossed workers (a reply or a promise's completion),
     /// rebuilt here; a malformed error becomes the decoding error itself.
+    #[allow(clippy::wrong_self_convention)]
     pub(crate) fn from_portable_result(&self, result: Result<Packet, Packet>) -> Result<Value, Value> {
         match result {
             Ok(p) => self.from_portable(&p),
@@ -335,16 +359,18 @@ async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, arg
     let fut = FutureObj::new();
     let mut run = TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true);
     (&mut run).await;
-    if vm.borrow().exit_code.is_some() {
+    let exiting = vm.borrow().exit_code.is_some();
+    if exiting {
         // `exit()` ends the program: this actor answers nothing more.
         std::future::pending::<()>().await;
     }
     let spare = run.take_state();
-    let mut v = vm.borrow_mut();
-    if v.spare_tasks.len() < 16 && spare.stack.capacity() <= 1024 {
-        v.spare_tasks.push(spare);
+    {
+        let mut v = vm.borrow_mut();
+        if v.spare_tasks.len() < 16 && spare.stack.capacity() <= 1024 {
+            v.spare_tasks.push(spare);
+        }
     }
-    drop(v);
     match fut.result() {
         // An async handler returned its body's future: the actor waits for
         // the body (one message at a time, awaits included).
@@ -559,7 +585,9 @@ mod tests {
         assert_eq!((o.mailbox, o.max_restarts, o.restart, o.spread), (DEFAULT_MAILBOX, 3, Restart::OnFailure, false));
         let o = opts(&[("restart", Value::str("never")), ("mailbox", Value::Int(8)), ("strategy", Value::str("balanced"))]).unwrap();
         assert_eq!((o.restart, o.mailbox, o.spread), (Restart::Never, 8, true));
-        for bad in [("mailbox", Value::Int(0)), ("restart", Value::str("sometimes")), ("colour", Value::Int(1)), ("max_restarts", Value::str("3"))] {
+        for bad in
+            [("mailbox", Value::Int(0)), ("restart", Value::str("sometimes")), ("colour", Value::Int(1)), ("max_restarts", Value::str("3"))]
+        {
             assert!(opts(&[bad]).is_err());
         }
     }

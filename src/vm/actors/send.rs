@@ -185,7 +185,11 @@ impl Vm {
             let get = |k: &str| m.get(&Key::Str(Rc::new(k.to_string()))).cloned().unwrap_or(Value::None);
             (get("type"), get("payload"))
         };
-        let (kind_p, payload) = if cell.worker == self.worker { (to_portable(&kind)?, to_portable(&payload)?) } else { (self.portable_for_worker(&kind)?, self.portable_for_worker(&payload)?) };
+        let (kind_p, payload) = if cell.worker == self.worker {
+            (to_portable(&kind)?, to_portable(&payload)?)
+        } else {
+            (self.portable_for_worker(&kind)?, self.portable_for_worker(&payload)?)
+        };
         let env = self.envelope(&cell, Body::Raw { kind: kind_p, payload });
         match self.deliver(&cell, env) {
             Ok(()) => self.wait_for_room(&cell),
@@ -226,7 +230,16 @@ impl Vm {
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
         let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
-        let cell = Arc::new(ActorCell::new(id, opts.name.as_deref().map(Arc::from), Arc::from(&*class.name), handlers, node.new_key(), worker, opts.mailbox, tx));
+        let cell = Arc::new(ActorCell::new(
+            id,
+            opts.name.as_deref().map(Arc::from),
+            Arc::from(&*class.name),
+            handlers,
+            node.new_key(),
+            worker,
+            opts.mailbox,
+            tx,
+        ));
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
