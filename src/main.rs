@@ -1,7 +1,7 @@
 //! The `noodle` command line: run, build, check, disasm, repl.
 
 use clap::{Parser, Subcommand};
-use noodle::bytecode::{disasm, nbc, Program};
+use noodle::bytecode::{disasm, nbc, Verified};
 use noodle::diag::SourceMap;
 use noodle::driver;
 use noodle::vm::{Exit, Vm};
@@ -156,8 +156,10 @@ fn read(file: &Path) -> Option<Vec<u8>> {
     }
 }
 
-/// Compile a source file, printing diagnostics on failure.
-fn compile(file: &Path) -> Option<Program> {
+/// Compile a source file, printing diagnostics on failure. The compiler's
+/// output goes through the verifier like any bytecode (a refusal is a bug in
+/// the compiler, reported as an internal error).
+fn compile(file: &Path) -> Option<Verified> {
     let bytes = read(file)?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -172,7 +174,13 @@ fn compile(file: &Path) -> Option<Program> {
         }
     };
     match driver::compile_file(file, text) {
-        Ok(c) => Some(c.program),
+        Ok(c) => match noodle::bytecode::verify(c.program) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                noodle::ewriteln!("internal error: the compiler produced bytecode the verifier refuses ({e}); please report it");
+                None
+            }
+        },
         Err(f) => {
             report(&f.sources, &f.diags);
             None
@@ -197,7 +205,7 @@ fn is_nbc(file: &Path) -> bool {
 
 /// Load a program from NBC bytecode (decoded and verified; recognised by its
 /// magic bytes, so a renamed file works too) or from source (compiled).
-fn load(file: &Path) -> Result<Program, ExitCode> {
+fn load(file: &Path) -> Result<Verified, ExitCode> {
     if is_nbc(file) {
         let bytes = read(file).ok_or(ExitCode::from(EXIT_COMPILE))?;
         nbc::decode(&bytes).map_err(|e| {
@@ -209,7 +217,7 @@ fn load(file: &Path) -> Result<Program, ExitCode> {
     }
 }
 
-fn execute(p: Program, args: Vec<String>, max_depth: usize, workers: Option<usize>) -> ExitCode {
+fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usize>) -> ExitCode {
     let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
     vm.args = args;

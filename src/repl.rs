@@ -81,9 +81,17 @@ impl Session {
             Ok(main) => {
                 {
                     let mut vm = self.vm.borrow_mut();
-                    vm.load(&self.loader.pb.program);
                     // Worker threads load the program as it grows.
-                    let p = std::sync::Arc::new(self.loader.pb.program.clone());
+                    let p = match noodle::bytecode::verify(self.loader.pb.program.clone()) {
+                        Ok(v) => std::sync::Arc::new(v),
+                        Err(e) => {
+                            noodle::ewriteln!(
+                                "internal error: the compiler produced bytecode the verifier refuses ({e}); please report it"
+                            );
+                            return false;
+                        }
+                    };
+                    vm.load(&p);
                     if let Some(n) = &vm.node {
                         *noodle::vm::actors::lock(&n.program) = p.clone();
                     }

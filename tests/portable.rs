@@ -34,11 +34,13 @@ let bound = sq.describe
 let err = Error("boom", kind: "ValueError")
 "#;
 
-fn program() -> noodle::bytecode::Program {
-    driver::compile_file(Path::new("portable_test.nd"), SRC.to_string()).map_err(|_| "compile").expect("test program compiles").program
+fn program() -> std::sync::Arc<noodle::bytecode::Verified> {
+    let p =
+        driver::compile_file(Path::new("portable_test.nd"), SRC.to_string()).map_err(|_| "compile").expect("test program compiles").program;
+    std::sync::Arc::new(noodle::bytecode::verify(p).expect("verified"))
 }
 
-fn run(p: &noodle::bytecode::Program) -> Vm {
+fn run(p: &noodle::bytecode::Verified) -> Vm {
     let mut vm = Vm::new();
     vm.load(p);
     let entry = &p.modules[p.entry as usize];
@@ -106,6 +108,7 @@ fn futures_do_not_travel() {
     // A promise may be sent (its copy forwards completion); a task's future not.
     let src = "async def f() { return 1 }\nlet p = f()\n";
     let p = driver::compile_file(Path::new("f.nd"), src.to_string()).map_err(|_| "compile").expect("compiles").program;
+    let p = noodle::bytecode::verify(p).expect("verified");
     let vm = run(&p);
     let v = vm.global(0, "p").expect("global");
     let e = to_portable(&v).expect_err("a future cannot be sent");

@@ -7,6 +7,7 @@ pub mod verify;
 
 pub use op::{Instr, Op, Operand};
 use serde::{Deserialize, Serialize};
+pub use verify::{verify, Verified};
 
 /// Built-in functions, in the index order `LoadBuiltin` uses. The VM implements
 /// them in this order; the compiler resolves names against this list.

@@ -23,7 +23,7 @@ pub fn encode(p: &Program) -> Vec<u8> {
 
 /// Decode and verify an NBC file. Every failure is a message naming the problem
 /// (with a byte offset where one applies); nothing here panics.
-pub fn decode(bytes: &[u8]) -> Result<Program, String> {
+pub fn decode(bytes: &[u8]) -> Result<super::verify::Verified, String> {
     if bytes.len() < HEADER_LEN {
         return Err(format!("not an NBC file: {} bytes is shorter than the 16-byte header", bytes.len()));
     }
@@ -51,6 +51,5 @@ pub fn decode(bytes: &[u8]) -> Result<Program, String> {
         return Err("corrupted NBC file: checksum mismatch".into());
     }
     let program: Program = rmp_serde::from_slice(body).map_err(|e| format!("corrupted NBC file: body does not decode: {e}"))?;
-    super::verify::verify(&program).map_err(|e| format!("invalid NBC file: {e}"))?;
-    Ok(program)
+    super::verify::verify(program).map_err(|e| format!("invalid NBC file: {e}"))
 }

@@ -4,7 +4,40 @@
 use super::{Const, Function, Op, Operand, Program, UpvalSrc};
 use crate::bytecode::BUILTINS;
 
-pub fn verify(p: &Program) -> Result<(), String> {
+/// A program the verifier accepted. Only `verify` makes one (the field is
+/// private), and the VM loads nothing else: whether it came from an `.nbc`
+/// file, from source or from the REPL, bytecode runs only after this check,
+/// which the dispatch loop's unchecked register and constant accesses rely on.
+#[derive(Debug)]
+pub struct Verified(Program);
+
+impl Verified {
+    pub fn program(&self) -> &Program {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Verified {
+    type Target = Program;
+    fn deref(&self) -> &Program {
+        &self.0
+    }
+}
+
+/// The empty program (nothing to run; it only stands in before a program exists).
+impl Default for Verified {
+    fn default() -> Verified {
+        Verified(Program::default())
+    }
+}
+
+/// Check a program; the `Verified` wrapper is the proof.
+pub fn verify(p: Program) -> Result<Verified, String> {
+    check_program(&p)?;
+    Ok(Verified(p))
+}
+
+fn check_program(p: &Program) -> Result<(), String> {
     if p.modules.is_empty() {
         return Err("program has no modules".into());
     }

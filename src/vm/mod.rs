@@ -22,7 +22,7 @@ pub mod portable;
 pub mod task;
 pub mod value;
 
-use crate::bytecode::{Const, Function, Program};
+use crate::bytecode::{Const, Function, Verified};
 use crate::diag::SourceMap;
 use std::collections::HashMap;
 use std::io::Write;
@@ -123,7 +123,7 @@ pub struct Vm {
     /// Pending timers (`sleep`, `timeout`).
     pub(crate) timers: Rc<std::cell::Cell<usize>>,
     /// The program, for worker threads (set by the driver and the REPL).
-    pub program: Option<std::sync::Arc<Program>>,
+    pub program: Option<std::sync::Arc<Verified>>,
     /// The process's actor runtime, and which of its workers this VM is.
     pub node: Option<std::sync::Arc<actors::Node>>,
     pub(crate) worker: usize,
@@ -235,7 +235,7 @@ impl Vm {
 
     /// Add a (verified) program's functions, constants and modules. The REPL
     /// calls this again with each input's additions; indices continue.
-    pub fn load(&mut self, p: &Program) {
+    pub fn load(&mut self, p: &Verified) {
         for f in &p.functions[self.functions.len().min(p.functions.len())..] {
             self.functions.push(Rc::new(f.clone()));
         }

@@ -18,7 +18,7 @@ pub(crate) mod worker;
 pub use checkpoint::{CheckpointStore, MemoryStore};
 
 use super::portable::Packet;
-use crate::bytecode::Program;
+use crate::bytecode::Verified;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -260,7 +260,7 @@ pub struct Node {
     busy: Vec<AtomicBool>,
     /// Who awaits whom: actor key → (awaited actor key, waiter label).
     waits: Mutex<FxHashMap<u64, (u64, String)>>,
-    pub program: Mutex<Arc<Program>>,
+    pub program: Mutex<Arc<Verified>>,
     pub args: Vec<String>,
     pub max_depth: usize,
     pub store: Box<dyn CheckpointStore>,
@@ -268,7 +268,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(workers: usize, program: Arc<Program>, args: Vec<String>, max_depth: usize) -> Arc<Node> {
+    pub fn new(workers: usize, program: Arc<Verified>, args: Vec<String>, max_depth: usize) -> Arc<Node> {
         let workers = workers.max(1);
         let mut links = Vec::new();
         let mut receivers = Vec::new();

@@ -108,7 +108,7 @@ pub struct Start {
     pub args: Packet,
     pub opts: Options,
     pub globals: Vec<(u32, u32, Packet)>,
-    pub program: Arc<crate::bytecode::Program>,
+    pub program: Arc<crate::bytecode::Verified>,
 }
 
 /// An actor as its worker's VM sees it.
