@@ -81,6 +81,10 @@ impl Session {
             Ok(main) => {
                 {
                     let mut vm = self.vm.borrow_mut();
+                    // The session module's top level is this input's code.
+                    if let Some(m) = self.loader.pb.program.modules.first_mut() {
+                        m.main = main;
+                    }
                     // Worker threads load the program as it grows.
                     let p = match noodle::bytecode::verify(self.loader.pb.program.clone()) {
                         Ok(v) => std::sync::Arc::new(v),
