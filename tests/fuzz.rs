@@ -20,6 +20,47 @@ fn seeds() -> Vec<String> {
     v
 }
 
+/// Run bytecode the verifier accepted through the real binary (a forged
+/// program may loop forever: it is stopped after two seconds, which is not a
+/// failure). A crash — a signal, a panic (101) or an internal error (70) — is.
+fn run_accepted(bytes: &[u8]) -> Result<(), TestCaseError> {
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!("noodle-fuzz-{}-{}.nbc", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&path, bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noodle"))
+        .args(["run", "--workers", "1"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if start.elapsed() < std::time::Duration::from_secs(2) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    if let Some(st) = status {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let crashed = st.code().is_none_or(|c| c == 101 || c == 70);
+        prop_assert!(!crashed, "verified bytecode crashed noodle ({st}):\n{}", err.chars().take(2000).collect::<String>());
+    }
+    Ok(())
+}
+
 fn compile(src: &str) {
     let _ = compile_file(Path::new("/nonexistent/fuzz.nd"), src.to_string());
 }
@@ -146,7 +187,10 @@ proptest! {
         forged[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
         forged[12..16].copy_from_slice(&crc32fast::hash(&body).to_le_bytes());
         forged.extend_from_slice(&body);
-        let _ = nbc::decode(&forged);
+        if nbc::decode(&forged).is_ok() {
+            // The verifier accepted it: it must run without crashing the VM.
+            run_accepted(&forged)?;
+        }
         // Truncations are refused with a message.
         for cut in [0, 3, 15, file.len() / 2, file.len() - 1] {
             prop_assert!(nbc::decode(&file[..cut]).is_err());
