@@ -3,6 +3,7 @@
 pub mod disasm;
 pub mod nbc;
 pub mod op;
+pub mod tables;
 pub mod verify;
 
 pub use op::{Instr, Op, Operand};

@@ -6,7 +6,7 @@ use crate::diag::Span;
 pub type NodeId = u32;
 
 /// The synthetic actor method that sets the `state` defaults.
-pub const STATE_INIT: &str = "$state";
+pub use crate::bytecode::tables::STATE_INIT;
 
 /// Names an actor's `self` provides itself; not usable as state or handlers.
 pub const ACTOR_RESERVED: &[&str] = &["id", "name", "checkpoint", "stop"];

@@ -5,21 +5,7 @@ use super::{ActorScope, Analyzer, FnKind};
 use crate::diag::Diagnostic;
 use crate::parser::ast::*;
 
-/// The `spawn ... with {...}` options and what each accepts.
-const SPAWN_OPTIONS: &[(&str, &str)] = &[
-    ("name", "str"),
-    ("state_size", "int"),
-    ("constraints", "list"),
-    ("strategy", "str"),
-    ("replicas", "int"),
-    ("checkpoint_every", "int"),
-    ("restart", "str"),
-    ("max_restarts", "int"),
-    ("mailbox", "int"),
-];
-
-pub const RESTART_POLICIES: &[&str] = &["on_failure", "always", "never"];
-pub const STRATEGIES: &[&str] = &["affinity", "balanced", "spread", "local"];
+pub use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, STRATEGIES};
 
 impl<'a> Analyzer<'a> {
     pub(super) fn actor_decl(&mut self, a: &ActorDecl) {

@@ -7,6 +7,7 @@
 use super::reach;
 use super::send::stopped_error;
 use super::*;
+use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
 use crate::vm::portable::{to_portable, Packet};
 use crate::vm::task::{FutureObj, TaskRun, TaskState};
 use crate::vm::value::*;
@@ -19,6 +20,17 @@ pub enum Restart {
     OnFailure,
     Always,
     Never,
+}
+
+impl Restart {
+    /// A name from `RESTART_POLICIES` (anything else: never).
+    fn from_name(s: &str) -> Restart {
+        match s {
+            "on_failure" => Restart::OnFailure,
+            "always" => Restart::Always,
+            _ => Restart::Never,
+        }
+    }
 }
 
 /// The options of `spawn ... with {...}` that this node acts on (the
@@ -76,16 +88,12 @@ impl Options {
                 }
                 "restart" => {
                     o.restart = match v {
-                        Value::Str(s) if s.as_str() == "on_failure" => Restart::OnFailure,
-                        Value::Str(s) if s.as_str() == "always" => Restart::Always,
-                        Value::Str(s) if s.as_str() == "never" => Restart::Never,
+                        Value::Str(s) if RESTART_POLICIES.contains(&s.as_str()) => Restart::from_name(s),
                         other => return err("ValueError", format!("unknown restart policy {other:?}")),
                     }
                 }
                 "strategy" => match v {
-                    Value::Str(s) if crate::sema::STRATEGIES.contains(&s.as_str()) => {
-                        o.spread = matches!(s.as_str(), "balanced" | "spread")
-                    }
+                    Value::Str(s) if STRATEGIES.contains(&s.as_str()) => o.spread = SPREADING_STRATEGIES.contains(&s.as_str()),
                     other => return err("ValueError", format!("unknown placement strategy {other:?}")),
                 },
                 "constraints" => {
@@ -93,7 +101,10 @@ impl Options {
                         return err("TypeError", format!("spawn option `constraints` takes list, not {}", v.type_name()));
                     }
                 }
-                other => return err("ValueError", format!("unknown spawn option `{other}`")),
+                other => {
+                    let names: Vec<&str> = SPAWN_OPTIONS.iter().map(|(n, _)| *n).collect();
+                    return err("ValueError", format!("unknown spawn option `{other}` (the options are: {})", names.join(", ")));
+                }
             }
         }
         Ok(o)
@@ -400,7 +411,7 @@ pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
 
 async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::Receiver<Box<Envelope>>, args: Vec<Value>) {
     let node = vm.borrow_mut().node();
-    let mut ok = run_handler(&vm, &ctx, crate::parser::ast::STATE_INIT, Vec::new()).await;
+    let mut ok = run_handler(&vm, &ctx, crate::bytecode::tables::STATE_INIT, Vec::new()).await;
     if ok.is_ok() && ctx.inst.class.find_method("init").is_some() {
         ok = run_handler(&vm, &ctx, "init", args).await;
     }
@@ -577,6 +588,35 @@ mod tests {
             m.insert(Key::Str(Rc::new(k.to_string())), v.clone());
         }
         Options::parse(&Value::map(m))
+    }
+
+    /// The compiler's view (the tables in `bytecode::tables`) and the VM's
+    /// (`Options::parse`) agree: every option, policy and strategy the
+    /// compiler accepts is accepted at run time, and names outside the table
+    /// are refused.
+    #[test]
+    fn spawn_tables_agree_with_the_vm() {
+        for (name, ty) in SPAWN_OPTIONS {
+            let v = match *ty {
+                "str" if *name == "restart" => Value::str("never"),
+                "str" if *name == "strategy" => Value::str("local"),
+                "str" => Value::str("x"),
+                "int" => Value::Int(1),
+                "list" => Value::list(vec![]),
+                other => panic!("unknown option type {other}"),
+            };
+            assert!(opts(&[(name, v)]).is_ok(), "the VM refuses option `{name}`");
+        }
+        assert!(opts(&[("no_such_option", Value::Int(1))]).is_err());
+        for p in RESTART_POLICIES {
+            assert!(opts(&[("restart", Value::str(p))]).is_ok(), "restart {p}");
+        }
+        assert!(opts(&[("restart", Value::str("sometimes"))]).is_err());
+        for st in STRATEGIES {
+            let o = opts(&[("strategy", Value::str(st))]).expect("strategy");
+            assert_eq!(o.spread, SPREADING_STRATEGIES.contains(st), "strategy {st}");
+        }
+        assert!(opts(&[("strategy", Value::str("nowhere"))]).is_err());
     }
 
     #[test]
