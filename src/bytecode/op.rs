@@ -261,11 +261,26 @@ mod tests {
     fn instruction_is_eight_bytes() {
         assert_eq!(std::mem::size_of::<Instr>(), 8);
     }
+    /// Opcode numbers are an NBC file's contract: each opcode's number is its
+    /// place in the table, names are unique, and the order is pinned by
+    /// `opcodes.txt` — reordering or removing one fails here; appending one
+    /// needs `NOODLE_BLESS=1` (and keeps older files valid).
     #[test]
-    fn op_table_is_complete() {
+    fn opcode_numbers_are_stable() {
         assert!(Op::ALL.len() < 256);
-        for op in Op::ALL {
-            assert!(!op.name().is_empty());
+        let mut names = std::collections::HashSet::new();
+        for (i, op) in Op::ALL.iter().enumerate() {
+            assert_eq!(*op as u8 as usize, i, "{} is numbered {} but listed at {i}", op.name(), *op as u8);
+            assert!(names.insert(op.name()), "{} appears twice", op.name());
         }
+        let listing: String = Op::ALL.iter().map(|op| format!("{} {}\n", *op as u8, op.name())).collect();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bytecode/opcodes.txt");
+        if std::env::var_os("NOODLE_BLESS").is_some() {
+            std::fs::write(&path, &listing).expect("write opcodes.txt");
+            return;
+        }
+        let pinned = std::fs::read_to_string(&path).expect("src/bytecode/opcodes.txt (NOODLE_BLESS=1 writes it)");
+        assert!(listing.starts_with(&pinned), "opcode numbers changed:\n--- pinned\n{pinned}\n--- now\n{listing}");
+        assert_eq!(listing, pinned, "new opcodes were appended: run with NOODLE_BLESS=1 to pin them");
     }
 }
