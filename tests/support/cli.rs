@@ -192,6 +192,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cli::db_corrupted_while_open", db_corrupted_while_open),
         Trial::test("stress::quiescence_under_load", quiescence_under_load),
         Trial::test("cli::repl_interrupt", repl_interrupt),
+        Trial::test("cli::cycles_memory_stays_flat", cycles_memory_stays_flat),
     ]
 }
 
@@ -422,6 +423,39 @@ fn repl_interrupt() -> Result<(), Failed> {
     std::io::Read::read_to_string(&mut c.stderr.take().ok_or("stderr")?, &mut err).map_err(|e| e.to_string())?;
     if code != 1 || !err.contains("InterruptError: interrupted") {
         return Err(format!("exit {code}\nstderr:\n{err}").into());
+    }
+    Ok(())
+}
+
+/// Peak resident memory (KB) of one run of noodle, read with wait4 for that
+/// child alone.
+fn peak_rss_kb(args: &[&str]) -> Result<(i32, i64), Failed> {
+    let c = Command::new(BIN).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+    let pid = c.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by the kernel; pid is our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    if r != pid {
+        return Err("wait4 failed".into());
+    }
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    Ok((code, ru.ru_maxrss))
+}
+
+/// Garbage cycles are collected: ten times as many iterations, each making
+/// three garbage cycles, peak at about the same memory.
+fn cycles_memory_stays_flat() -> Result<(), Failed> {
+    let s = Scratch::new("cycles");
+    let prog = |n: u32| {
+        format!("for i in 0..{n} {{\n    var xs = [i, \"payload payload payload\"]\n    xs.append(xs)\n    var m = {{\"me\": none, \"v\": [i, i, i]}}\n    m[\"me\"] = m\n    def again() {{ return again }}\n}}\nprint(\"done\")\n")
+    };
+    let small = s.file("small.nd", prog(100_000));
+    let big = s.file("big.nd", prog(1_000_000));
+    let (c1, m1) = peak_rss_kb(&["run", &small])?;
+    let (c2, m2) = peak_rss_kb(&["run", &big])?;
+    if c1 != 0 || c2 != 0 || m2 > m1 * 3 / 2 + 4096 {
+        return Err(format!("peak RSS {m1} KB for 10^5 iterations, {m2} KB for 10^6 (exit {c1}, {c2})").into());
     }
     Ok(())
 }
