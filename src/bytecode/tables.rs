@@ -28,3 +28,38 @@ pub const SPREADING_STRATEGIES: &[&str] = &["balanced", "spread"];
 
 /// The synthetic method that evaluates an actor's `state` defaults per spawn.
 pub const STATE_INIT: &str = "$state";
+
+/// A built-in's parameters (name, has a default) and whether it takes any
+/// number of positional arguments. The compiler checks calls against this;
+/// the VM's natives accept exactly this (`vm::builtins` tests both views).
+pub type BuiltinParams = (&'static [(&'static str, bool)], bool);
+
+pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
+    Some(match name {
+        "print" => (&[], true),
+        "input" => (&[("prompt", true)], false),
+        "len" | "type" | "enumerate" | "reversed" | "sqrt" | "floor" | "ceil" | "abs" => (&[("x", false)], false),
+        "str" | "bool" => (&[("x", true)], false),
+        "int" | "float" => (&[("x", true)], false),
+        "range" => (&[("a", false), ("b", true), ("step", true)], false),
+        "zip" => (&[("a", false), ("b", false)], false),
+        "min" | "max" => (&[("key", true)], true),
+        "sum" => (&[], true),
+        "round" => (&[("x", false), ("n", true)], false),
+        "sorted" => (&[("xs", false), ("key", true), ("reverse", true)], false),
+        "Error" => (&[("message", false), ("kind", true)], false),
+        "args" | "now" => (&[], false),
+        "exit" => (&[("code", true)], false),
+        "sleep" => (&[("ms", false)], false),
+        "all" | "any" => (&[("futures", false)], false),
+        "timeout" => (&[("future", false), ("ms", false)], false),
+        "promise" => (&[], false),
+        "lookup" => (&[("name", false)], false),
+        "matrix" => (&[("rows", false)], false),
+        "zeros" | "ones" => (&[("rows", false), ("cols", false)], false),
+        "eye" => (&[("n", false)], false),
+        "rand" => (&[("rows", false), ("cols", false), ("seed", true)], false),
+        "send_message" => (&[("actor", false), ("message", false)], false),
+        _ => return None,
+    })
+}

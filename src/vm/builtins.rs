@@ -454,3 +454,33 @@ fn now(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     Ok(Value::Float(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytecode::tables::builtin_params;
+    use crate::bytecode::BUILTINS;
+
+    /// The compiler's view of the built-ins (`BUILTINS` for the index that
+    /// `LoadBuiltin` carries, `builtin_params` for the checks) and the VM's
+    /// (`BUILTIN_FNS`) agree: same names in the same order, a signature for
+    /// each, and a call with one argument more than the signature allows is
+    /// refused by the native itself (a TypeError, not a misuse).
+    #[test]
+    fn builtins_agree_with_the_compiler() {
+        assert_eq!(BUILTIN_FNS.len(), BUILTINS.len());
+        for (i, n) in BUILTIN_FNS.iter().enumerate() {
+            assert_eq!(n.name, BUILTINS[i], "built-in {i} is `{}` for the VM but `{}` for the compiler", n.name, BUILTINS[i]);
+            let (params, variadic) = builtin_params(n.name).unwrap_or_else(|| panic!("`{}` has no signature", n.name));
+            if variadic {
+                continue;
+            }
+            let mut vm = Vm::new();
+            let args = vec![Value::None; params.len() + 1];
+            match (n.f)(&mut vm, &args, &[]) {
+                Err(Value::Error(e)) => assert_eq!(&*e.kind, "TypeError", "`{}`: {}", n.name, e.message),
+                other => panic!("`{}` accepted {} arguments: {other:?}", n.name, args.len()),
+            }
+        }
+    }
+}
