@@ -21,10 +21,11 @@ pub const SPAWN_OPTIONS: &[(&str, &str)] = &[
 pub const RESTART_POLICIES: &[&str] = &["on_failure", "always", "never"];
 
 /// `strategy:` values (runtime.md §6).
-pub const STRATEGIES: &[&str] = &["affinity", "balanced", "spread", "local"];
+pub const STRATEGIES: &[&str] = &["local", "balanced", "affinity", "round_robin", "spread", "random"];
 
-/// Strategies that spread actors over the workers on one node.
-pub const SPREADING_STRATEGIES: &[&str] = &["balanced", "spread"];
+/// Strategies that spread actors over the workers on one node (all but
+/// `"local"` and `"affinity"`, runtime.md §6).
+pub const SPREADING_STRATEGIES: &[&str] = &["balanced", "round_robin", "spread", "random"];
 
 /// The synthetic method that evaluates an actor's `state` defaults per spawn.
 pub const STATE_INIT: &str = "$state";
