@@ -34,6 +34,11 @@ impl Drop for Scratch {
     }
 }
 
+/// Start noodle with stdout and stderr piped to the test.
+fn spawn_piped(args: &[&str]) -> Result<Child, Failed> {
+    Command::new(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string().into())
+}
+
 /// Wait for `child` at most `limit`; kill it (by PID) if it is still running.
 fn wait_bounded(child: &mut Child, limit: Duration) -> Result<i32, Failed> {
     let start = Instant::now();
@@ -77,12 +82,7 @@ fn closed_stdout() -> Result<(), Failed> {
         "actor A { def go() { while true { print(\"a\") } } }\nawait (spawn A() with {strategy: \"balanced\"}).go()\n",
     );
     for p in [main, actor] {
-        let mut c = Command::new(BIN)
-            .args(["run", "--workers", "2", &p])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let mut c = spawn_piped(&["run", "--workers", "2", &p])?;
         let out = c.stdout.take().ok_or("stdout")?;
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
@@ -294,12 +294,7 @@ print("still running")
 "#
         ),
     );
-    let mut c = Command::new(BIN)
-        .args(["run", "--workers", "2", &live])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    let mut c = spawn_piped(&["run", "--workers", "2", &live])?;
     let code = wait_bounded(&mut c, Duration::from_secs(30))?;
     let o = c.wait_with_output().map_err(|e| e.to_string())?;
     let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
