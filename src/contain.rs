@@ -56,3 +56,9 @@ mod tests {
         assert_eq!(contain(|| 5), Ok(5));
     }
 }
+
+/// Locks a mutex whose holder may have panicked: the panic was contained
+/// and reported, so the data is used as it stands.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

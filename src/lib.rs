@@ -6,6 +6,7 @@ pub mod contain;
 pub mod diag;
 pub mod driver;
 pub mod lexer;
+pub mod library;
 pub mod parser;
 pub mod sema;
 pub mod vm;

@@ -220,11 +220,12 @@ fn load(file: &Path) -> Result<Verified, ExitCode> {
 fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usize>) -> ExitCode {
     let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
+    vm.library = noodle::library::MODULES;
     vm.args = args;
     vm.max_depth = max_depth.max(1);
     vm.load(&p);
     let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
-    let node = noodle::vm::actors::Node::new(workers, p.clone(), vm.args.clone(), vm.max_depth);
+    let node = noodle::vm::actors::Node::new(workers, p.clone(), &vm);
     vm.node = Some(node.clone());
     vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];

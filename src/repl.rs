@@ -57,8 +57,9 @@ impl Session {
 
     fn new(workers: Option<usize>) -> Session {
         let mut vm = Vm::new();
+        vm.library = noodle::library::MODULES;
         let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
-        vm.node = Some(noodle::vm::actors::Node::new(workers, Default::default(), Vec::new(), vm.max_depth));
+        vm.node = Some(noodle::vm::actors::Node::new(workers, Default::default(), &vm));
         Session {
             loader: Loader::default(),
             scope: ModuleScope { allow_redefine: true, ..Default::default() },

@@ -415,13 +415,4 @@ impl Vm {
     pub(crate) fn find_module_main(&self, m: usize) -> usize {
         self.modules[m].main as usize
     }
-
-    pub(crate) fn native_module(&mut self, name: &str) -> Result<Value, Value> {
-        if let Some(v) = self.native_modules.get(name) {
-            return Ok(v.clone());
-        }
-        let v = modules::build(name).ok_or_else(|| Value::error("NameError", format!("no library module `{name}`")))?;
-        self.native_modules.insert(name.to_string(), v.clone());
-        Ok(v)
-    }
 }

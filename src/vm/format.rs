@@ -156,10 +156,7 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
         Value::Iter(_) => out.push_str("<iterator>"),
         Value::Future(f) => out.push_str(if f.is_done() { "<future done>" } else { "<future pending>" }),
         Value::Matrix(m) => super::matrix::display(m, out),
-        Value::Db(h) => {
-            let _ = write!(out, "<database {}>", h.path);
-        }
-        Value::DbTx(_) => out.push_str("<transaction>"),
+        Value::Object(o) => o.display(out),
         Value::Actor(a) => {
             let _ = write!(out, "<actor {} {}>", a.class_name, a.id_str);
         }

@@ -19,7 +19,7 @@ pub fn has_method(v: &Value, name: &str) -> bool {
         Value::List(_) => LIST_METHODS.contains(&name),
         Value::Map(_) => MAP_METHODS.contains(&name),
         Value::Matrix(_) => super::matrix::METHODS.contains(&name),
-        Value::Db(_) | Value::DbTx(_) => super::db::METHODS.contains(&name),
+        Value::Object(o) => o.has_method(name),
         _ => false,
     }
 }
@@ -52,13 +52,9 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
             no_kw(name, kw)?;
             super::matrix::method(vm, m, name, args)
         }
-        Value::Db(h) => {
+        Value::Object(o) => {
             no_kw(name, kw)?;
-            super::db::method(vm, h, name, args)
-        }
-        Value::DbTx(t) => {
-            no_kw(name, kw)?;
-            super::db::tx_method(vm, t, name, args)
+            o.call_method(vm, name, args)
         }
         other => err("TypeError", format!("{} has no method `{name}`", other.type_name())),
     }

@@ -7,16 +7,13 @@ mod async_builtins;
 pub mod builtins;
 mod call;
 mod cold;
-pub mod db;
 pub mod format;
-pub mod fs;
 pub mod gc;
 mod interp;
 mod iter;
-pub mod linalg;
 pub mod matrix;
 pub mod methods;
-pub mod modules;
+pub mod native;
 pub mod ops;
 pub mod portable;
 pub mod task;
@@ -95,6 +92,8 @@ pub struct Vm {
     pub(crate) frames: Vec<Frame>,
     pub(crate) handlers: Vec<Handler>,
     pub(crate) native_modules: HashMap<String, Value>,
+    /// The library modules `import` can find (see `native.rs`).
+    pub library: &'static [&'static native::LibraryModule],
     pub sources: SourceMap,
     pub args: Vec<String>,
     pub max_depth: usize,
@@ -192,6 +191,7 @@ impl Vm {
             frames: Vec::new(),
             handlers: Vec::new(),
             native_modules: HashMap::new(),
+            library: &[],
             sources: SourceMap::default(),
             args: Vec::new(),
             max_depth: 100_000,

@@ -229,7 +229,7 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
         (Value::Module(x), Value::Module(y)) => Rc::ptr_eq(x, y),
         (Value::Actor(x), Value::Actor(y)) => x.id == y.id,
         (Value::Matrix(x), Value::Matrix(y)) => super::matrix::equal(x, y),
-        (Value::Db(x), Value::Db(y)) => std::sync::Arc::ptr_eq(x, y),
+        (Value::Object(x), Value::Object(y)) => x.identity() == y.identity(),
         (Value::Future(x), Value::Future(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }

@@ -67,7 +67,11 @@ pub enum Portable {
     Actor(super::actors::ActorRef),
     /// A database handle, by path (opened again on the other side: one
     /// handle per file).
-    Db(String),
+    /// A library module's object: the module and what it revives from.
+    Object {
+        module: String,
+        data: String,
+    },
     /// A matrix: shared, not copied (it is immutable).
     Matrix(super::matrix::Shared),
     /// A `promise()`: its number and owning worker.
@@ -236,8 +240,10 @@ impl Encoder {
             Value::Module(m) => Portable::Module { index: m.index, name: m.name.to_string() },
             Value::Actor(a) => Portable::Actor(super::actors::ActorRef(a.clone())),
             Value::Matrix(m) => Portable::Matrix(super::matrix::Shared(m.clone())),
-            Value::Db(h) => Portable::Db(h.path.clone()),
-            Value::DbTx(_) => return err("TypeError", "a transaction cannot be sent (it belongs to its lambda)"),
+            Value::Object(o) => {
+                let (module, data) = o.portable()?;
+                Portable::Object { module: module.to_string(), data }
+            }
             Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
         })
     }
@@ -498,14 +504,14 @@ impl Decoder<'_> {
             }
             Portable::Actor(a) => Value::Actor(a.0.clone()),
             Portable::Matrix(m) => Value::Matrix(m.0.clone()),
-            Portable::Db(path) => Value::Db(super::db::open_handle(path)?),
+            Portable::Object { module, data } => self.vm.revive_object(module, data)?,
             Portable::Promise { id, owner } => Value::Future(self.vm.promise_copy(*id, *owner as usize)),
             Portable::Module { index: Some(i), .. } => match self.vm.modules.get(*i as usize) {
                 Some(m) => Value::Module(m.obj.clone()),
                 None => return Err(bad("unknown module")),
             },
-            Portable::Module { index: None, name } => match super::modules::build(name) {
-                Some(v) => v,
+            Portable::Module { index: None, name } => match self.vm.library.iter().find(|m| m.name == name) {
+                Some(m) => super::native::build_module(m),
                 None => return Err(bad("unknown library module")),
             },
             Portable::Error { kind, message, trace } => {

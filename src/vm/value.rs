@@ -42,10 +42,8 @@ pub enum Value {
     Future(Rc<super::task::FutureObj>),
     /// A dense float64 matrix; immutable, so shared (across actors too).
     Matrix(std::sync::Arc<super::matrix::Mat>),
-    /// A database handle (`db.open`), shared by every open of its file.
-    Db(std::sync::Arc<super::db::DbHandle>),
-    /// The `tx` of a database transaction's lambda.
-    DbTx(Rc<super::db::TxHandle>),
+    /// An object of a library module (a database, a transaction).
+    Object(Rc<Box<dyn super::native::NativeObject>>),
     /// A reference to an actor (possibly on another thread).
     Actor(std::sync::Arc<super::actors::ActorCell>),
 }
@@ -89,8 +87,7 @@ impl Value {
             Value::Future(x) => Value::Future(Rc::clone(x)),
             Value::Actor(x) => Value::Actor(x.clone()),
             Value::Matrix(x) => Value::Matrix(x.clone()),
-            Value::Db(x) => Value::Db(x.clone()),
-            Value::DbTx(x) => Value::DbTx(x.clone()),
+            Value::Object(x) => Value::Object(x.clone()),
             Value::Undefined => Value::Undefined,
         }
     }
@@ -289,8 +286,7 @@ impl Value {
             Value::Future(_) => "future",
             Value::Actor(_) => "actor",
             Value::Matrix(_) => "matrix",
-            Value::Db(_) => "database",
-            Value::DbTx(_) => "transaction",
+            Value::Object(o) => o.type_name(),
             Value::Undefined => "undefined",
         }
     }

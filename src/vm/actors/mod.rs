@@ -241,9 +241,7 @@ pub fn registry() -> &'static Mutex<Registry> {
     &R
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub use crate::contain::lock;
 
 /// The runtime of one process: its workers and what they share.
 pub struct Node {
@@ -263,12 +261,15 @@ pub struct Node {
     pub program: Mutex<Arc<Verified>>,
     pub args: Vec<String>,
     pub max_depth: usize,
+    /// The library modules worker VMs can import.
+    pub library: &'static [&'static crate::vm::native::LibraryModule],
     pub store: Box<dyn CheckpointStore>,
     pub dead_letters: AtomicU64,
 }
 
 impl Node {
-    pub fn new(workers: usize, program: Arc<Verified>, args: Vec<String>, max_depth: usize) -> Arc<Node> {
+    pub fn new(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Arc<Node> {
+        let (args, max_depth, library) = (vm.args.clone(), vm.max_depth, vm.library);
         let workers = workers.max(1);
         let mut links = Vec::new();
         let mut receivers = Vec::new();
@@ -292,6 +293,7 @@ impl Node {
             program: Mutex::new(program),
             args,
             max_depth,
+            library,
             store: Box::new(MemoryStore::default()),
             dead_letters: AtomicU64::new(0),
         })
@@ -454,7 +456,7 @@ mod tests {
     use super::*;
 
     fn node() -> Arc<Node> {
-        Node::new(1, Arc::default(), Vec::new(), 100)
+        Node::new(1, Arc::default(), &crate::vm::Vm::new())
     }
 
     #[test]
@@ -476,7 +478,7 @@ mod tests {
 
     #[test]
     fn quiet_counts_messages_in_flight_and_busy_workers() {
-        let n = Node::new(2, Arc::default(), Vec::new(), 100);
+        let n = Node::new(2, Arc::default(), &crate::vm::Vm::new());
         assert!(n.quiet());
         n.in_flight.fetch_add(1, Ordering::SeqCst);
         assert!(!n.quiet());

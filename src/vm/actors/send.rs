@@ -20,7 +20,7 @@ impl Vm {
             return n.clone();
         }
         let program = self.program.clone().unwrap_or_default();
-        let n = Node::new(1, program, self.args.clone(), self.max_depth);
+        let n = Node::new(1, program, self);
         self.node = Some(n.clone());
         n
     }

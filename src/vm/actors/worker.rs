@@ -53,6 +53,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     vm.program = Some(program);
     vm.args = node.args.clone();
     vm.max_depth = node.max_depth;
+    vm.library = node.library;
     vm.node = Some(node.clone());
     vm.worker = index;
     let ex = Rc::new(smol::LocalExecutor::new());

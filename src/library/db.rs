@@ -19,11 +19,12 @@
 //! asynchronously; if it throws, everything is rolled back and the error is
 //! rethrown at the `await`.
 
-use super::builtins::{arity, kwarg};
-use super::portable::{to_portable, Packet, Portable};
-use super::task::FutureObj;
-use super::value::*;
-use super::Vm;
+use crate::vm::builtins::{arity, kwarg};
+use crate::vm::native::{LibraryModule, NativeObject};
+use crate::vm::portable::{to_portable, Packet, Portable};
+use crate::vm::task::FutureObj;
+use crate::vm::value::*;
+use crate::vm::Vm;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -86,7 +87,7 @@ pub fn open_handle(path: &str) -> Result<Arc<DbHandle>, Value> {
             .join(p.file_name().unwrap_or_default()),
         None => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
     };
-    let mut map = super::actors::lock(handles());
+    let mut map = crate::contain::lock(handles());
     if let Some(h) = map.get(&key) {
         return Ok(h.clone());
     }
@@ -287,7 +288,7 @@ fn storable(p: &Portable) -> Result<(), String> {
         Portable::Actor(_) => Err("an actor reference".into()),
         Portable::Promise { .. } => Err("a future".into()),
         Portable::Module { .. } => Err("a module".into()),
-        Portable::Db(_) => Err("a database handle".into()),
+        Portable::Object { module, .. } => Err(format!("a {module} handle")),
     }
 }
 
@@ -357,7 +358,7 @@ fn op_from(name: &str, args: &[Value]) -> Result<Op, Value> {
 }
 
 /// Methods of a database handle: `put get delete scan transaction`.
-pub fn method(vm: &mut Vm, h: &Arc<DbHandle>, name: &str, args: &[Value]) -> R {
+fn method(vm: &mut Vm, h: &Arc<DbHandle>, name: &str, args: &[Value]) -> R {
     match name {
         "put" | "get" | "delete" | "scan" => {
             let op = op_from(name, args)?;
@@ -407,11 +408,10 @@ fn transaction(vm: &mut Vm, h: &Arc<DbHandle>, f: Value) -> R {
                 .unwrap_or_else(|_| Err("the database thread stopped".into()))
                 .map_err(|e| Value::error("IOError", format!("database {path}: {e}")))?;
             let Some(vmrc) = vmw.upgrade() else { return Ok(Value::None) };
-            let tx = Value::DbTx(Rc::new(TxHandle { path: path.clone(), ops: ops_tx.clone(), open: std::cell::Cell::new(true) }));
+            let handle = Rc::new(TxHandle { path: path.clone(), ops: ops_tx.clone(), open: std::cell::Cell::new(true) });
+            let tx = Value::Object(Rc::new(Box::new(Tx(handle.clone()))));
             let result = vmrc.borrow_mut().call_value(&f, std::slice::from_ref(&tx));
-            if let Value::DbTx(t) = &tx {
-                t.open.set(false);
-            }
+            handle.open.set(false);
             let (end_tx, end_rx) = async_channel::bounded(1);
             let _ = ops_tx.send(TxMsg::End(result.is_ok(), end_tx));
             let ended = end_rx.recv().await.unwrap_or_else(|_| Err("the database thread stopped".into()));
@@ -433,7 +433,7 @@ pub struct TxHandle {
     open: std::cell::Cell<bool>,
 }
 
-pub fn tx_method(vm: &mut Vm, t: &TxHandle, name: &str, args: &[Value]) -> R {
+fn tx_method(vm: &mut Vm, t: &TxHandle, name: &str, args: &[Value]) -> R {
     if !matches!(name, "put" | "get" | "delete" | "scan") {
         return err("TypeError", format!("transaction has no method `{name}`"));
     }
@@ -454,11 +454,70 @@ fn open(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     kwarg("open", kw, &[])?;
     arity("open", args, 1, 1)?;
     match &args[0] {
-        Value::Str(p) => Ok(Value::Db(open_handle(p)?)),
+        Value::Str(p) => Ok(db_value(open_handle(p)?)),
         other => err("TypeError", format!("db.open() needs a path (str), not {}", other.type_name())),
     }
 }
 
-pub static DB: &[Native] = &[Native { name: "open", f: open }];
+static DB: &[Native] = &[Native { name: "open", f: open }];
 
-pub const METHODS: &[&str] = &["put", "get", "delete", "scan", "transaction", "path"];
+const METHODS: &[&str] = &["put", "get", "delete", "scan", "transaction", "path"];
+
+fn db_value(h: Arc<DbHandle>) -> Value {
+    Value::Object(Rc::new(Box::new(Db(h))))
+}
+
+/// A database handle (`db.open`), shared by every open of its file; it
+/// travels to other actors as its path.
+struct Db(Arc<DbHandle>);
+
+impl NativeObject for Db {
+    fn type_name(&self) -> &'static str {
+        "database"
+    }
+    fn display(&self, out: &mut String) {
+        out.push_str(&format!("<database {}>", self.0.path));
+    }
+    fn has_method(&self, name: &str) -> bool {
+        METHODS.contains(&name)
+    }
+    fn call_method(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R {
+        method(vm, &self.0, name, args)
+    }
+    fn portable(&self) -> Result<(&'static str, String), Value> {
+        Ok(("db", self.0.path.clone()))
+    }
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+}
+
+fn revive(path: &str) -> R {
+    Ok(db_value(open_handle(path)?))
+}
+
+/// The `tx` of a transaction's lambda; it belongs to that lambda.
+struct Tx(Rc<TxHandle>);
+
+impl NativeObject for Tx {
+    fn type_name(&self) -> &'static str {
+        "transaction"
+    }
+    fn display(&self, out: &mut String) {
+        out.push_str("<transaction>");
+    }
+    fn has_method(&self, name: &str) -> bool {
+        matches!(name, "put" | "get" | "delete" | "scan")
+    }
+    fn call_method(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R {
+        tx_method(vm, &self.0, name, args)
+    }
+    fn portable(&self) -> Result<(&'static str, String), Value> {
+        err("TypeError", "a transaction cannot be sent (it belongs to its lambda)")
+    }
+    fn identity(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
+    }
+}
+
+pub static MODULE: LibraryModule = LibraryModule { name: "db", functions: DB, constants: &[], revive: Some(revive) };

@@ -2,10 +2,11 @@
 //! once; the file work runs on smol's blocking pool, so a slow disk never
 //! stalls a worker (runtime.md §4). Failures are `IOError`s naming the path.
 
-use super::builtins::{arity, kwarg};
-use super::task::FutureObj;
-use super::value::*;
-use super::Vm;
+use crate::vm::builtins::{arity, kwarg};
+use crate::vm::native::LibraryModule;
+use crate::vm::task::FutureObj;
+use crate::vm::value::*;
+use crate::vm::Vm;
 use std::rc::Rc;
 
 type Kw<'a> = &'a [(Rc<str>, Value)];
@@ -148,7 +149,7 @@ fn remove(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     offload(vm, format!("cannot remove {name}"), move || std::fs::remove_file(&p).map(|_| Out::None))
 }
 
-pub static FS: &[Native] = &[
+static FS: &[Native] = &[
     Native { name: "read", f: read },
     Native { name: "write", f: write },
     Native { name: "append", f: append },
@@ -156,3 +157,5 @@ pub static FS: &[Native] = &[
     Native { name: "list_dir", f: list_dir },
     Native { name: "remove", f: remove },
 ];
+
+pub static MODULE: LibraryModule = LibraryModule { name: "fs", functions: FS, constants: &[], revive: None };
