@@ -8,6 +8,7 @@ pub mod driver;
 pub mod lexer;
 pub mod library;
 pub mod parser;
+pub mod runtime;
 pub mod sema;
 pub mod vm;
 

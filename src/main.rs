@@ -224,9 +224,9 @@ fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usi
     vm.args = args;
     vm.max_depth = max_depth.max(1);
     vm.load(&p);
-    let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
-    let node = noodle::vm::actors::Node::new(workers, p.clone(), &vm);
-    vm.node = Some(node.clone());
+    let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
+    let node = noodle::runtime::Node::new(workers, p.clone(), &vm);
+    noodle::runtime::attach(&mut vm, node.clone());
     vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];
     let exit = vm.run_main(p.entry, entry.main);

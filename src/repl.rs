@@ -58,8 +58,9 @@ impl Session {
     fn new(workers: Option<usize>) -> Session {
         let mut vm = Vm::new();
         vm.library = noodle::library::MODULES;
-        let workers = workers.unwrap_or_else(noodle::vm::actors::default_workers).clamp(1, 1024);
-        vm.node = Some(noodle::vm::actors::Node::new(workers, Default::default(), &vm));
+        let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
+        let node = noodle::runtime::Node::new(workers, Default::default(), &vm);
+        noodle::runtime::attach(&mut vm, node);
         Session {
             loader: Loader::default(),
             scope: ModuleScope { allow_redefine: true, ..Default::default() },
@@ -97,13 +98,13 @@ impl Session {
                         }
                     };
                     vm.load(&p);
-                    if let Some(n) = &vm.node {
-                        *noodle::vm::actors::lock(&n.program) = p.clone();
+                    if let Some(n) = noodle::runtime::node_of(&vm) {
+                        *noodle::contain::lock(&n.program) = p.clone();
                     }
                     vm.program = Some(p);
                 }
                 // A Ctrl-C pressed while no input ran is not for this one.
-                noodle::vm::task::INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
+                noodle::runtime::INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
                 let exit = Vm::run_main_shared(&self.vm, 0, main);
                 let mut vm = self.vm.borrow_mut();
                 match exit {
@@ -131,7 +132,7 @@ impl Session {
 
 pub fn run(workers: Option<usize>) -> ExitCode {
     let mut s = Session::new(workers);
-    noodle::vm::task::catch_interrupts();
+    noodle::runtime::catch_interrupts();
     if !std::io::stdin().is_terminal() {
         // Piped input: like a script, exit 1 if any input failed.
         let stdin = std::io::stdin();

@@ -40,9 +40,11 @@ fn program() -> std::sync::Arc<noodle::bytecode::Verified> {
     std::sync::Arc::new(noodle::bytecode::verify(p).expect("verified"))
 }
 
-fn run(p: &noodle::bytecode::Verified) -> Vm {
+fn run(p: &std::sync::Arc<noodle::bytecode::Verified>) -> Vm {
     let mut vm = Vm::new();
     vm.load(p);
+    let node = noodle::runtime::Node::new(1, p.clone(), &vm);
+    noodle::runtime::attach(&mut vm, node);
     let entry = &p.modules[p.entry as usize];
     assert!(matches!(vm.run_main(p.entry, entry.main), Exit::Finished(_)));
     vm
@@ -108,7 +110,7 @@ fn futures_do_not_travel() {
     // A promise may be sent (its copy forwards completion); a task's future not.
     let src = "async def f() { return 1 }\nlet p = f()\n";
     let p = driver::compile_file(Path::new("f.nd"), src.to_string()).map_err(|_| "compile").expect("compiles").program;
-    let p = noodle::bytecode::verify(p).expect("verified");
+    let p = std::sync::Arc::new(noodle::bytecode::verify(p).expect("verified"));
     let vm = run(&p);
     let v = vm.global(0, "p").expect("global");
     let e = to_portable(&v).expect_err("a future cannot be sent");

@@ -133,7 +133,10 @@ pub fn promise(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("promise", kw, &[])?;
     arity("promise", args, 0, 0)?;
     let f = FutureObj::new();
-    vm.register_promise(&f);
+    // Numbered by the runtime, so a copy sent to another worker finds it.
+    if let Some(h) = vm.host.clone() {
+        h.send_promise(vm, &f);
+    }
     Ok(Value::Future(f))
 }
 
@@ -160,7 +163,7 @@ pub fn future_method(vm: &mut Vm, f: &Rc<FutureObj>, name: &str, args: &[Value])
     let (id, owner) = f.promise.get();
     if id != 0 && owner != vm.worker {
         // A copy of a promise owned by another worker: complete the original.
-        vm.forward_promise(id, owner, &r)?;
+        vm.host("a promise")?.resolve_promise(vm, id, owner, &r)?;
     }
     if f.complete(r) {
         Ok(Value::None)
@@ -170,11 +173,11 @@ pub fn future_method(vm: &mut Vm, f: &Rc<FutureObj>, name: &str, args: &[Value])
 }
 
 /// `lookup(name)`: the running actor registered under `name`, or `none`.
-pub fn lookup(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+pub fn lookup(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("lookup", kw, &[])?;
     arity("lookup", args, 1, 1)?;
     match &args[0] {
-        Value::Str(s) => Ok(Vm::lookup_actor(s)),
+        Value::Str(s) => Ok(vm.host("lookup")?.lookup(s)),
         other => err("TypeError", format!("`lookup` needs a name (str), not {}", other.type_name())),
     }
 }
@@ -184,6 +187,6 @@ pub fn lookup(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
 pub fn send_message(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("send_message", kw, &[])?;
     arity("send_message", args, 2, 2)?;
-    vm.send_raw(&args[0], &args[1])?;
+    vm.host("send_message")?.send_message(vm, &args[0], &args[1])?;
     Ok(Value::None)
 }

@@ -201,7 +201,7 @@ impl Vm {
                 }
                 if inst.class.actor.is_some() && matches!(name, "stop" | "checkpoint") {
                     let (args, _) = self.take_args(slot, argc, names);
-                    self.stack[slot] = self.actor_self_call(name, &args)?;
+                    self.stack[slot] = self.host(name)?.self_call(self, name, &args)?;
                     return Ok(CallOutcome::Done);
                 }
                 let field = inst.fields.borrow().get(name).cloned();
@@ -223,7 +223,7 @@ impl Vm {
                     return err("TypeError", "messages take positional arguments");
                 }
                 let (args, _) = self.take_args(slot, argc, None);
-                self.stack[slot] = self.ask(cell, name, &args)?;
+                self.stack[slot] = self.host("an actor call")?.ask(self, cell, name, &args)?;
                 self.done_or_wait()
             }
             _ => {
@@ -282,7 +282,7 @@ impl Vm {
                     return Ok(v.clone());
                 }
                 if inst.class.actor.is_some() {
-                    if let Some(v) = self.actor_self_field(name) {
+                    if let Some(v) = self.host.clone().and_then(|h| h.self_field(self, name)) {
                         return Ok(v);
                     }
                 }

@@ -64,7 +64,7 @@ impl Vm {
             Op::Spawn => match &self.raw_consts[ins.c as usize] {
                 crate::bytecode::Const::Names(names) => {
                     let names = names.clone();
-                    self.spawn_actor(a, ins.b as usize, &names)?
+                    self.host("spawn")?.spawn_actor(self, a, ins.b as usize, &names)?
                 }
                 _ => return err("TypeError", "internal: spawn constant has the wrong kind"),
             },
@@ -79,7 +79,7 @@ impl Vm {
                     Value::Actor(c) => c.handlers.iter().find(|h| &***h == name).cloned().unwrap_or_else(|| name.into()),
                     _ => name.into(),
                 };
-                self.tell(&target, &name, &args)?;
+                self.host("send")?.tell(self, &target, &name, &args)?;
                 if self.suspended.is_some() {
                     return Err(Value::None);
                 }

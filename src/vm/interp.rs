@@ -556,7 +556,7 @@ impl Vm {
                         let frame = Frame { closure: f.closure, pc: pc!(), base: 1, ret: 0, kind: FrameKind::Normal };
                         let fut = task::FutureObj::new();
                         let state = task::TaskState { frames: vec![frame], stack, handlers: Vec::new() };
-                        tri!(self, pc!(), self.spawn_task(state, fut.clone()));
+                        tri!(self, pc!(), self.host("an async call").and_then(|h| h.spawn_task(self, state, fut.clone())));
                         return_to_caller!(f.ret, Value::Future(fut));
                     }
                     Op::Return | Op::ReturnNone | Op::AsyncEnd => {

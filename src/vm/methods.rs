@@ -46,7 +46,7 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         }
         Value::Actor(a) => {
             no_kw(name, kw)?;
-            vm.ask(a, name, args)
+            vm.host("an actor call")?.ask(vm, a, name, args)
         }
         Value::Matrix(m) => {
             no_kw(name, kw)?;

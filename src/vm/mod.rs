@@ -2,13 +2,13 @@
 //! Noodle call never recurses on the Rust stack and a task can stop and resume
 //! between instructions. `run` reports why it stopped.
 
-pub mod actors;
 mod async_builtins;
 pub mod builtins;
 mod call;
 mod cold;
 pub mod format;
 pub mod gc;
+pub mod host;
 mod interp;
 mod iter;
 pub mod matrix;
@@ -16,6 +16,7 @@ pub mod methods;
 pub mod native;
 pub mod ops;
 pub mod portable;
+pub(crate) mod reach;
 pub mod task;
 pub mod value;
 
@@ -28,7 +29,7 @@ use value::*;
 pub use value::{err, Value};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) enum FrameKind {
+pub enum FrameKind {
     Normal,
     /// A class's `init`: the call returns the instance in `stack[base]`.
     Init,
@@ -36,7 +37,7 @@ pub(crate) enum FrameKind {
     ModuleInit(u32),
 }
 
-pub(crate) struct Frame {
+pub struct Frame {
     pub closure: Rc<Closure>,
     pub pc: usize,
     pub base: usize,
@@ -45,7 +46,7 @@ pub(crate) struct Frame {
     pub kind: FrameKind,
 }
 
-pub(crate) struct Handler {
+pub struct Handler {
     /// Index of the frame that installed the handler.
     pub frame: usize,
     pub pc: usize,
@@ -124,13 +125,14 @@ pub struct Vm {
     /// The program, for worker threads (set by the driver and the REPL).
     pub program: Option<std::sync::Arc<Verified>>,
     /// The process's actor runtime, and which of its workers this VM is.
-    pub node: Option<std::sync::Arc<actors::Node>>,
+    pub host: Option<Rc<dyn host::Host>>,
     pub(crate) worker: usize,
     /// Asks awaiting their reply, by number.
     pub(crate) pending: rustc_hash::FxHashMap<u64, Rc<task::FutureObj>>,
     pub(crate) next_pending: u64,
     /// The actor whose task is running, if any.
-    pub(crate) current_actor: Option<Rc<actors::run::ActorCtx>>,
+    /// (The runtime's record of it; the VM does not look inside.)
+    pub(crate) current_actor: Option<Rc<dyn std::any::Any>>,
     /// The running task is an actor's handler: its `ASYNC_BEGIN` runs inline.
     pub(crate) handler_task: bool,
     pub(crate) main_id: std::sync::Arc<str>,
@@ -210,13 +212,13 @@ impl Vm {
             main_waker: None,
             timers: Default::default(),
             program: None,
-            node: None,
+            host: None,
             worker: 0,
             pending: Default::default(),
             next_pending: 1,
             current_actor: None,
             handler_task: false,
-            main_id: std::sync::Arc::from(actors::MAIN_ID),
+            main_id: std::sync::Arc::from(host::MAIN_ID),
             main_seqs: Default::default(),
             worker_loop: None,
             promises: Default::default(),
@@ -296,7 +298,8 @@ impl Vm {
             let stack = vec![Value::None; base + closure.num_regs as usize + 1];
             task::TaskState { frames: vec![Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal }], stack, handlers: Vec::new() }
         };
-        let r = task::drive(rc, state);
+        let host = rc.borrow().host("running a program");
+        let r = host.and_then(|h| h.drive(rc, state));
         let mut vm = rc.borrow_mut();
         vm.modules[module as usize].state = ModState::Done;
         let _ = vm.out.flush();

@@ -64,7 +64,7 @@ pub enum Portable {
         trace: Vec<String>,
     },
     /// An actor reference: the same actor on the other side.
-    Actor(super::actors::ActorRef),
+    Actor(super::host::ActorRef),
     /// A database handle, by path (opened again on the other side: one
     /// handle per file).
     /// A library module's object: the module and what it revives from.
@@ -238,7 +238,7 @@ impl Encoder {
             }
             Value::Future(_) => return err("TypeError", "a future cannot be sent (send its result instead)"),
             Value::Module(m) => Portable::Module { index: m.index, name: m.name.to_string() },
-            Value::Actor(a) => Portable::Actor(super::actors::ActorRef(a.clone())),
+            Value::Actor(a) => Portable::Actor(super::host::ActorRef(a.clone())),
             Value::Matrix(m) => Portable::Matrix(super::matrix::Shared(m.clone())),
             Value::Object(o) => {
                 let (module, data) = o.portable()?;
@@ -505,7 +505,9 @@ impl Decoder<'_> {
             Portable::Actor(a) => Value::Actor(a.0.clone()),
             Portable::Matrix(m) => Value::Matrix(m.0.clone()),
             Portable::Object { module, data } => self.vm.revive_object(module, data)?,
-            Portable::Promise { id, owner } => Value::Future(self.vm.promise_copy(*id, *owner as usize)),
+            Portable::Promise { id, owner } => {
+                Value::Future(self.vm.host("receiving a promise")?.receive_promise(self.vm, *id, *owner as usize))
+            }
             Portable::Module { index: Some(i), .. } => match self.vm.modules.get(*i as usize) {
                 Some(m) => Value::Module(m.obj.clone()),
                 None => return Err(bad("unknown module")),

@@ -45,7 +45,7 @@ pub enum Value {
     /// An object of a library module (a database, a transaction).
     Object(Rc<Box<dyn super::native::NativeObject>>),
     /// A reference to an actor (possibly on another thread).
-    Actor(std::sync::Arc<super::actors::ActorCell>),
+    Actor(std::sync::Arc<super::host::ActorCell>),
 }
 
 impl Clone for Value {

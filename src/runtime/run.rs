@@ -4,12 +4,12 @@
 //! the failing message is dropped, the state restored from the last
 //! checkpoint, and the asker's future fails after that has happened.
 
-use super::reach;
 use super::send::stopped_error;
+use super::task::TaskRun;
 use super::*;
 use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
 use crate::vm::portable::{to_portable, Packet};
-use crate::vm::task::{FutureObj, TaskRun, TaskState};
+use crate::vm::task::{FutureObj, TaskState};
 use crate::vm::value::*;
 use crate::vm::{FrameKind, Vm};
 use std::cell::{Cell, RefCell};
@@ -268,7 +268,7 @@ impl Vm {
                 continue;
             };
             let Ok(v) = self.from_portable(p) else { continue };
-            if reach::is_mutable_container(&v) {
+            if crate::vm::reach::is_mutable_container(&v) {
                 private.push((*m, *slot, v));
             } else if undefined {
                 self.modules[*m as usize].globals[*slot as usize] = v;
@@ -282,7 +282,7 @@ impl Vm {
         if let Err(e) = r {
             self.flush();
             crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
-            stop_cell(&cell, self.node.as_deref());
+            stop_cell(&cell, self.rt_node().map(|n| &**n));
         }
     }
 
@@ -293,7 +293,7 @@ impl Vm {
         for &(m, s) in refs {
             let Some(md) = self.modules.get(m as usize) else { continue };
             let Some(v) = md.globals.get(s as usize) else { continue };
-            if !reach::is_mutable_container(v) || md.mutable.get(s as usize).copied().unwrap_or(false) {
+            if !crate::vm::reach::is_mutable_container(v) || md.mutable.get(s as usize).copied().unwrap_or(false) {
                 continue;
             }
             if let Ok(copy) = to_portable(v).and_then(|p| self.from_portable(&p)) {
@@ -397,9 +397,9 @@ fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
 
 /// Mark an actor stopped and forget its name.
 pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
-    cell.stopped.store(true, Ordering::Release);
-    cell.tx.close();
-    cell.make_room(usize::MAX, node);
+    cell.mb().stopped.store(true, Ordering::Release);
+    cell.mb().tx.close();
+    cell.mb().make_room(usize::MAX, node);
     let mut reg = lock(registry());
     if let Some(n) = &cell.name {
         if reg.by_name.get(n).is_some_and(|c| c.id == cell.id) {
@@ -426,7 +426,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
     while let Ok(env) = rx.recv().await {
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
-        ctx.cell.make_room(1, Some(&node));
+        ctx.cell.mb().make_room(1, Some(&node));
         // Unpack the envelope before awaiting, so the loop's future stays small.
         let Some(job) = prepare(&vm, &ctx, env) else { continue };
         let result = match job.args {
@@ -552,9 +552,18 @@ fn raw_message(vm: &Rc<RefCell<Vm>>, sender: &str, seq: u64, ts: f64, kind: &Pac
 }
 
 impl Vm {
+    /// The actor whose task is running, if any.
+    pub(crate) fn actor(&self) -> Option<&ActorCtx> {
+        self.current_actor.as_deref()?.downcast_ref::<ActorCtx>()
+    }
+
+    pub(crate) fn actor_rc(&self) -> Option<Rc<ActorCtx>> {
+        self.current_actor.clone()?.downcast::<ActorCtx>().ok()
+    }
+
     /// `self.id` and `self.name` inside an actor.
     pub(crate) fn actor_self_field(&self, name: &str) -> Option<Value> {
-        let a = self.current_actor.as_ref()?;
+        let a = self.actor()?;
         match name {
             "id" => Some(Value::str(&a.cell.id_str)),
             "name" => Some(a.cell.name.as_ref().map_or(Value::None, |n| Value::str(n))),
@@ -567,7 +576,7 @@ impl Vm {
         if !args.is_empty() {
             return err("TypeError", format!("`{name}` takes no arguments"));
         }
-        let Some(a) = self.current_actor.clone() else {
+        let Some(a) = self.actor_rc() else {
             return err("TypeError", format!("`{name}` is only available inside the actor"));
         };
         match name {

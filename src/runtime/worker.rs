@@ -3,9 +3,70 @@
 //! thread is worker 0 and runs the same message loop on its own executor.
 
 use super::*;
-use crate::vm::Vm;
+use crate::vm::host::Host;
+use crate::vm::task::{FutureObj, TaskState};
+use crate::vm::{Value, Vm};
 use std::cell::RefCell;
 use std::rc::Rc;
+
+type R = Result<Value, Value>;
+
+/// The runtime as one VM sees it: its node (`vm::host::Host`).
+pub struct Worker {
+    pub node: Arc<Node>,
+}
+
+/// Give `vm` the runtime of `node`.
+pub fn attach(vm: &mut Vm, node: Arc<Node>) {
+    vm.host = Some(Rc::new(Worker { node }));
+}
+
+impl Vm {
+    /// The node of the runtime this VM is attached to.
+    pub(crate) fn rt_node(&self) -> Option<&Arc<Node>> {
+        let host: &dyn std::any::Any = self.host.as_deref()?;
+        host.downcast_ref::<Worker>().map(|w| &w.node)
+    }
+}
+
+impl Host for Worker {
+    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> R {
+        super::task::drive(vm, main)
+    }
+    fn spawn_task(&self, vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
+        super::task::spawn_task(vm, state, fut)
+    }
+    fn spawn_actor(&self, vm: &mut Vm, slot: usize, argc: usize, names: &[String]) -> R {
+        vm.spawn_actor(slot, argc, names)
+    }
+    fn tell(&self, vm: &mut Vm, target: &Value, method: &Arc<str>, args: &[Value]) -> Result<(), Value> {
+        vm.tell(target, method, args)
+    }
+    fn ask(&self, vm: &mut Vm, target: &Arc<ActorCell>, method: &str, args: &[Value]) -> R {
+        vm.ask(target, method, args)
+    }
+    fn send_message(&self, vm: &mut Vm, target: &Value, msg: &Value) -> Result<(), Value> {
+        vm.send_raw(target, msg)
+    }
+    fn lookup(&self, name: &str) -> Value {
+        Vm::lookup_actor(name)
+    }
+    fn self_field(&self, vm: &Vm, name: &str) -> Option<Value> {
+        vm.actor_self_field(name)
+    }
+    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R {
+        vm.actor_self_call(name, args)
+    }
+    fn send_promise(&self, vm: &mut Vm, f: &Rc<FutureObj>) {
+        vm.register_promise(f)
+    }
+    fn receive_promise(&self, vm: &Vm, id: u64, owner: usize) -> Rc<FutureObj> {
+        vm.promise_copy(id, owner)
+    }
+    fn resolve_promise(&self, vm: &mut Vm, id: u64, owner: usize, r: &R) -> Result<(), Value> {
+        vm.forward_promise(id, owner, r)
+    }
+}
 
 /// Handle the messages for one worker until it is shut down.
 pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver<WorkerMsg>) {
@@ -54,7 +115,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     vm.args = node.args.clone();
     vm.max_depth = node.max_depth;
     vm.library = node.library;
-    vm.node = Some(node.clone());
+    attach(&mut vm, node.clone());
     vm.worker = index;
     let ex = Rc::new(smol::LocalExecutor::new());
     vm.executor = Some(ex.clone());
@@ -111,3 +172,8 @@ pub(crate) fn spin(ex: &smol::LocalExecutor<'_>) -> bool {
 }
 
 const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The node a VM is attached to (the REPL updates its program).
+pub fn node_of(vm: &Vm) -> Option<Arc<Node>> {
+    vm.rt_node().cloned()
+}

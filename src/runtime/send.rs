@@ -16,17 +16,17 @@ impl Vm {
     /// This VM's node, created on first use with one worker when the driver
     /// did not set one up (library use, tests).
     pub(crate) fn node(&mut self) -> Arc<Node> {
-        if let Some(n) = &self.node {
+        if let Some(n) = self.rt_node() {
             return n.clone();
         }
         let program = self.program.clone().unwrap_or_default();
         let n = Node::new(1, program, self);
-        self.node = Some(n.clone());
+        super::attach(self, n.clone());
         n
     }
 
     fn sender_id(&self) -> Arc<str> {
-        match &self.current_actor {
+        match &self.actor() {
             Some(a) => a.cell.id_str.clone(),
             None => self.main_id.clone(),
         }
@@ -35,7 +35,7 @@ impl Vm {
     /// The next sequence number from the current sender to actor `to`.
     fn next_seq(&mut self, to: u64) -> u64 {
         let mut main = std::mem::take(&mut self.main_seqs);
-        let n = match &self.current_actor {
+        let n = match &self.actor() {
             Some(a) => bump(&mut a.seqs.borrow_mut(), to),
             None => bump(&mut main, to),
         };
@@ -52,16 +52,16 @@ impl Vm {
 
     /// Put an envelope in the mailbox; `Err` when the actor has stopped.
     fn deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
-        if cell.stopped.load(Ordering::Acquire) {
+        if cell.mb().stopped.load(Ordering::Acquire) {
             return Err(env);
         }
         self.flush_shared();
-        if self.node.is_none() {
+        if self.rt_node().is_none() {
             self.node();
         }
-        let Some(node) = &self.node else { return Err(env) };
+        let Some(node) = self.rt_node() else { return Err(env) };
         node.in_flight.fetch_add(1, Ordering::SeqCst);
-        match cell.tx.try_send(env) {
+        match cell.mb().tx.try_send(env) {
             Ok(()) => Ok(()),
             Err(e) => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -73,7 +73,7 @@ impl Vm {
     /// Write buffered output before another thread can act on a message, so
     /// that output follows the order of cause and effect.
     pub(crate) fn flush_shared(&mut self) {
-        if !self.out.buffer().is_empty() && self.node.as_ref().is_some_and(|n| n.has_threads()) {
+        if !self.out.buffer().is_empty() && self.rt_node().is_some_and(|n| n.has_threads()) {
             let _ = std::io::Write::flush(&mut self.out);
         }
     }
@@ -81,28 +81,28 @@ impl Vm {
     /// Backpressure: when `cell`'s mailbox is full, suspend the current task
     /// (after the instruction that sent) until the actor takes a message.
     fn wait_for_room(&mut self, cell: &Arc<ActorCell>) -> Result<(), Value> {
-        if self.native_depth > 0 || !cell.is_full() || self.executor.is_none() {
+        if self.native_depth > 0 || !cell.mb().is_full() || self.executor.is_none() {
             return Ok(());
         }
         let fut = FutureObj::new();
         fut.set_target(cell.key);
         let (f2, c2) = (fut.clone(), cell.clone());
         let me = self.worker;
-        c2.room_wait(me, true);
+        c2.mb().room_wait(me, true);
         self.spawn_helper(false, async move {
             struct Done(Arc<ActorCell>, usize);
             impl Drop for Done {
                 fn drop(&mut self) {
-                    self.0.room_wait(self.1, false);
+                    self.0.mb().room_wait(self.1, false);
                 }
             }
             let _done = Done(c2.clone(), me);
             loop {
-                if !c2.is_full() || c2.stopped.load(Ordering::Acquire) {
+                if !c2.mb().is_full() || c2.mb().stopped.load(Ordering::Acquire) {
                     break;
                 }
-                let l = c2.room.listen();
-                if !c2.is_full() || c2.stopped.load(Ordering::Acquire) {
+                let l = c2.mb().room.listen();
+                if !c2.mb().is_full() || c2.mb().stopped.load(Ordering::Acquire) {
                     break;
                 }
                 l.await;
@@ -122,7 +122,7 @@ impl Vm {
         }
         // A reference to an actor that no longer runs here (read back from a
         // checkpoint) knows no handlers: the send fails as "stopped" instead.
-        if cell.stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
+        if cell.mb().stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
             return Ok(Arc::from(method));
         }
         err("TypeError", format!("actor {} has no handler `{method}`", cell.class_name))
@@ -185,7 +185,7 @@ impl Vm {
             let get = |k: &str| m.get(&Key::Str(Rc::new(k.to_string()))).cloned().unwrap_or(Value::None);
             (get("type"), get("payload"))
         };
-        let (kind_p, payload) = if cell.worker == self.worker {
+        let (kind_p, payload) = if cell.mb().worker == self.worker {
             (to_portable(&kind)?, to_portable(&payload)?)
         } else {
             (self.portable_for_worker(&kind)?, self.portable_for_worker(&payload)?)
@@ -209,7 +209,7 @@ impl Vm {
     }
 
     fn sender_label(&self) -> String {
-        match &self.current_actor {
+        match &self.actor() {
             Some(a) => a.cell.label(),
             None => MAIN_ID.into(),
         }
@@ -230,7 +230,7 @@ impl Vm {
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
         let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
-        let cell = Arc::new(ActorCell::new(
+        let cell = Arc::new(new_cell(
             id,
             opts.name.as_deref().map(Arc::from),
             Arc::from(&*class.name),
@@ -315,7 +315,7 @@ impl Vm {
     /// `lookup(name)`: the running actor registered under `name`, or `none`.
     pub fn lookup_actor(name: &str) -> Value {
         match lock(registry()).by_name.get(name) {
-            Some(c) if !c.stopped.load(Ordering::Acquire) => Value::Actor(c.clone()),
+            Some(c) if !c.mb().stopped.load(Ordering::Acquire) => Value::Actor(c.clone()),
             _ => Value::None,
         }
     }
@@ -361,7 +361,7 @@ impl Vm {
         f.promise.set((id, owner));
         if owner != self.worker {
             self.remember_promise(id, &f);
-            if let Some(node) = &self.node {
+            if let Some(node) = self.rt_node() {
                 node.post(owner, WorkerMsg::Watch { id, worker: self.worker });
             }
         }
@@ -370,7 +370,7 @@ impl Vm {
 
     /// A message's arguments, with globals when they cross workers.
     fn args_for(&self, cell: &ActorCell, args: &[Value]) -> Result<Packet, Value> {
-        if cell.worker == self.worker {
+        if cell.mb().worker == self.worker {
             to_portable_args(args)
         } else {
             self.portable_args_for_worker(args)

@@ -1,44 +1,40 @@
-//! Actors (language.md §7, runtime.md §4): the shared-nothing units of state
-//! that live on worker threads and talk only by message.
+//! The runtime (runtime.md §4–§5): the scheduler that drives tasks, and the
+//! actors — shared-nothing units of state that live on worker threads and
+//! talk only by message (language.md §7). The VM reaches it through
+//! `vm::host::Host`, which `Worker` (worker.rs) implements.
 //!
-//! - `ActorCell` is the thread-safe handle behind a `Value::Actor`: identity,
-//!   mailbox (an `async-channel`), capacity and the "room" event senders wait on.
+//! - `Mailbox` is the runtime's side of an actor handle (`vm::host::ActorCell`):
+//!   the mailbox (an `async-channel`), capacity and the "room" event senders
+//!   wait on.
 //! - `Node` is one process's runtime: the worker links, the wait-for graph,
 //!   activity counters (for deadlock detection) and the checkpoint store.
-//! - `send.rs` is the sending side (spawn, ask, tell, raw messages), run by the
-//!   VM of the sender; `run.rs` the receiving side: the actor loop, handlers as
-//!   VM tasks, supervision; `worker.rs` the worker threads.
+//! - `task.rs` runs tasks on a worker's executor; `send.rs` is the sending
+//!   side (spawn, ask, tell, raw messages), run by the VM of the sender;
+//!   `run.rs` the receiving side: the actor loop, handlers as VM tasks,
+//!   supervision; `worker.rs` the worker threads.
 
 mod checkpoint;
-mod reach;
 pub(crate) mod run;
 pub(crate) mod send;
+pub(crate) mod task;
 pub(crate) mod worker;
 
 pub use checkpoint::{CheckpointStore, MemoryStore};
+pub use task::{catch_interrupts, INTERRUPTED};
+pub use worker::{attach, node_of};
 
-use super::portable::Packet;
 use crate::bytecode::Verified;
+pub use crate::vm::host::{ActorCell, MAIN_ID};
+use crate::vm::portable::Packet;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-/// The sender id of the main program in envelopes.
-pub const MAIN_ID: &str = "main";
-
 /// Default mailbox capacity (messages); `spawn ... with {mailbox: N}` changes it.
 pub const DEFAULT_MAILBOX: usize = 1024;
 
-/// The handle of one actor, shared by every reference to it on any thread.
-pub struct ActorCell {
-    pub id: uuid::Uuid,
-    pub id_str: Arc<str>,
-    pub name: Option<Arc<str>>,
-    pub class_name: Arc<str>,
-    /// Handler names, so a misspelt ask fails at the call site.
-    pub handlers: Vec<Arc<str>>,
-    /// A small number for the wait-for graph.
-    pub key: u64,
+/// The runtime's side of an actor handle.
+pub struct Mailbox {
     pub worker: usize,
     pub cap: usize,
     tx: async_channel::Sender<Box<Envelope>>,
@@ -50,49 +46,21 @@ pub struct ActorCell {
     pub stopped: AtomicBool,
 }
 
-impl ActorCell {
-    /// How errors and deadlock reports name the actor.
-    pub fn label(&self) -> String {
-        match &self.name {
-            Some(n) => format!("{}(\"{n}\")", self.class_name),
-            None => format!("{}#{}", self.class_name, self.key),
-        }
-    }
+/// The mailbox behind an actor handle.
+pub(crate) trait CellExt {
+    fn mb(&self) -> &Mailbox;
+}
 
+impl CellExt for ActorCell {
+    fn mb(&self) -> &Mailbox {
+        // Every cell is made by `new_cell` below.
+        self.port.downcast_ref::<Mailbox>().expect("an actor cell made by the runtime")
+    }
+}
+
+impl Mailbox {
     pub fn is_full(&self) -> bool {
         self.tx.len() >= self.cap
-    }
-
-    pub fn has_handler(&self, name: &str) -> bool {
-        self.handlers.iter().any(|h| &**h == name)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        id: uuid::Uuid,
-        name: Option<Arc<str>>,
-        class_name: Arc<str>,
-        handlers: Vec<Arc<str>>,
-        key: u64,
-        worker: usize,
-        cap: usize,
-        tx: async_channel::Sender<Box<Envelope>>,
-    ) -> ActorCell {
-        ActorCell {
-            id,
-            id_str: Arc::from(id.to_string()),
-            name,
-            class_name,
-            handlers,
-            key,
-            worker,
-            cap,
-            tx,
-            room: event_listener::Event::new(),
-            room_waiters: Mutex::new(Vec::new()),
-            room_waiting: Default::default(),
-            stopped: AtomicBool::new(false),
-        }
     }
 
     /// A sender on `worker` starts or stops waiting for room.
@@ -127,47 +95,45 @@ impl ActorCell {
     }
 }
 
-impl std::fmt::Debug for ActorCell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<actor {} {}>", self.label(), self.id)
-    }
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_cell(
+    id: uuid::Uuid,
+    name: Option<Arc<str>>,
+    class_name: Arc<str>,
+    handlers: Vec<Arc<str>>,
+    key: u64,
+    worker: usize,
+    cap: usize,
+    tx: async_channel::Sender<Box<Envelope>>,
+) -> ActorCell {
+    let port = Mailbox {
+        worker,
+        cap,
+        tx,
+        room: event_listener::Event::new(),
+        room_waiters: Mutex::new(Vec::new()),
+        room_waiting: Default::default(),
+        stopped: AtomicBool::new(false),
+    };
+    ActorCell { id, id_str: Arc::from(id.to_string()), name, class_name, handlers, key, port: Box::new(port) }
 }
 
-/// A reference to an actor inside a `Packet`: in memory the handle itself;
-/// serialised (checkpoints) as its UUID, looked up again when read back.
-#[derive(Clone, Debug)]
-pub struct ActorRef(pub Arc<ActorCell>);
-
-impl PartialEq for ActorRef {
-    fn eq(&self, o: &Self) -> bool {
-        self.0.id == o.0.id
-    }
-}
-
-impl serde::Serialize for ActorRef {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.id_str)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ActorRef {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let id = uuid::Uuid::parse_str(&s).map_err(serde::de::Error::custom)?;
-        match registry().lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&id).and_then(Weak::upgrade) {
-            Some(c) => Ok(ActorRef(c)),
-            // An actor that no longer runs here: a stopped handle.
-            None => Ok(ActorRef(Arc::new(dead_cell(id)))),
-        }
+/// The actor with an id, or a stopped handle for one that no longer runs
+/// here (`vm::host::ACTOR_BY_ID`).
+fn actor_by_id(id: uuid::Uuid) -> Arc<ActorCell> {
+    match lock(registry()).by_id.get(&id).and_then(Weak::upgrade) {
+        Some(c) => c,
+        None => Arc::new(dead_cell(id)),
     }
 }
 
 fn dead_cell(id: uuid::Uuid) -> ActorCell {
     let (tx, _) = async_channel::bounded::<Box<Envelope>>(1);
-    let c = ActorCell::new(id, None, Arc::from("actor"), Vec::new(), 0, 0, 0, tx);
-    c.stopped.store(true, Ordering::Release);
+    let c = new_cell(id, None, Arc::from("actor"), Vec::new(), 0, 0, 0, tx);
+    c.mb().stopped.store(true, Ordering::Release);
     c
 }
+
 /// One message. Asks, tells and raw messages share the mailbox, so one
 /// sender's messages to one actor stay in order.
 pub struct Envelope {
@@ -269,6 +235,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Arc<Node> {
+        let _ = crate::vm::host::ACTOR_BY_ID.set(actor_by_id);
         let (args, max_depth, library) = (vm.args.clone(), vm.max_depth, vm.library);
         let workers = workers.max(1);
         let mut links = Vec::new();

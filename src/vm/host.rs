@@ -1,0 +1,125 @@
+//! The scheduler and actor runtime as the VM sees it (runtime.md §5). The
+//! runtime (src/runtime) implements `Host` and gives each VM one; the VM
+//! calls it where an instruction or built-in needs tasks or actors, and
+//! imports nothing from the runtime. An actor reference is an `ActorCell`:
+//! who the actor is (the VM prints, compares and copies that) and a port that
+//! only the runtime looks into.
+
+use super::task::{FutureObj, TaskState};
+use super::value::{err, Value};
+use super::Vm;
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
+
+type R = Result<Value, Value>;
+
+/// The sender id of the main program in envelopes.
+pub const MAIN_ID: &str = "main";
+
+/// What the VM asks of the runtime. One per VM (per worker thread).
+pub trait Host: Any {
+    /// Run a program's main task and every task it starts until main ends,
+    /// `exit()` is called, or nothing can run any more (a deadlock).
+    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> R;
+    /// Start `state` as a task completing `fut` (an async call).
+    fn spawn_task(&self, vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value>;
+    /// `spawn Class(args) with {...}`: the class and arguments are in the
+    /// registers from `slot` on, as for a call.
+    fn spawn_actor(&self, vm: &mut Vm, slot: usize, argc: usize, names: &[String]) -> R;
+    /// `send target.method(args)`.
+    fn tell(&self, vm: &mut Vm, target: &Value, method: &Arc<str>, args: &[Value]) -> Result<(), Value>;
+    /// `target.method(args)` on an actor: a future of the reply.
+    fn ask(&self, vm: &mut Vm, target: &Arc<ActorCell>, method: &str, args: &[Value]) -> R;
+    /// `send_message(target, msg)`.
+    fn send_message(&self, vm: &mut Vm, target: &Value, msg: &Value) -> Result<(), Value>;
+    /// `lookup(name)`: the actor registered under `name`, or none.
+    fn lookup(&self, name: &str) -> Value;
+    /// `self.id`, `self.name` inside an actor.
+    fn self_field(&self, vm: &Vm, name: &str) -> Option<Value>;
+    /// `self.checkpoint()`, `self.stop()` inside an actor.
+    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R;
+    /// A `promise()` may travel to other workers: give it a number.
+    fn send_promise(&self, vm: &mut Vm, f: &Rc<FutureObj>);
+    /// The local copy of promise `id` owned by worker `owner`.
+    fn receive_promise(&self, vm: &Vm, id: u64, owner: usize) -> Rc<FutureObj>;
+    /// A copy of a promise was completed here: complete the original.
+    fn resolve_promise(&self, vm: &mut Vm, id: u64, owner: usize, r: &R) -> Result<(), Value>;
+}
+
+impl Vm {
+    /// This VM's runtime, or an error naming what needed it.
+    pub(crate) fn host(&self, what: &str) -> Result<Rc<dyn Host>, Value> {
+        match &self.host {
+            Some(h) => Ok(h.clone()),
+            None => err("Error", format!("{what} needs the actor runtime (this VM runs without one)")),
+        }
+    }
+}
+
+/// The handle of one actor, shared by every reference to it on any thread.
+pub struct ActorCell {
+    pub id: uuid::Uuid,
+    pub id_str: Arc<str>,
+    pub name: Option<Arc<str>>,
+    pub class_name: Arc<str>,
+    /// Handler names, so a misspelt ask fails at the call site.
+    pub handlers: Vec<Arc<str>>,
+    /// A small number for deadlock reports and the wait-for graph.
+    pub key: u64,
+    /// The runtime's side (mailbox, worker, stop flag).
+    pub port: Box<dyn Any + Send + Sync>,
+}
+
+impl ActorCell {
+    /// How errors and deadlock reports name the actor.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{}(\"{n}\")", self.class_name),
+            None => format!("{}#{}", self.class_name, self.key),
+        }
+    }
+
+    pub fn has_handler(&self, name: &str) -> bool {
+        self.handlers.iter().any(|h| &**h == name)
+    }
+}
+
+impl std::fmt::Debug for ActorCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<actor {} {}>", self.label(), self.id)
+    }
+}
+
+/// Finds the actor with an id, or a stopped handle for one that no longer
+/// runs here; set once by the runtime.
+pub static ACTOR_BY_ID: OnceLock<fn(uuid::Uuid) -> Arc<ActorCell>> = OnceLock::new();
+
+/// A reference to an actor inside a `Packet`: in memory the handle itself;
+/// serialised (checkpoints) as its UUID, looked up again when read back.
+#[derive(Clone, Debug)]
+pub struct ActorRef(pub Arc<ActorCell>);
+
+impl PartialEq for ActorRef {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.id == o.0.id
+    }
+}
+
+impl serde::Serialize for ActorRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.id_str)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ActorRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let id = uuid::Uuid::parse_str(&s).map_err(serde::de::Error::custom)?;
+        match ACTOR_BY_ID.get() {
+            Some(find) => Ok(ActorRef(find(id))),
+            None => Err(serde::de::Error::custom("an actor reference, read without the actor runtime")),
+        }
+    }
+}
