@@ -19,7 +19,7 @@
 //! asynchronously; if it throws, everything is rolled back and the error is
 //! rethrown at the `await`.
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::native::{LibraryModule, NativeObject};
 use crate::vm::portable::{to_portable, Packet, Portable};
 use crate::vm::task::FutureObj;

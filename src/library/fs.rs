@@ -2,7 +2,7 @@
 //! once; the file work runs on smol's blocking pool, so a slow disk never
 //! stalls a worker (runtime.md §4). Failures are `IOError`s naming the path.
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::native::LibraryModule;
 use crate::vm::task::FutureObj;
 use crate::vm::value::*;

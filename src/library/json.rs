@@ -1,6 +1,6 @@
 //! `json`: encode values as JSON text and decode it.
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::format::{fmt_float, quote};
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;

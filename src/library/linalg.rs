@@ -2,7 +2,7 @@
 //! destructure: `let [q, r] = la.qr(m)`. `eig` is for symmetric matrices
 //! (eigenvalues ascending, vectors as columns).
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::matrix::{shape, value, Mat};
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;

@@ -1,6 +1,6 @@
 //! `math`: elementary functions and constants.
 
-use crate::vm::builtins::{arity, kwarg, num};
+use crate::vm::args::{arity, kwarg, num};
 use crate::vm::format::fmt_float;
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;

@@ -1,6 +1,6 @@
 //! `random`: a seeded splitmix64 generator (per VM, so per actor worker).
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;
 use crate::vm::Vm;

@@ -1,6 +1,6 @@
 //! `time`: wall-clock and monotonic time.
 
-use crate::vm::builtins::{arity, kwarg};
+use crate::vm::args::{arity, kwarg};
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;
 

@@ -1,7 +1,7 @@
 //! The async built-ins of language.md §6: `sleep`, `all`, `any`, `timeout`,
 //! `promise` (and a promise's `resolve`/`reject` methods).
 
-use super::builtins::{arity, kwarg};
+use super::args::{arity, kwarg};
 use super::task::{Awaiting, FutureObj};
 use super::value::*;
 use super::Vm;

@@ -5,7 +5,7 @@
 //! `ShapeError`s naming both shapes. Division by zero follows IEEE 754 here
 //! (`inf`, `nan`), as numpy does, since one zero should not sink a batch.
 
-use super::builtins::{arity, kwarg};
+use super::args::{arity, kwarg};
 use super::format::fmt_float;
 use super::value::*;
 use super::Vm;

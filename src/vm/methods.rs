@@ -1,6 +1,7 @@
 //! Methods of built-in types: str, list, map (language.md §9).
 
-use super::builtins::{arity, kwarg, length, sort_values, to_vec};
+use super::args::{arity, kwarg};
+use super::builtins::{length, sort_values, to_vec};
 use super::format::to_display;
 use super::ops;
 use super::value::*;

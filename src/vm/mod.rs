@@ -2,6 +2,7 @@
 //! Noodle call never recurses on the Rust stack and a task can stop and resume
 //! between instructions. `run` reports why it stopped.
 
+pub mod args;
 mod async_builtins;
 pub mod builtins;
 mod call;
