@@ -110,8 +110,7 @@ impl Vm {
             f2.complete(Ok(Value::None));
         })?
         .detach();
-        self.suspended = Some(fut);
-        self.suspended_after = true;
+        self.halt = Some(crate::vm::Halt::Await { fut, after: true });
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use super::run::ActorCtx;
 use super::WorkerMsg;
 use crate::vm::task::{FutureObj, TaskState};
 use crate::vm::value::*;
-use crate::vm::Vm;
+use crate::vm::{Stop, Vm};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -195,7 +195,8 @@ impl Future for TaskRun {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let Ok(mut vm) = this.vm.try_borrow_mut() else {
+        let vm_rc = this.vm.clone();
+        let Ok(mut vm) = vm_rc.try_borrow_mut() else {
             // Never expected (polls do not nest); try again later.
             cx.waker().wake_by_ref();
             return Poll::Pending;
@@ -244,7 +245,7 @@ impl Future for TaskRun {
         vm.handler_task = this.handler;
         vm.budget = TIME_SLICE;
         vm.preemptible = true;
-        let r = vm.run_frames(0);
+        let stop = vm.run();
         vm.task_depth = 0;
         vm.depth_limit = vm.max_depth;
         vm.task_fut = None;
@@ -254,54 +255,63 @@ impl Future for TaskRun {
             vm.current_actor = None;
             a.swap_globals(&mut vm);
         }
-        let waiting = vm.suspended.take();
-        let after = std::mem::take(&mut vm.suspended_after);
         vm.swap_task(&mut this.state);
-        if vm.yielded {
-            // Time slice used up: let the other tasks of this worker run.
-            vm.yielded = false;
-            this.sliced = true;
-            vm.sliced_groups.push(group);
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if let Some(f) = waiting {
-            if after {
-                this.room_wait = Some(f.clone());
+        let r = match stop {
+            Stop::Finished(v) => Ok(v),
+            Stop::Threw(e) => Err(e),
+            Stop::Yielded => {
+                // Time slice used up: let the other tasks of this worker run.
+                this.sliced = true;
+                vm.sliced_groups.push(group);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            f.park(cx.waker());
-            if this.is_main {
-                vm.main_waiting = Some(f);
-                vm.main_waker = Some(cx.waker().clone());
-            } else if let (true, Some(a), Some(n)) = (this.handler && f.target.get() != 0, &this.actor, vm.rt_node().cloned()) {
-                // An actor waiting on another: a cycle of such waits can
-                // never resolve, so the wait that closes one fails instead.
-                match n.add_wait(a.cell.key, f.target.get(), a.cell.label()) {
-                    Ok(()) => this.edge = true,
-                    Err(cycle) => {
-                        let what = if after { "cycle of full mailboxes" } else { "ask cycle" };
-                        f.complete(err("DeadlockError", format!("{what}: {cycle}")));
+            Stop::Awaiting { fut, after } => {
+                this.wait(&mut vm, fut, after, cx);
+                return Poll::Pending;
+            }
+            Stop::Exit(code) => {
+                match &vm.exit_signal {
+                    Some(x) => {
+                        x.complete(Ok(Value::None));
+                    }
+                    None => {
+                        if let Some(n) = vm.rt_node().cloned() {
+                            n.post(0, WorkerMsg::Exit(code));
+                        }
                     }
                 }
+                return Poll::Ready(());
             }
-            return Poll::Pending;
-        }
-        if let Some(code) = vm.exit_code {
-            match &vm.exit_signal {
-                Some(x) => {
-                    x.complete(Ok(Value::None));
-                }
-                None => {
-                    if let Some(n) = vm.rt_node().cloned() {
-                        n.post(0, WorkerMsg::Exit(code));
-                    }
-                }
-            }
-            return Poll::Ready(());
-        }
+        };
         drop(vm);
         this.fut.complete(r);
         Poll::Ready(())
+    }
+}
+
+impl TaskRun {
+    /// The task awaits `f`: park its waker there; record a handler's wait
+    /// for another actor in the wait-for graph.
+    fn wait(&mut self, vm: &mut Vm, f: Rc<FutureObj>, after: bool, cx: &mut Context<'_>) {
+        if after {
+            self.room_wait = Some(f.clone());
+        }
+        f.park(cx.waker());
+        if self.is_main {
+            vm.main_waiting = Some(f);
+            vm.main_waker = Some(cx.waker().clone());
+        } else if let (true, Some(a), Some(n)) = (self.handler && f.target.get() != 0, &self.actor, vm.rt_node().cloned()) {
+            // An actor waiting on another: a cycle of such waits can never
+            // resolve, so the wait that closes one fails instead.
+            match n.add_wait(a.cell.key, f.target.get(), a.cell.label()) {
+                Ok(()) => self.edge = true,
+                Err(cycle) => {
+                    let what = if after { "cycle of full mailboxes" } else { "ask cycle" };
+                    f.complete(err("DeadlockError", format!("{what}: {cycle}")));
+                }
+            }
+        }
     }
 }
 

@@ -160,7 +160,7 @@ impl Vm {
     /// caller saved the pc of the next instruction, where it resumes.
     #[inline]
     fn done_or_wait(&self) -> Result<CallOutcome, Value> {
-        if self.suspended.is_some() {
+        if self.halt.is_some() {
             return Err(Value::None);
         }
         Ok(CallOutcome::Done)

@@ -80,7 +80,7 @@ impl Vm {
                     _ => name.into(),
                 };
                 self.host("send")?.tell(self, &target, &name, &args)?;
-                if self.suspended.is_some() {
+                if self.halt.is_some() {
                     return Err(Value::None);
                 }
                 Value::None

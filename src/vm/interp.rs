@@ -27,6 +27,22 @@ impl Vm {
         }
     }
 
+    /// Run the current task until it finishes, throws, awaits, uses up its
+    /// time slice or exits (the scheduler's entry point).
+    pub fn run(&mut self) -> Stop {
+        let r = self.run_frames(0);
+        let halt = self.halt.take();
+        if let Some(code) = self.exit_code {
+            return Stop::Exit(code);
+        }
+        match (halt, r) {
+            (Some(Halt::Await { fut, after }), _) => Stop::Awaiting { fut, after },
+            (Some(Halt::Yield), _) => Stop::Yielded,
+            (None, Ok(v)) => Stop::Finished(v),
+            (None, Err(e)) => Stop::Threw(e),
+        }
+    }
+
     /// Run until the frame count drops back to `stop`, catching errors in
     /// handlers that belong to frames above `stop`.
     pub(crate) fn run_frames(&mut self, stop: usize) -> Result<Value, Value> {
@@ -38,7 +54,7 @@ impl Vm {
             match r {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    if self.suspended.is_some() || self.yielded {
+                    if self.halt.is_some() {
                         // AWAIT (or a used-up time slice): the task stops
                         // here, frames intact.
                         return Err(e);
@@ -374,7 +390,7 @@ impl Vm {
                         if self.budget == 0 {
                             if self.preemptible && self.native_depth == 0 {
                                 self.save_pc(ins.c as usize);
-                                self.yielded = true;
+                                self.halt = Some(Halt::Yield);
                                 return Err(Value::None);
                             }
                             self.budget = u32::MAX;
@@ -534,7 +550,7 @@ impl Vm {
                                     }
                                     // Stop before this AWAIT, so it runs again on resume.
                                     self.save_pc(pc!() - 1);
-                                    self.suspended = Some(f.clone());
+                                    self.halt = Some(Halt::Await { fut: f.clone(), after: false });
                                     return Err(Value::None);
                                 }
                             },

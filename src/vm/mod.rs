@@ -75,7 +75,34 @@ pub(crate) struct ModuleRt {
 /// (module, slot) pairs of module-level variables.
 pub(crate) type GlobalRefs = Rc<Vec<(u32, u32)>>;
 
-/// Why `run` stopped.
+/// Why the running task paused; the dispatch loop returns the placeholder
+/// `Err(Value::None)` and leaves this in `Vm::halt`, which `Vm::run` turns
+/// into its `Stop`.
+pub(crate) enum Halt {
+    /// `AWAIT` on a pending future (`after`: the instruction is complete, as
+    /// for a send that waits for mailbox room, so a failure is thrown in).
+    Await { fut: Rc<task::FutureObj>, after: bool },
+    /// The time slice is used up.
+    Yield,
+}
+
+/// Why `Vm::run` stopped: the runtime's view of one step of a task.
+pub enum Stop {
+    /// The task's outermost frame returned.
+    Finished(Value),
+    /// An error no handler caught (its trace filled in).
+    Threw(Value),
+    /// The task waits for `fut`; its frames are intact. `after`: the
+    /// awaiting instruction is complete, so if `fut` fails its error must be
+    /// thrown into the task as it resumes.
+    Awaiting { fut: Rc<task::FutureObj>, after: bool },
+    /// The time slice is used up; run it again to continue.
+    Yielded,
+    /// `exit(code)` was called (here or, for a worker, anywhere).
+    Exit(i32),
+}
+
+/// Why `run_main` stopped.
 pub enum Exit {
     /// The program's main finished.
     Finished(Value),
@@ -110,8 +137,8 @@ pub struct Vm {
     pub(crate) rng: u64,
     /// Set by `exit(code)`.
     pub(crate) exit_code: Option<i32>,
-    /// Set by `AWAIT` when the current task must wait for this future.
-    pub(crate) suspended: Option<Rc<task::FutureObj>>,
+    /// Why the running task paused, if it did (see `Halt`).
+    pub(crate) halt: Option<Halt>,
     /// While a program runs: the executor its tasks live on, and the VM's own
     /// shared handle (for spawning tasks).
     pub(crate) executor: Option<Rc<smol::LocalExecutor<'static>>>,
@@ -144,17 +171,12 @@ pub struct Vm {
     /// so the owner's completion can reach them.)
     pub(crate) promises: std::cell::RefCell<rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>>,
     /// Per actor class: the globals its code can read (see `actors/reach.rs`).
-    /// The current suspension resumes after the instruction (a send waiting
-    /// for room), so a failure of the awaited future must be thrown in.
-    pub(crate) suspended_after: bool,
     /// An error to throw into the task as it resumes.
     pub(crate) pending_throw: Option<Value>,
     /// Loop iterations left in the running task's time slice.
     pub(crate) budget: u32,
     /// The running task may be preempted (it runs under the scheduler).
     pub(crate) preemptible: bool,
-    /// Set when the task used up its slice and should run again later.
-    pub(crate) yielded: bool,
     /// Task groups (0 = main, else an actor's key) with a task paused
     /// mid-slice: their other tasks wait until it continues.
     pub(crate) sliced_groups: Vec<u64>,
@@ -205,7 +227,7 @@ impl Vm {
             out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
             rng: 0x9E37_79B9_7F4A_7C15,
             exit_code: None,
-            suspended: None,
+            halt: None,
             executor: None,
             self_ref: std::rc::Weak::new(),
             exit_signal: None,
@@ -227,11 +249,9 @@ impl Vm {
             func_reach: Default::default(),
             received_globals: Default::default(),
             spare_tasks: Vec::new(),
-            suspended_after: false,
             pending_throw: None,
             budget: u32::MAX,
             preemptible: false,
-            yielded: false,
             sliced_groups: Vec::new(),
         }
     }
