@@ -308,7 +308,7 @@ impl Vm {
         let Some(m) = ctx.inst.class.find_method(method).cloned() else {
             return err("TypeError", format!("actor {} has no handler `{method}`", ctx.cell.class_name));
         };
-        let mut state = self.spare_tasks.pop().unwrap_or_default();
+        let mut state = self.rt.spare_tasks.pop().unwrap_or_default();
         state.frames.clear();
         state.handlers.clear();
         self.swap_task(&mut state);
@@ -327,7 +327,7 @@ impl Vm {
     fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
         let packet =
             match &result {
-                Ok(v) if to.worker != self.worker => self.portable_for_worker(v).map_err(|e| match e {
+                Ok(v) if to.worker != self.rt.worker => self.portable_for_worker(v).map_err(|e| match e {
                     Value::Error(eo) => to_portable(&Value::error("TypeError", format!("the reply cannot be sent: {}", eo.message)))
                         .unwrap_or(Packet::none()),
                     _ => Packet::none(),
@@ -339,7 +339,7 @@ impl Vm {
                 }),
                 Err(e) => Err(to_portable(e).unwrap_or(Packet::none())),
             };
-        if to.worker == self.worker {
+        if to.worker == self.rt.worker {
             self.complete_pending(to.id, packet);
         } else {
             self.flush_shared();
@@ -349,7 +349,7 @@ impl Vm {
 
     /// An ask's reply arrived: complete the asker's future with a copy.
     pub(crate) fn complete_pending(&mut self, id: u64, result: Result<Packet, Packet>) {
-        let Some(fut) = self.pending.remove(&id) else { return };
+        let Some(fut) = self.rt.pending.remove(&id) else { return };
         fut.complete(self.from_portable_result(result));
     }
 
@@ -378,8 +378,8 @@ async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, arg
     let spare = run.take_state();
     {
         let mut v = vm.borrow_mut();
-        if v.spare_tasks.len() < 16 && spare.stack.capacity() <= 1024 {
-            v.spare_tasks.push(spare);
+        if v.rt.spare_tasks.len() < 16 && spare.stack.capacity() <= 1024 {
+            v.rt.spare_tasks.push(spare);
         }
     }
     match fut.result() {
@@ -422,7 +422,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         finish(&vm, &ctx, &rx, &node);
         return;
     }
-    let worker = vm.borrow().worker;
+    let worker = vm.borrow().rt.worker;
     while let Ok(env) = rx.recv().await {
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -554,11 +554,11 @@ fn raw_message(vm: &Rc<RefCell<Vm>>, sender: &str, seq: u64, ts: f64, kind: &Pac
 impl Vm {
     /// The actor whose task is running, if any.
     pub(crate) fn actor(&self) -> Option<&ActorCtx> {
-        self.current_actor.as_deref()?.downcast_ref::<ActorCtx>()
+        self.rt.current_actor.as_deref()?.downcast_ref::<ActorCtx>()
     }
 
     pub(crate) fn actor_rc(&self) -> Option<Rc<ActorCtx>> {
-        self.current_actor.clone()?.downcast::<ActorCtx>().ok()
+        self.rt.current_actor.clone()?.downcast::<ActorCtx>().ok()
     }
 
     /// `self.id` and `self.name` inside an actor.

@@ -28,18 +28,18 @@ impl Vm {
     fn sender_id(&self) -> Arc<str> {
         match &self.actor() {
             Some(a) => a.cell.id_str.clone(),
-            None => self.main_id.clone(),
+            None => self.rt.main_id.clone(),
         }
     }
 
     /// The next sequence number from the current sender to actor `to`.
     fn next_seq(&mut self, to: u64) -> u64 {
-        let mut main = std::mem::take(&mut self.main_seqs);
+        let mut main = std::mem::take(&mut self.rt.main_seqs);
         let n = match &self.actor() {
             Some(a) => bump(&mut a.seqs.borrow_mut(), to),
             None => bump(&mut main, to),
         };
-        self.main_seqs = main;
+        self.rt.main_seqs = main;
         n
     }
 
@@ -87,7 +87,7 @@ impl Vm {
         let fut = FutureObj::new();
         fut.set_target(cell.key);
         let (f2, c2) = (fut.clone(), cell.clone());
-        let me = self.worker;
+        let me = self.rt.worker;
         c2.mb().room_wait(me, true);
         self.spawn_helper(false, async move {
             struct Done(Arc<ActorCell>, usize);
@@ -133,13 +133,13 @@ impl Vm {
         let fut = FutureObj::new();
         fut.set_target(cell.key);
         let packet = self.args_for(cell, args)?;
-        let id = self.next_pending;
-        self.next_pending += 1;
-        let reply = ReplyTo { worker: self.worker, id };
+        let id = self.rt.next_pending;
+        self.rt.next_pending += 1;
+        let reply = ReplyTo { worker: self.rt.worker, id };
         let env = self.envelope(cell, Body::Ask { method, args: packet, reply });
         match self.deliver(cell, env) {
             Ok(()) => {
-                self.pending.insert(id, fut.clone());
+                self.rt.pending.insert(id, fut.clone());
                 self.wait_for_room(cell)?;
             }
             Err(_) => {
@@ -184,7 +184,7 @@ impl Vm {
             let get = |k: &str| m.get(&Key::Str(Rc::new(k.to_string()))).cloned().unwrap_or(Value::None);
             (get("type"), get("payload"))
         };
-        let (kind_p, payload) = if cell.mb().worker == self.worker {
+        let (kind_p, payload) = if cell.mb().worker == self.rt.worker {
             (to_portable(&kind)?, to_portable(&payload)?)
         } else {
             (self.portable_for_worker(&kind)?, self.portable_for_worker(&payload)?)
@@ -225,7 +225,7 @@ impl Vm {
         let args = self.spawn_args(&class, slot, argc, names)?;
         let opts = Options::parse(&self.stack[slot + 1 + argc])?;
         let node = self.node();
-        let worker = if opts.spread { node.pick_worker() } else { self.worker };
+        let worker = if opts.spread { node.pick_worker() } else { self.rt.worker };
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
         let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
@@ -249,9 +249,9 @@ impl Vm {
             }
             reg.by_id.insert(id, Arc::downgrade(&cell));
         }
-        let args = if worker == self.worker { to_portable_args(&args)? } else { self.portable_args_for_worker(&args)? };
+        let args = if worker == self.rt.worker { to_portable_args(&args)? } else { self.portable_args_for_worker(&args)? };
         let refs = self.actor_globals(&class);
-        if worker == self.worker {
+        if worker == self.rt.worker {
             let private = self.private_globals(&refs);
             let class = Value::Class(class);
             self.start_actor(cell.clone(), rx, class, args, opts, private)?;
@@ -339,12 +339,12 @@ static NEXT_PROMISE: AtomicU64 = AtomicU64::new(1);
 impl Vm {
     pub(crate) fn register_promise(&mut self, f: &Rc<FutureObj>) {
         let id = NEXT_PROMISE.fetch_add(1, Ordering::Relaxed);
-        f.promise.set((id, self.worker));
+        f.promise.set((id, self.rt.worker));
         self.remember_promise(id, f);
     }
 
     fn remember_promise(&self, id: u64, f: &Rc<FutureObj>) {
-        let mut map = self.promises.borrow_mut();
+        let mut map = self.rt.promises.borrow_mut();
         if map.len() >= 64 && map.len().is_power_of_two() {
             map.retain(|_, w| w.strong_count() > 0);
         }
@@ -353,15 +353,15 @@ impl Vm {
 
     /// The promise numbered `id` as seen on this worker.
     pub(crate) fn promise_copy(&self, id: u64, owner: usize) -> Rc<FutureObj> {
-        if let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) {
+        if let Some(f) = self.rt.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) {
             return f;
         }
         let f = FutureObj::new();
         f.promise.set((id, owner));
-        if owner != self.worker {
+        if owner != self.rt.worker {
             self.remember_promise(id, &f);
             if let Some(node) = self.rt_node() {
-                node.post(owner, WorkerMsg::Watch { id, worker: self.worker });
+                node.post(owner, WorkerMsg::Watch { id, worker: self.rt.worker });
             }
         }
         f
@@ -369,7 +369,7 @@ impl Vm {
 
     /// A message's arguments, with globals when they cross workers.
     fn args_for(&self, cell: &ActorCell, args: &[Value]) -> Result<Packet, Value> {
-        if cell.mb().worker == self.worker {
+        if cell.mb().worker == self.rt.worker {
             to_portable_args(args)
         } else {
             self.portable_args_for_worker(args)
@@ -391,7 +391,7 @@ impl Vm {
     /// watcher does not count as pending work: a copy nobody can complete
     /// still ends in a DeadlockError.
     pub(crate) fn watch_promise(&mut self, id: u64, worker: usize) {
-        let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
+        let Some(f) = self.rt.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
         let node = self.node();
         let watcher = self.spawn_helper(false, async move {
             let r = crate::vm::task::Awaiting(f).await;
@@ -416,7 +416,7 @@ impl Vm {
     }
 
     pub(crate) fn resolve_promise(&mut self, id: u64, result: Result<crate::vm::portable::Packet, crate::vm::portable::Packet>) {
-        let Some(f) = self.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
+        let Some(f) = self.rt.promises.borrow().get(&id).and_then(std::rc::Weak::upgrade) else { return };
         f.complete(self.from_portable_result(result));
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn spawn_task(vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> R
     // The body of an actor's async handler (its frame was the handler
     // task's only one): the actor loop awaits it, so its waits block the
     // actor. Other tasks of the actor run in the background.
-    let handler = vm.handler_task && vm.frames.is_empty();
+    let handler = vm.rt.handler_task && vm.frames.is_empty();
     if let (Some(a), false) = (&actor, handler) {
         a.track(&fut);
     }
@@ -54,17 +54,17 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
         let mut vm = rc.borrow_mut();
         let ex = vm.executor.get_or_insert_with(|| Rc::new(smol::LocalExecutor::new())).clone();
         vm.self_ref = Rc::downgrade(rc);
-        vm.exit_signal = Some(exit_fut.clone());
-        vm.main_waiting = None;
+        vm.rt.exit_signal = Some(exit_fut.clone());
+        vm.rt.main_waiting = None;
         (ex, vm.timers.clone())
     };
     {
         // Worker 0's message loop (actor starts and replies from other
         // workers) runs on the main thread's executor.
         let mut vm = rc.borrow_mut();
-        if vm.worker_loop.is_none() {
+        if vm.rt.worker_loop.is_none() {
             if let Some(rx) = vm.rt_node().and_then(|n| n.take_receiver(0)) {
-                vm.worker_loop = Some(ex.spawn(super::worker::worker_loop(rc.clone(), rx)));
+                vm.rt.worker_loop = Some(ex.spawn(super::worker::worker_loop(rc.clone(), rx)));
             }
         }
     }
@@ -87,7 +87,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
                 // Main waits on something no timer or task will ever complete:
                 // fail that future, so the error surfaces (catchable, with a
                 // trace) at main's `await`.
-                let waiting = rc.borrow_mut().main_waiting.take();
+                let waiting = rc.borrow_mut().rt.main_waiting.take();
                 match waiting {
                     Some(f) if !f.is_done() => {
                         f.complete(err("DeadlockError", "the program waits for a future that nothing will complete"));
@@ -102,7 +102,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
             if INTERRUPTIBLE.load(std::sync::atomic::Ordering::Relaxed) {
                 // Look at the Ctrl-C flag now and then while main waits.
                 if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                    let waker = rc.borrow_mut().main_waker.take();
+                    let waker = rc.borrow_mut().rt.main_waker.take();
                     if let Some(w) = waker {
                         w.wake();
                         continue;
@@ -118,7 +118,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Result<Value
         }
     });
     drop(main_task);
-    rc.borrow_mut().exit_signal = None;
+    rc.borrow_mut().rt.exit_signal = None;
     if exit_fut.is_done() {
         return Err(Value::None);
     }
@@ -208,8 +208,8 @@ impl Future for TaskRun {
         let group = this.actor.as_ref().map_or(0, |a| a.cell.key);
         if this.sliced {
             this.sliced = false;
-            vm.sliced_groups.retain(|g| *g != group);
-        } else if vm.sliced_groups.contains(&group) {
+            vm.rt.sliced_groups.retain(|g| *g != group);
+        } else if vm.rt.sliced_groups.contains(&group) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -240,9 +240,9 @@ impl Future for TaskRun {
         vm.task_fut = Some(Rc::downgrade(&this.fut));
         if let Some(a) = &this.actor {
             a.swap_globals(&mut vm);
-            vm.current_actor = Some(a.clone());
+            vm.rt.current_actor = Some(a.clone());
         }
-        vm.handler_task = this.handler;
+        vm.rt.handler_task = this.handler;
         vm.budget = TIME_SLICE;
         vm.preemptible = true;
         let stop = vm.run();
@@ -250,9 +250,9 @@ impl Future for TaskRun {
         vm.depth_limit = vm.max_depth;
         vm.task_fut = None;
         vm.preemptible = false;
-        vm.handler_task = false;
+        vm.rt.handler_task = false;
         if let Some(a) = &this.actor {
-            vm.current_actor = None;
+            vm.rt.current_actor = None;
             a.swap_globals(&mut vm);
         }
         vm.swap_task(&mut this.state);
@@ -262,7 +262,7 @@ impl Future for TaskRun {
             Stop::Yielded => {
                 // Time slice used up: let the other tasks of this worker run.
                 this.sliced = true;
-                vm.sliced_groups.push(group);
+                vm.rt.sliced_groups.push(group);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -271,7 +271,7 @@ impl Future for TaskRun {
                 return Poll::Pending;
             }
             Stop::Exit(code) => {
-                match &vm.exit_signal {
+                match &vm.rt.exit_signal {
                     Some(x) => {
                         x.complete(Ok(Value::None));
                     }
@@ -299,8 +299,8 @@ impl TaskRun {
         }
         f.park(cx.waker());
         if self.is_main {
-            vm.main_waiting = Some(f);
-            vm.main_waker = Some(cx.waker().clone());
+            vm.rt.main_waiting = Some(f);
+            vm.rt.main_waker = Some(cx.waker().clone());
         } else if let (true, Some(a), Some(n)) = (self.handler && f.target.get() != 0, &self.actor, vm.rt_node().cloned()) {
             // An actor waiting on another: a cycle of such waits can never
             // resolve, so the wait that closes one fails instead.

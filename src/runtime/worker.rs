@@ -73,7 +73,7 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
     while let Ok(msg) = rx.recv().await {
         let mut v = vm.borrow_mut();
         let node = v.node();
-        node.mark_busy(v.worker);
+        node.mark_busy(v.rt.worker);
         match msg {
             WorkerMsg::Start(s) => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -93,7 +93,7 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
             }
             WorkerMsg::Exit(code) => {
                 v.exit_code = Some(code);
-                if let Some(x) = &v.exit_signal {
+                if let Some(x) = &v.rt.exit_signal {
                     x.complete(Ok(crate::vm::Value::None));
                 }
             }
@@ -116,7 +116,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     vm.max_depth = node.max_depth;
     vm.library = node.library;
     attach(&mut vm, node.clone());
-    vm.worker = index;
+    vm.rt.worker = index;
     let ex = Rc::new(smol::LocalExecutor::new());
     vm.executor = Some(ex.clone());
     let timers = vm.timers.clone();

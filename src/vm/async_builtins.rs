@@ -161,7 +161,7 @@ pub fn future_method(vm: &mut Vm, f: &Rc<FutureObj>, name: &str, args: &[Value])
         _ => return err("TypeError", format!("future has no method `{name}`")),
     };
     let (id, owner) = f.promise.get();
-    if id != 0 && owner != vm.worker {
+    if id != 0 && owner != vm.rt.worker {
         // A copy of a promise owned by another worker: complete the original.
         vm.host("a promise")?.resolve_promise(vm, id, owner, &r)?;
     }

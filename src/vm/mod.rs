@@ -113,81 +113,104 @@ pub enum Exit {
 }
 
 pub struct Vm {
+    // The program: code, constants, modules, and where it came from.
     pub(crate) functions: Vec<Rc<Function>>,
     pub(crate) consts: Vec<Value>,
     pub(crate) raw_consts: Vec<Const>,
     pub(crate) modules: Vec<ModuleRt>,
+    pub sources: SourceMap,
+    /// The program, for worker threads (set by the driver and the REPL).
+    pub program: Option<std::sync::Arc<Verified>>,
+    /// The library modules `import` can find (see `native.rs`), and those
+    /// imported so far.
+    pub library: &'static [&'static native::LibraryModule],
+    pub(crate) native_modules: HashMap<String, Value>,
+    pub args: Vec<String>,
+
+    // The running task: registers, frames, handlers, and why it paused.
     pub(crate) stack: Vec<Value>,
     pub(crate) frames: Vec<Frame>,
     pub(crate) handlers: Vec<Handler>,
-    pub(crate) native_modules: HashMap<String, Value>,
-    /// The library modules `import` can find (see `native.rs`).
-    pub library: &'static [&'static native::LibraryModule],
-    pub sources: SourceMap,
-    pub args: Vec<String>,
+    /// Why the running task paused, if it did (see `Halt`).
+    pub(crate) halt: Option<Halt>,
+    /// An error to throw into the task as it resumes.
+    pub(crate) pending_throw: Option<Value>,
+    /// Set by `exit(code)`: every task stops.
+    pub(crate) exit_code: Option<i32>,
+
+    // Limits: call depth and time slices.
     pub max_depth: usize,
     /// Frames the running task may push: `max_depth` less the frames of the
-    /// tasks that wait for it (see `spawn_task`).
+    /// tasks that wait for it (see `runtime::task::spawn_task`).
     pub(crate) depth_limit: usize,
     /// The running task's depth below its own frames, and its future.
     pub(crate) task_depth: usize,
     pub(crate) task_fut: Option<std::rc::Weak<task::FutureObj>>,
+    /// Calls from native code (callbacks of `map`, `sort`...) on the Rust stack.
     pub(crate) native_depth: usize,
-    pub(crate) out: std::io::BufWriter<std::io::Stdout>,
-    pub(crate) rng: u64,
-    /// Set by `exit(code)`.
-    pub(crate) exit_code: Option<i32>,
-    /// Why the running task paused, if it did (see `Halt`).
-    pub(crate) halt: Option<Halt>,
-    /// While a program runs: the executor its tasks live on, and the VM's own
-    /// shared handle (for spawning tasks).
-    pub(crate) executor: Option<Rc<smol::LocalExecutor<'static>>>,
-    pub(crate) self_ref: std::rc::Weak<std::cell::RefCell<Vm>>,
-    pub(crate) exit_signal: Option<Rc<task::FutureObj>>,
-    /// The future the main task is suspended on (for deadlock reports).
-    pub(crate) main_waiting: Option<Rc<task::FutureObj>>,
-    /// The main task's waker while it waits (a Ctrl-C in the REPL wakes it).
-    pub(crate) main_waker: Option<std::task::Waker>,
-    /// Pending timers (`sleep`, `timeout`).
-    pub(crate) timers: Rc<std::cell::Cell<usize>>,
-    /// The program, for worker threads (set by the driver and the REPL).
-    pub program: Option<std::sync::Arc<Verified>>,
-    /// The process's actor runtime, and which of its workers this VM is.
-    pub host: Option<Rc<dyn host::Host>>,
-    pub(crate) worker: usize,
-    /// Asks awaiting their reply, by number.
-    pub(crate) pending: rustc_hash::FxHashMap<u64, Rc<task::FutureObj>>,
-    pub(crate) next_pending: u64,
-    /// The actor whose task is running, if any.
-    /// (The runtime's record of it; the VM does not look inside.)
-    pub(crate) current_actor: Option<Rc<dyn std::any::Any>>,
-    /// The running task is an actor's handler: its `ASYNC_BEGIN` runs inline.
-    pub(crate) handler_task: bool,
-    pub(crate) main_id: std::sync::Arc<str>,
-    pub(crate) main_seqs: rustc_hash::FxHashMap<u64, u64>,
-    pub(crate) worker_loop: Option<smol::Task<()>>,
-    /// Promises made here that may have been sent away, by number.
-    /// (Copies made here of promises owned by other workers are listed too,
-    /// so the owner's completion can reach them.)
-    pub(crate) promises: std::cell::RefCell<rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>>,
-    /// Per actor class: the globals its code can read (see `actors/reach.rs`).
-    /// An error to throw into the task as it resumes.
-    pub(crate) pending_throw: Option<Value>,
     /// Loop iterations left in the running task's time slice.
     pub(crate) budget: u32,
     /// The running task may be preempted (it runs under the scheduler).
     pub(crate) preemptible: bool,
-    /// Task groups (0 = main, else an actor's key) with a task paused
-    /// mid-slice: their other tasks wait until it continues.
-    pub(crate) sliced_groups: Vec<u64>,
-    /// Buffers of finished handler tasks, reused by the next handler.
-    pub(crate) spare_tasks: Vec<task::TaskState>,
+
+    // The executor tasks and timers run on (set while a program runs).
+    pub(crate) executor: Option<Rc<smol::LocalExecutor<'static>>>,
+    /// The VM's own shared handle (for tasks and helpers that call back in).
+    pub(crate) self_ref: std::rc::Weak<std::cell::RefCell<Vm>>,
+    /// Pending timers (`sleep`, `timeout`).
+    pub(crate) timers: Rc<std::cell::Cell<usize>>,
+
+    // The runtime: its interface, and what it keeps per VM.
+    pub host: Option<Rc<dyn host::Host>>,
+    pub(crate) rt: RuntimeSlots,
+
+    // Copying values between actors (see `reach.rs`, `portable.rs`).
+    /// Per actor class: the globals its code can read.
     pub(crate) reach_cache: rustc_hash::FxHashMap<usize, (Rc<Class>, GlobalRefs)>,
-    /// Per function: the globals it reads (see `actors/reach.rs`).
+    /// Per function: the globals it reads.
     pub(crate) func_reach: std::cell::RefCell<rustc_hash::FxHashMap<u32, GlobalRefs>>,
     /// Module-level values received with messages, to install before the
-    /// next task step (see `portable.rs`).
+    /// next task step.
     pub(crate) received_globals: std::cell::RefCell<Vec<(u32, u32, Value)>>,
+
+    // Program I/O and the `random` module's state.
+    pub(crate) out: std::io::BufWriter<std::io::Stdout>,
+    pub(crate) rng: u64,
+}
+
+/// What the runtime keeps on each VM (src/runtime reads and writes these;
+/// the VM itself does not).
+#[derive(Default)]
+pub(crate) struct RuntimeSlots {
+    /// Which of the node's workers this VM is.
+    pub worker: usize,
+    /// Asks awaiting their reply, by number.
+    pub pending: rustc_hash::FxHashMap<u64, Rc<task::FutureObj>>,
+    pub next_pending: u64,
+    /// The actor whose task is running, if any (the runtime's record).
+    pub current_actor: Option<Rc<dyn std::any::Any>>,
+    /// The running task is an actor's handler: its `ASYNC_BEGIN` runs inline.
+    pub handler_task: bool,
+    /// Main's sender id and per-actor sequence numbers.
+    pub main_id: std::sync::Arc<str>,
+    pub main_seqs: rustc_hash::FxHashMap<u64, u64>,
+    /// This worker's message loop.
+    pub worker_loop: Option<smol::Task<()>>,
+    /// Promises made here that may have been sent away, by number.
+    /// (Copies made here of promises owned by other workers are listed too,
+    /// so the owner's completion can reach them.)
+    pub promises: std::cell::RefCell<rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>>,
+    /// Buffers of finished handler tasks, reused by the next handler.
+    pub spare_tasks: Vec<task::TaskState>,
+    /// Task groups (0 = main, else an actor's key) with a task paused
+    /// mid-slice: their other tasks wait until it continues.
+    pub sliced_groups: Vec<u64>,
+    /// Completed by `exit()` to end the program's drive loop.
+    pub exit_signal: Option<Rc<task::FutureObj>>,
+    /// The future the main task is suspended on (for deadlock reports).
+    pub main_waiting: Option<Rc<task::FutureObj>>,
+    /// The main task's waker while it waits (a Ctrl-C in the REPL wakes it).
+    pub main_waker: Option<std::task::Waker>,
 }
 
 /// A stack trace shows a run of identical frames this many times, then a count.
@@ -230,29 +253,16 @@ impl Vm {
             halt: None,
             executor: None,
             self_ref: std::rc::Weak::new(),
-            exit_signal: None,
-            main_waiting: None,
-            main_waker: None,
             timers: Default::default(),
             program: None,
             host: None,
-            worker: 0,
-            pending: Default::default(),
-            next_pending: 1,
-            current_actor: None,
-            handler_task: false,
-            main_id: std::sync::Arc::from(host::MAIN_ID),
-            main_seqs: Default::default(),
-            worker_loop: None,
-            promises: Default::default(),
+            rt: RuntimeSlots { next_pending: 1, main_id: std::sync::Arc::from(host::MAIN_ID), ..Default::default() },
             reach_cache: Default::default(),
             func_reach: Default::default(),
             received_globals: Default::default(),
-            spare_tasks: Vec::new(),
             pending_throw: None,
             budget: u32::MAX,
             preemptible: false,
-            sliced_groups: Vec::new(),
         }
     }
 
