@@ -44,6 +44,12 @@ pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     r.map_err(|_| LAST.with(|l| l.borrow_mut().take()).unwrap_or_else(|| "a library panicked".to_string()))
 }
 
+/// Locks a mutex whose holder may have panicked: the panic was contained
+/// and reported, so the data is used as it stands.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::contain;
@@ -55,10 +61,4 @@ mod tests {
         assert!(e.starts_with("boom 7"), "{e}");
         assert_eq!(contain(|| 5), Ok(5));
     }
-}
-
-/// Locks a mutex whose holder may have panicked: the panic was contained
-/// and reported, so the data is used as it stands.
-pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -6,6 +6,9 @@
 use super::value::{Native, Value};
 use super::Vm;
 
+/// Rebuilds an object from the text it travelled as.
+pub type Revive = fn(&str) -> Result<Value, Value>;
+
 /// One library module, as `import NAME` finds it.
 pub struct LibraryModule {
     pub name: &'static str,
@@ -13,7 +16,7 @@ pub struct LibraryModule {
     pub constants: &'static [(&'static str, f64)],
     /// Rebuilds, on another worker, an object this module handed out, from
     /// the text its `NativeObject::portable` gave.
-    pub revive: Option<fn(&str) -> Result<Value, Value>>,
+    pub revive: Option<Revive>,
 }
 
 /// An object owned by a library module.
