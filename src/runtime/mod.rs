@@ -21,7 +21,6 @@ pub(crate) mod worker;
 
 pub use checkpoint::{CheckpointStore, MemoryStore};
 pub use task::{catch_interrupts, INTERRUPTED};
-pub use worker::{attach, node_of};
 
 use crate::bytecode::Verified;
 pub use crate::vm::host::{ActorCell, MAIN_ID};
@@ -416,6 +415,47 @@ pub fn default_workers() -> usize {
 
 pub(crate) fn now_secs() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// The runtime as one VM sees it: its node (`vm::host::Host`).
+pub struct Worker {
+    pub node: Arc<Node>,
+}
+
+/// Give `vm` the runtime of `node`.
+pub fn attach(vm: &mut crate::vm::Vm, node: Arc<Node>) {
+    vm.host = Some(std::rc::Rc::new(Worker { node }));
+}
+
+impl crate::vm::Vm {
+    /// The node of the runtime this VM is attached to.
+    pub(crate) fn rt_node(&self) -> Option<&Arc<Node>> {
+        let host: &dyn std::any::Any = self.host.as_deref()?;
+        host.downcast_ref::<Worker>().map(|w| &w.node)
+    }
+}
+
+/// The node a VM is attached to (the REPL updates its program).
+pub fn node_of(vm: &crate::vm::Vm) -> Option<Arc<Node>> {
+    vm.rt_node().cloned()
+}
+
+impl crate::vm::Vm {
+    /// This VM's node, created on first use with one worker when the driver
+    /// did not set one up (library use, tests).
+    pub(crate) fn node(&mut self) -> Arc<Node> {
+        if let Some(n) = self.rt_node() {
+            return n.clone();
+        }
+        let program = self.program.clone().unwrap_or_default();
+        let n = Node::new(1, program, self);
+        attach(self, n.clone());
+        n
+    }
+}
+
+pub(crate) fn stopped_error(cell: &ActorCell) -> Result<crate::vm::Value, crate::vm::Value> {
+    crate::vm::value::err("ActorStoppedError", format!("actor {} has stopped", cell.label()))
 }
 
 #[cfg(test)]

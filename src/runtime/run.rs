@@ -4,8 +4,7 @@
 //! the failing message is dropped, the state restored from the last
 //! checkpoint, and the asker's future fails after that has happened.
 
-use super::send::stopped_error;
-use super::task::TaskRun;
+use super::task::{TaskOwner, TaskRun};
 use super::*;
 use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
 use crate::vm::portable::{to_portable, Packet};
@@ -141,16 +140,21 @@ pub(crate) struct ActorCtx {
     since_checkpoint: Cell<u32>,
 }
 
-impl ActorCtx {
-    /// Make the actor's private globals current (and back again).
-    pub(crate) fn swap_globals(&self, vm: &mut Vm) {
+impl TaskOwner for ActorCtx {
+    fn cell(&self) -> &ActorCell {
+        &self.cell
+    }
+
+    fn swap_globals(&self, vm: &mut Vm) {
         for (m, s, v) in self.private.borrow_mut().iter_mut() {
             if let Some(g) = vm.modules.get_mut(*m as usize).and_then(|m| m.globals.get_mut(*s as usize)) {
                 std::mem::swap(g, v);
             }
         }
     }
+}
 
+impl ActorCtx {
     /// Remember a task a handler started (dropping finished ones).
     pub(crate) fn track(&self, f: &Rc<FutureObj>) {
         let mut t = self.tasks.borrow_mut();
@@ -368,7 +372,7 @@ impl Vm {
 async fn run_handler(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>, method: &str, args: Vec<Value>) -> Result<Value, Value> {
     let (state, is_async) = vm.borrow_mut().handler_state(ctx, method, args)?;
     let fut = FutureObj::new();
-    let mut run = TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone()), true);
+    let mut run = TaskRun::new(vm.clone(), state, fut.clone(), Some(ctx.clone() as Rc<dyn TaskOwner>), true);
     (&mut run).await;
     let exiting = vm.borrow().exit_code.is_some();
     if exiting {
@@ -640,4 +644,33 @@ mod tests {
             assert!(opts(&[bad]).is_err());
         }
     }
+}
+
+/// Start `state` as a new task of `vm` completing `fut`.
+#[inline(never)]
+pub(crate) fn spawn_task(vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
+    let (Some(ex), Some(rc)) = (vm.executor.clone(), vm.self_ref.upgrade()) else {
+        return err("Error", "async calls need the scheduler (internal: no executor)");
+    };
+    let actor = vm.actor_rc();
+    // The body of an actor's async handler (its frame was the handler
+    // task's only one): the actor loop awaits it, so its waits block the
+    // actor. Other tasks of the actor run in the background.
+    let handler = vm.rt.handler_task && vm.frames.is_empty();
+    if let (Some(a), false) = (&actor, handler) {
+        a.track(&fut);
+    }
+    // A task started while its creator runs adds to the creator's depth
+    // for as long as the creator lives (it usually awaits the new task),
+    // so `return await f(n + 1)` meets the same limit as plain calls.
+    let depth = vm.task_depth + vm.frames.len();
+    if depth >= vm.max_depth {
+        return err("StackOverflowError", format!("maximum call depth of {} exceeded (in a chain of async calls)", vm.max_depth));
+    }
+    let mut run = TaskRun::new(rc, state, fut.clone(), actor.map(|a| a as Rc<dyn TaskOwner>), handler);
+    run.depth = depth;
+    run.parent = vm.task_fut.clone();
+    let t = ex.spawn(run);
+    fut.set_task(t);
+    Ok(())
 }

@@ -13,18 +13,6 @@ use crate::vm::Vm;
 use std::rc::Rc;
 
 impl Vm {
-    /// This VM's node, created on first use with one worker when the driver
-    /// did not set one up (library use, tests).
-    pub(crate) fn node(&mut self) -> Arc<Node> {
-        if let Some(n) = self.rt_node() {
-            return n.clone();
-        }
-        let program = self.program.clone().unwrap_or_default();
-        let n = Node::new(1, program, self);
-        super::attach(self, n.clone());
-        n
-    }
-
     fn sender_id(&self) -> Arc<str> {
         match &self.actor() {
             Some(a) => a.cell.id_str.clone(),
@@ -324,10 +312,6 @@ fn bump(m: &mut FxHashMap<u64, u64>, to: u64) -> u64 {
     let n = m.entry(to).or_insert(0);
     *n += 1;
     *n
-}
-
-pub(crate) fn stopped_error(cell: &ActorCell) -> Result<Value, Value> {
-    err("ActorStoppedError", format!("actor {} has stopped", cell.label()))
 }
 
 /// Promises travel: the original stays with the worker that made it. A copy

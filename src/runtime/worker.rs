@@ -2,39 +2,23 @@
 //! `LocalExecutor`; values never cross threads, `Packet`s do. The main
 //! thread is worker 0 and runs the same message loop on its own executor.
 
+use super::task::{TaskRun, INTERRUPTED, INTERRUPTIBLE};
 use super::*;
 use crate::vm::host::Host;
 use crate::vm::task::{FutureObj, TaskState};
-use crate::vm::{Value, Vm};
+use crate::vm::value::err;
+use crate::vm::{Stop, Value, Vm};
 use std::cell::RefCell;
 use std::rc::Rc;
 
 type R = Result<Value, Value>;
 
-/// The runtime as one VM sees it: its node (`vm::host::Host`).
-pub struct Worker {
-    pub node: Arc<Node>,
-}
-
-/// Give `vm` the runtime of `node`.
-pub fn attach(vm: &mut Vm, node: Arc<Node>) {
-    vm.host = Some(Rc::new(Worker { node }));
-}
-
-impl Vm {
-    /// The node of the runtime this VM is attached to.
-    pub(crate) fn rt_node(&self) -> Option<&Arc<Node>> {
-        let host: &dyn std::any::Any = self.host.as_deref()?;
-        host.downcast_ref::<Worker>().map(|w| &w.node)
-    }
-}
-
 impl Host for Worker {
-    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> R {
-        super::task::drive(vm, main)
+    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> Stop {
+        drive(vm, main)
     }
     fn spawn_task(&self, vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
-        super::task::spawn_task(vm, state, fut)
+        super::run::spawn_task(vm, state, fut)
     }
     fn spawn_actor(&self, vm: &mut Vm, slot: usize, argc: usize, names: &[String]) -> R {
         vm.spawn_actor(slot, argc, names)
@@ -173,7 +157,87 @@ pub(crate) fn spin(ex: &smol::LocalExecutor<'_>) -> bool {
 
 const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(50);
 
-/// The node a VM is attached to (the REPL updates its program).
-pub fn node_of(vm: &Vm) -> Option<Arc<Node>> {
-    vm.rt_node().cloned()
+/// Drive a program's main task and every task it starts until main finishes,
+/// `exit()` is called, or nothing can run any more while main waits (then
+/// the future main waits for fails with a `DeadlockError`).
+pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
+    let main_fut = FutureObj::new();
+    let exit_fut = FutureObj::new();
+    let (ex, timers) = {
+        let mut vm = rc.borrow_mut();
+        let ex = vm.executor.get_or_insert_with(|| Rc::new(smol::LocalExecutor::new())).clone();
+        vm.self_ref = Rc::downgrade(rc);
+        vm.rt.exit_signal = Some(exit_fut.clone());
+        vm.rt.main_waiting = None;
+        (ex, vm.timers.clone())
+    };
+    {
+        // Worker 0's message loop (actor starts and replies from other
+        // workers) runs on the main thread's executor.
+        let mut vm = rc.borrow_mut();
+        if vm.rt.worker_loop.is_none() {
+            if let Some(rx) = vm.rt_node().and_then(|n| n.take_receiver(0)) {
+                vm.rt.worker_loop = Some(ex.spawn(worker_loop(rc.clone(), rx)));
+            }
+        }
+    }
+    let mut main_run = TaskRun::new(rc.clone(), main_state, main_fut.clone(), None, false);
+    main_run.is_main = true;
+    let main_task = ex.spawn(main_run);
+    smol::block_on(async {
+        loop {
+            while !main_fut.is_done() && !exit_fut.is_done() && ex.try_tick() {}
+            if main_fut.is_done() || exit_fut.is_done() {
+                break;
+            }
+            let threads = rc.borrow().rt_node().is_some_and(|n| n.has_threads());
+            if threads && spin(&ex) {
+                continue;
+            }
+            // Quiet, and (looked at after that) nothing queued here: a wake-up
+            // that reached this thread before the others went quiet is seen.
+            if timers.get() == 0 && rc.borrow().rt_node().is_none_or(|n| n.quiet()) && !ex.try_tick() {
+                // Main waits on something no timer or task will ever complete:
+                // fail that future, so the error surfaces (catchable, with a
+                // trace) at main's `await`.
+                let waiting = rc.borrow_mut().rt.main_waiting.take();
+                match waiting {
+                    Some(f) if !f.is_done() => {
+                        f.complete(err("DeadlockError", "the program waits for a future that nothing will complete"));
+                        continue;
+                    }
+                    _ => {
+                        main_fut.complete(err("DeadlockError", "the program waits for a future that nothing will complete"));
+                        break;
+                    }
+                }
+            }
+            if INTERRUPTIBLE.load(std::sync::atomic::Ordering::Relaxed) {
+                // Look at the Ctrl-C flag now and then while main waits.
+                if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                    let waker = rc.borrow_mut().rt.main_waker.take();
+                    if let Some(w) = waker {
+                        w.wake();
+                        continue;
+                    }
+                }
+                smol::future::or(ex.tick(), async {
+                    smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                })
+                .await;
+            } else {
+                ex.tick().await;
+            }
+        }
+    });
+    drop(main_task);
+    rc.borrow_mut().rt.exit_signal = None;
+    if exit_fut.is_done() {
+        return Stop::Exit(rc.borrow().exit_code.unwrap_or(0));
+    }
+    match main_fut.result() {
+        Some(Err(e)) => Stop::Threw(e),
+        Some(Ok(v)) => Stop::Finished(v),
+        None => Stop::Finished(Value::None),
+    }
 }

@@ -22,7 +22,7 @@ pub const MAIN_ID: &str = "main";
 pub trait Host: Any {
     /// Run a program's main task and every task it starts until main ends,
     /// `exit()` is called, or nothing can run any more (a deadlock).
-    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> R;
+    fn drive(&self, vm: &Rc<RefCell<Vm>>, main: TaskState) -> super::Stop;
     /// Start `state` as a task completing `fut` (an async call).
     fn spawn_task(&self, vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value>;
     /// `spawn Class(args) with {...}`: the class and arguments are in the

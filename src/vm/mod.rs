@@ -330,14 +330,20 @@ impl Vm {
             task::TaskState { frames: vec![Frame { closure, pc: 0, base, ret: 0, kind: FrameKind::Normal }], stack, handlers: Vec::new() }
         };
         let host = rc.borrow().host("running a program");
-        let r = host.and_then(|h| h.drive(rc, state));
+        let stop = match host {
+            Ok(h) => h.drive(rc, state),
+            Err(e) => Stop::Threw(e),
+        };
         let mut vm = rc.borrow_mut();
         vm.modules[module as usize].state = ModState::Done;
         let _ = vm.out.flush();
-        match r {
-            Ok(v) => Exit::Finished(v),
-            Err(_) if vm.exit_code.is_some() => Exit::ExitCode(vm.exit_code.unwrap_or(0)),
-            Err(e) => Exit::Error(e),
+        match stop {
+            Stop::Finished(v) => Exit::Finished(v),
+            Stop::Exit(code) => Exit::ExitCode(code),
+            Stop::Threw(_) if vm.exit_code.is_some() => Exit::ExitCode(vm.exit_code.unwrap_or(0)),
+            Stop::Threw(e) => Exit::Error(e),
+            // The drive loop runs main to its end.
+            Stop::Awaiting { .. } | Stop::Yielded => Exit::Finished(Value::None),
         }
     }
 
