@@ -119,23 +119,44 @@ impl Vm {
         // The index of the next instruction, for traces and for resuming.
         macro_rules! pc {
             () => {
-                (ip.offset_from(code) as usize)
+                // SAFETY: `ip` and `code` point into the same code vector.
+                (unsafe { ip.offset_from(code) } as usize)
             };
         }
         macro_rules! sync {
             () => {{
-                regs = self.stack.as_mut_ptr().add(base);
-                globals = self.modules[(&*closure).func.module as usize].globals.as_mut_ptr();
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
+                // SAFETY: `closure` is the current frame's (see above).
+                globals = self.modules[unsafe { &*closure }.func.module as usize].globals.as_mut_ptr();
             }};
         }
         macro_rules! r {
             ($x:expr) => {
-                (*regs.add($x as usize))
+                (*{
+                    let i = $x as usize;
+                    // SAFETY: a verified register operand of the current frame (see above).
+                    unsafe { &mut *regs.add(i) }
+                })
             };
+        }
+        macro_rules! cl {
+            () => {
+                // SAFETY: `closure` is the current frame's (see above).
+                unsafe { &*closure }
+            };
+        }
+        // A global of the current module, as `&mut Value`.
+        macro_rules! glob {
+            ($x:expr) => {{
+                let i = $x as usize;
+                // SAFETY: a verified global operand of the current module (see above).
+                unsafe { &mut *globals.add(i) }
+            }};
         }
         macro_rules! func {
             () => {
-                (&(*closure).func)
+                // SAFETY: `closure` is the current frame's (see above).
+                (&unsafe { &*closure }.func)
             };
         }
         macro_rules! binop {
@@ -162,7 +183,11 @@ impl Vm {
         }
         macro_rules! konst {
             ($c:expr) => {
-                (&*self.raw_consts.as_ptr().add($c as usize))
+                (&{
+                    let i = $c as usize;
+                    // SAFETY: a verified constant operand.
+                    unsafe { &*self.raw_consts.as_ptr().add(i) }
+                })
             };
         }
         // After popping a frame: drop its handlers and deliver `$v` to the
@@ -177,7 +202,7 @@ impl Vm {
                     self.stack[ret] = v.clone();
                     return Ok(v);
                 }
-                put(&mut *self.stack.as_mut_ptr().add(ret), v);
+                put(&mut self.stack[ret], v);
                 reload!();
             }};
         }
@@ -198,484 +223,485 @@ impl Vm {
         reload!();
 
         loop {
+            // SAFETY: `ip` is inside the code (see above).
             let ins = unsafe { *ip };
-            ip = unsafe { ip.add(1) };
-            unsafe {
-                match ins.op {
-                    Op::Nop => {}
-                    Op::Move => {
-                        let v = r!(ins.b).clone();
-                        put(&mut r!(ins.a), v);
+            ip = ip.wrapping_add(1);
+            match ins.op {
+                Op::Nop => {}
+                Op::Move => {
+                    let v = r!(ins.b).clone();
+                    put(&mut r!(ins.a), v);
+                }
+                Op::LoadK => put(&mut r!(ins.a), self.consts[ins.c as usize].clone()),
+                Op::LoadNone => put(&mut r!(ins.a), Value::None),
+                Op::LoadBool => put(&mut r!(ins.a), Value::Bool(ins.b != 0)),
+                Op::LoadInt => put(&mut r!(ins.a), Value::Int(ins.c as i32 as i64)),
+                Op::LoadGlobal => {
+                    let v = glob!(ins.c);
+                    if let Value::Undefined = v {
+                        let name = self.modules[func!().module as usize].global_names[ins.c as usize].clone();
+                        tri!(self, pc!(), err::<()>("NameError", format!("`{name}` is used before it is defined")));
                     }
-                    Op::LoadK => put(&mut r!(ins.a), self.consts[ins.c as usize].clone()),
-                    Op::LoadNone => put(&mut r!(ins.a), Value::None),
-                    Op::LoadBool => put(&mut r!(ins.a), Value::Bool(ins.b != 0)),
-                    Op::LoadInt => put(&mut r!(ins.a), Value::Int(ins.c as i32 as i64)),
-                    Op::LoadGlobal => {
-                        let v = &*globals.add(ins.c as usize);
-                        if let Value::Undefined = v {
-                            let name = self.modules[func!().module as usize].global_names[ins.c as usize].clone();
-                            tri!(self, pc!(), err::<()>("NameError", format!("`{name}` is used before it is defined")));
+                    put(&mut r!(ins.a), v.clone());
+                }
+                Op::StoreGlobal => {
+                    let v = r!(ins.a).clone();
+                    put(glob!(ins.c), v);
+                }
+                Op::LoadBuiltin => put(&mut r!(ins.a), Value::Native(&builtins::BUILTIN_FNS[ins.c as usize])),
+                Op::NewCell => {
+                    let v = std::mem::take(&mut r!(ins.a));
+                    put(&mut r!(ins.a), Value::Cell(Rc::new(RefCell::new(v))));
+                }
+                Op::LoadCell => {
+                    let v = match &r!(ins.b) {
+                        Value::Cell(c) => c.borrow().clone(),
+                        _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
+                    };
+                    if let Value::Undefined = v {
+                        tri!(self, pc!(), err::<()>("NameError", "a name is used before its definition"));
+                    }
+                    put(&mut r!(ins.a), v);
+                }
+                Op::StoreCell => {
+                    let v = r!(ins.b).clone();
+                    let track = gc::may_cycle(&v);
+                    match &r!(ins.a) {
+                        Value::Cell(c) => *c.borrow_mut() = v,
+                        _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
+                    }
+                    if track {
+                        gc::note_container(&r!(ins.a));
+                    }
+                }
+                Op::LoadUpval => {
+                    let v = cl!().upvals[ins.c as usize].borrow().clone();
+                    if let Value::Undefined = v {
+                        tri!(self, pc!(), err::<()>("NameError", "a captured name is used before its definition"));
+                    }
+                    put(&mut r!(ins.a), v);
+                }
+                Op::StoreUpval => {
+                    let v = r!(ins.a).clone();
+                    let track = gc::may_cycle(&v);
+                    let cell = &cl!().upvals[ins.c as usize];
+                    *cell.borrow_mut() = v;
+                    if track {
+                        gc::note_container(&Value::Cell(cell.clone()));
+                    }
+                }
+                Op::Closure
+                | Op::NewMap
+                | Op::NewRange
+                | Op::GetIndex2
+                | Op::Slice
+                | Op::GetField
+                | Op::SetField
+                | Op::IterInit
+                | Op::Concat
+                | Op::Format
+                | Op::Throw
+                | Op::MakeClass
+                | Op::CheckType
+                | Op::ImportNative
+                | Op::Spawn
+                | Op::Tell
+                | Op::MatMul => {
+                    // Rarer instructions run out of line, which keeps this loop's
+                    // hot state in machine registers.
+                    // (A send that filled a mailbox returns `Err` with the task
+                    // suspended: it resumes after this instruction.)
+                    let r = self.exec_cold(ins, base, cl!());
+                    tri!(self, pc!(), r);
+                    sync!();
+                }
+                Op::Add => arith!(ins, checked_add, +, ops::add),
+                Op::Sub => arith!(ins, checked_sub, -, ops::sub),
+                Op::Mul => arith!(ins, checked_mul, *, ops::mul),
+                Op::Div => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Float(x), Value::Float(y)) if *y != 0.0 => Value::Float(x / y),
+                        (Value::Int(x), Value::Int(y)) if *y != 0 => Value::Float(*x as f64 / *y as f64),
+                        (Value::Int(x), Value::Float(y)) if *y != 0.0 => Value::Float(*x as f64 / y),
+                        (Value::Float(x), Value::Int(y)) if *y != 0 => Value::Float(x / *y as f64),
+                        (x, y) => tri!(self, pc!(), ops::div(x, y)),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::FloorDiv => binop!(ins, ops::floor_div),
+                Op::Mod => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) if *y > 0 => Value::Int(x.rem_euclid(*y)),
+                        (x, y) => tri!(self, pc!(), ops::modulo(x, y)),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::Pow => binop!(ins, ops::pow),
+                Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
+                Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
+                Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),
+                Op::Shl => binop!(ins, |a, b| ops::int_op("<<", a, b)),
+                Op::Shr => binop!(ins, |a, b| ops::int_op(">>", a, b)),
+                Op::AddI | Op::AddIL => {
+                    // `x + k` or `k + x`: both orders agree except in error messages.
+                    let imm = ins.c as i32 as i64;
+                    let v = match &r!(ins.b) {
+                        Value::Int(x) => match x.checked_add(imm) {
+                            Some(s) => Value::Int(s),
+                            // `x - 1` compiles to `x + -1`: name the operator written.
+                            None => tri!(
+                                self,
+                                pc!(),
+                                err("OverflowError", if imm < 0 { "integer overflow in -" } else { "integer overflow in +" })
+                            ),
+                        },
+                        Value::Float(x) => Value::Float(x + imm as f64),
+                        x => {
+                            let k = Value::Int(imm);
+                            tri!(self, pc!(), if ins.op == Op::AddIL { ops::add(&k, x) } else { ops::add(x, &k) })
                         }
-                        put(&mut r!(ins.a), v.clone());
-                    }
-                    Op::StoreGlobal => {
-                        let v = r!(ins.a).clone();
-                        put(&mut *globals.add(ins.c as usize), v);
-                    }
-                    Op::LoadBuiltin => put(&mut r!(ins.a), Value::Native(&builtins::BUILTIN_FNS[ins.c as usize])),
-                    Op::NewCell => {
-                        let v = std::mem::take(&mut r!(ins.a));
-                        put(&mut r!(ins.a), Value::Cell(Rc::new(RefCell::new(v))));
-                    }
-                    Op::LoadCell => {
-                        let v = match &r!(ins.b) {
-                            Value::Cell(c) => c.borrow().clone(),
-                            _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
-                        };
-                        if let Value::Undefined = v {
-                            tri!(self, pc!(), err::<()>("NameError", "a name is used before its definition"));
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::Eq => {
+                    let v = fast_equal(&r!(ins.b), &r!(ins.c));
+                    put(&mut r!(ins.a), Value::Bool(v));
+                }
+                Op::Ne => {
+                    let v = !fast_equal(&r!(ins.b), &r!(ins.c));
+                    put(&mut r!(ins.a), Value::Bool(v));
+                }
+                Op::Lt => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => x < y,
+                        (Value::Float(x), Value::Float(y)) => x < y,
+                        (x, y) => tri!(self, pc!(), ops::less(x, y)),
+                    };
+                    put(&mut r!(ins.a), Value::Bool(v));
+                }
+                Op::Le => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::Int(x), Value::Int(y)) => x <= y,
+                        (Value::Float(x), Value::Float(y)) => x <= y,
+                        (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
+                    };
+                    put(&mut r!(ins.a), Value::Bool(v));
+                }
+                Op::In => {
+                    let v = tri!(self, pc!(), ops::contains(&r!(ins.c), &r!(ins.b)));
+                    put(&mut r!(ins.a), Value::Bool(v));
+                }
+                Op::Neg => {
+                    let v = tri!(self, pc!(), ops::neg(&r!(ins.b)));
+                    put(&mut r!(ins.a), v);
+                }
+                Op::BitNot => {
+                    let v = match &r!(ins.b) {
+                        Value::Int(x) => Value::Int(!x),
+                        x => tri!(self, pc!(), err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::Not => {
+                    let v = tri!(self, pc!(), self.truth(&r!(ins.b)));
+                    put(&mut r!(ins.a), Value::Bool(!v));
+                }
+                Op::Jump => {
+                    let target = code.wrapping_add(ins.c as usize);
+                    // A backward jump is a loop iteration: tasks share their
+                    // worker, so a long loop yields now and then.
+                    self.budget = self.budget.wrapping_sub((target < ip) as u32);
+                    ip = target;
+                    if self.budget == 0 {
+                        if self.preemptible && self.native_depth == 0 {
+                            self.save_pc(ins.c as usize);
+                            self.halt = Some(Halt::Yield);
+                            return Err(Value::None);
                         }
-                        put(&mut r!(ins.a), v);
+                        self.budget = u32::MAX;
                     }
-                    Op::StoreCell => {
-                        let v = r!(ins.b).clone();
-                        let track = gc::may_cycle(&v);
-                        match &r!(ins.a) {
-                            Value::Cell(c) => *c.borrow_mut() = v,
-                            _ => tri!(self, pc!(), err("TypeError", "internal: not a cell")),
-                        }
-                        if track {
-                            gc::note_container(&r!(ins.a));
-                        }
+                }
+                Op::JumpIfFalse => {
+                    let t = match &r!(ins.a) {
+                        Value::Bool(b) => *b,
+                        v => tri!(self, pc!(), self.truth(v)),
+                    };
+                    if !t {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::LoadUpval => {
-                        let v = (&*closure).upvals[ins.c as usize].borrow().clone();
-                        if let Value::Undefined = v {
-                            tri!(self, pc!(), err::<()>("NameError", "a captured name is used before its definition"));
-                        }
-                        put(&mut r!(ins.a), v);
+                }
+                Op::JumpIfTrue => {
+                    let t = match &r!(ins.a) {
+                        Value::Bool(b) => *b,
+                        v => tri!(self, pc!(), self.truth(v)),
+                    };
+                    if t {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::StoreUpval => {
-                        let v = r!(ins.a).clone();
-                        let track = gc::may_cycle(&v);
-                        let cell = &(&*closure).upvals[ins.c as usize];
-                        *cell.borrow_mut() = v;
-                        if track {
-                            gc::note_container(&Value::Cell(cell.clone()));
-                        }
+                }
+                Op::JumpIfNotLt => {
+                    let t = match (&r!(ins.a), &r!(ins.b)) {
+                        (Value::Int(x), Value::Int(y)) => x < y,
+                        (Value::Float(x), Value::Float(y)) => x < y,
+                        (x, y) => tri!(self, pc!(), ops::less(x, y)),
+                    };
+                    if !t {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::Closure
-                    | Op::NewMap
-                    | Op::NewRange
-                    | Op::GetIndex2
-                    | Op::Slice
-                    | Op::GetField
-                    | Op::SetField
-                    | Op::IterInit
-                    | Op::Concat
-                    | Op::Format
-                    | Op::Throw
-                    | Op::MakeClass
-                    | Op::CheckType
-                    | Op::ImportNative
-                    | Op::Spawn
-                    | Op::Tell
-                    | Op::MatMul => {
-                        // Rarer instructions run out of line, which keeps this loop's
-                        // hot state in machine registers.
-                        // (A send that filled a mailbox returns `Err` with the task
-                        // suspended: it resumes after this instruction.)
-                        let r = self.exec_cold(ins, base, &*closure);
-                        tri!(self, pc!(), r);
-                        sync!();
+                }
+                Op::JumpIfNotLe => {
+                    let t = match (&r!(ins.a), &r!(ins.b)) {
+                        (Value::Int(x), Value::Int(y)) => x <= y,
+                        (Value::Float(x), Value::Float(y)) => x <= y,
+                        (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
+                    };
+                    if !t {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::Add => arith!(ins, checked_add, +, ops::add),
-                    Op::Sub => arith!(ins, checked_sub, -, ops::sub),
-                    Op::Mul => arith!(ins, checked_mul, *, ops::mul),
-                    Op::Div => {
-                        let v = match (&r!(ins.b), &r!(ins.c)) {
-                            (Value::Float(x), Value::Float(y)) if *y != 0.0 => Value::Float(x / y),
-                            (Value::Int(x), Value::Int(y)) if *y != 0 => Value::Float(*x as f64 / *y as f64),
-                            (Value::Int(x), Value::Float(y)) if *y != 0.0 => Value::Float(*x as f64 / y),
-                            (Value::Float(x), Value::Int(y)) if *y != 0 => Value::Float(x / *y as f64),
-                            (x, y) => tri!(self, pc!(), ops::div(x, y)),
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::FloorDiv => binop!(ins, ops::floor_div),
-                    Op::Mod => {
-                        let v = match (&r!(ins.b), &r!(ins.c)) {
-                            (Value::Int(x), Value::Int(y)) if *y > 0 => Value::Int(x.rem_euclid(*y)),
-                            (x, y) => tri!(self, pc!(), ops::modulo(x, y)),
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::Pow => binop!(ins, ops::pow),
-                    Op::BitAnd => binop!(ins, |a, b| ops::int_op("&", a, b)),
-                    Op::BitOr => binop!(ins, |a, b| ops::int_op("|", a, b)),
-                    Op::BitXor => binop!(ins, |a, b| ops::int_op("^", a, b)),
-                    Op::Shl => binop!(ins, |a, b| ops::int_op("<<", a, b)),
-                    Op::Shr => binop!(ins, |a, b| ops::int_op(">>", a, b)),
-                    Op::AddI | Op::AddIL => {
-                        // `x + k` or `k + x`: both orders agree except in error messages.
-                        let imm = ins.c as i32 as i64;
-                        let v = match &r!(ins.b) {
-                            Value::Int(x) => match x.checked_add(imm) {
-                                Some(s) => Value::Int(s),
-                                // `x - 1` compiles to `x + -1`: name the operator written.
-                                None => tri!(
-                                    self,
-                                    pc!(),
-                                    err("OverflowError", if imm < 0 { "integer overflow in -" } else { "integer overflow in +" })
-                                ),
-                            },
-                            Value::Float(x) => Value::Float(x + imm as f64),
-                            x => {
-                                let k = Value::Int(imm);
-                                tri!(self, pc!(), if ins.op == Op::AddIL { ops::add(&k, x) } else { ops::add(x, &k) })
+                }
+                Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => {
+                    let k = ins.b as i16 as i64;
+                    let t = match &r!(ins.a) {
+                        Value::Int(x) => match ins.op {
+                            Op::JumpIfNotLtI => *x < k,
+                            Op::JumpIfNotLeI => *x <= k,
+                            Op::JumpIfNotGtI => *x > k,
+                            Op::JumpIfNotGeI => *x >= k,
+                            _ => *x == k,
+                        },
+                        x => {
+                            let k = Value::Int(k);
+                            match ins.op {
+                                Op::JumpIfNotLtI => tri!(self, pc!(), ops::less(x, &k)),
+                                Op::JumpIfNotLeI => tri!(self, pc!(), ops::less_eq(x, &k)),
+                                Op::JumpIfNotGtI => tri!(self, pc!(), ops::less(&k, x)),
+                                Op::JumpIfNotGeI => tri!(self, pc!(), ops::less_eq(&k, x)),
+                                _ => ops::equal(x, &k),
                             }
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::Eq => {
-                        let v = fast_equal(&r!(ins.b), &r!(ins.c));
-                        put(&mut r!(ins.a), Value::Bool(v));
-                    }
-                    Op::Ne => {
-                        let v = !fast_equal(&r!(ins.b), &r!(ins.c));
-                        put(&mut r!(ins.a), Value::Bool(v));
-                    }
-                    Op::Lt => {
-                        let v = match (&r!(ins.b), &r!(ins.c)) {
-                            (Value::Int(x), Value::Int(y)) => x < y,
-                            (Value::Float(x), Value::Float(y)) => x < y,
-                            (x, y) => tri!(self, pc!(), ops::less(x, y)),
-                        };
-                        put(&mut r!(ins.a), Value::Bool(v));
-                    }
-                    Op::Le => {
-                        let v = match (&r!(ins.b), &r!(ins.c)) {
-                            (Value::Int(x), Value::Int(y)) => x <= y,
-                            (Value::Float(x), Value::Float(y)) => x <= y,
-                            (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
-                        };
-                        put(&mut r!(ins.a), Value::Bool(v));
-                    }
-                    Op::In => {
-                        let v = tri!(self, pc!(), ops::contains(&r!(ins.c), &r!(ins.b)));
-                        put(&mut r!(ins.a), Value::Bool(v));
-                    }
-                    Op::Neg => {
-                        let v = tri!(self, pc!(), ops::neg(&r!(ins.b)));
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::BitNot => {
-                        let v = match &r!(ins.b) {
-                            Value::Int(x) => Value::Int(!x),
-                            x => tri!(self, pc!(), err("TypeError", format!("`~` needs an int, not {}", x.type_name()))),
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::Not => {
-                        let v = tri!(self, pc!(), self.truth(&r!(ins.b)));
-                        put(&mut r!(ins.a), Value::Bool(!v));
-                    }
-                    Op::Jump => {
-                        let target = code.add(ins.c as usize);
-                        // A backward jump is a loop iteration: tasks share their
-                        // worker, so a long loop yields now and then.
-                        self.budget = self.budget.wrapping_sub((target < ip) as u32);
-                        ip = target;
-                        if self.budget == 0 {
-                            if self.preemptible && self.native_depth == 0 {
-                                self.save_pc(ins.c as usize);
-                                self.halt = Some(Halt::Yield);
-                                return Err(Value::None);
-                            }
-                            self.budget = u32::MAX;
                         }
+                    };
+                    if !t {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::JumpIfFalse => {
-                        let t = match &r!(ins.a) {
-                            Value::Bool(b) => *b,
-                            v => tri!(self, pc!(), self.truth(v)),
-                        };
-                        if !t {
-                            ip = code.add(ins.c as usize);
-                        }
+                }
+                Op::JumpIfNotNone => {
+                    if !matches!(r!(ins.a), Value::None) {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::JumpIfTrue => {
-                        let t = match &r!(ins.a) {
-                            Value::Bool(b) => *b,
-                            v => tri!(self, pc!(), self.truth(v)),
-                        };
-                        if t {
-                            ip = code.add(ins.c as usize);
-                        }
+                }
+                Op::JumpIfNone => {
+                    if matches!(r!(ins.a), Value::None) {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::JumpIfNotLt => {
-                        let t = match (&r!(ins.a), &r!(ins.b)) {
-                            (Value::Int(x), Value::Int(y)) => x < y,
-                            (Value::Float(x), Value::Float(y)) => x < y,
-                            (x, y) => tri!(self, pc!(), ops::less(x, y)),
-                        };
-                        if !t {
-                            ip = code.add(ins.c as usize);
-                        }
+                }
+                Op::JumpIfNotEq => {
+                    if !fast_equal(&r!(ins.a), &r!(ins.b)) {
+                        ip = code.wrapping_add(ins.c as usize);
                     }
-                    Op::JumpIfNotLe => {
-                        let t = match (&r!(ins.a), &r!(ins.b)) {
-                            (Value::Int(x), Value::Int(y)) => x <= y,
-                            (Value::Float(x), Value::Float(y)) => x <= y,
-                            (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
-                        };
-                        if !t {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::JumpIfNotLtI | Op::JumpIfNotLeI | Op::JumpIfNotGtI | Op::JumpIfNotGeI | Op::JumpIfNotEqI => {
-                        let k = ins.b as i16 as i64;
-                        let t = match &r!(ins.a) {
-                            Value::Int(x) => match ins.op {
-                                Op::JumpIfNotLtI => *x < k,
-                                Op::JumpIfNotLeI => *x <= k,
-                                Op::JumpIfNotGtI => *x > k,
-                                Op::JumpIfNotGeI => *x >= k,
-                                _ => *x == k,
-                            },
-                            x => {
-                                let k = Value::Int(k);
-                                match ins.op {
-                                    Op::JumpIfNotLtI => tri!(self, pc!(), ops::less(x, &k)),
-                                    Op::JumpIfNotLeI => tri!(self, pc!(), ops::less_eq(x, &k)),
-                                    Op::JumpIfNotGtI => tri!(self, pc!(), ops::less(&k, x)),
-                                    Op::JumpIfNotGeI => tri!(self, pc!(), ops::less_eq(&k, x)),
-                                    _ => ops::equal(x, &k),
-                                }
-                            }
-                        };
-                        if !t {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::JumpIfNotNone => {
-                        if !matches!(r!(ins.a), Value::None) {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::JumpIfNone => {
-                        if matches!(r!(ins.a), Value::None) {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::JumpIfNotEq => {
-                        if !fast_equal(&r!(ins.a), &r!(ins.b)) {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::Call => {
-                        // Fast path: a plain function given exactly its parameters.
-                        if let Value::Func(c) = &r!(ins.a) {
-                            if c.plain_arity == ins.b && self.frames.len() < self.depth_limit {
-                                let callee_base = base + ins.a as usize + 1;
-                                let need = callee_base + c.num_regs as usize + 1;
-                                // The callee slot will receive the result, so the
-                                // frame takes the closure from it instead of cloning.
+                }
+                Op::Call => {
+                    // Fast path: a plain function given exactly its parameters.
+                    if let Value::Func(c) = &r!(ins.a) {
+                        if c.plain_arity == ins.b && self.frames.len() < self.depth_limit {
+                            let callee_base = base + ins.a as usize + 1;
+                            let need = callee_base + c.num_regs as usize + 1;
+                            // The callee slot will receive the result, so the
+                            // frame takes the closure from it instead of cloning.
+                            // SAFETY: `c` is register `a` (verified), read once and
+                            // overwritten at once without a drop: ownership moves.
+                            let c = unsafe {
                                 let c = std::ptr::read(c as *const Rc<Closure>);
                                 std::ptr::write(regs.add(ins.a as usize), Value::None);
-                                if self.stack.len() < need {
-                                    self.stack.resize(need.max(self.stack.len() * 2), Value::None);
-                                }
-                                self.enter(c, callee_base, pc!());
-                                reload!();
-                                continue;
+                                c
+                            };
+                            if self.stack.len() < need {
+                                self.stack.resize(need.max(self.stack.len() * 2), Value::None);
                             }
-                        }
-                        self.save_pc(pc!());
-                        let outcome = self.setup_call(base + ins.a as usize, ins.b as usize, None);
-                        after_call!(outcome);
-                    }
-                    Op::CallKw | Op::CallMethod | Op::SuperCall => {
-                        // The commonest library methods, without argument lists.
-                        if ins.op == Op::CallMethod {
-                            if let Const::Str(name) = konst!(ins.c) {
-                                match (&r!(ins.a), name.as_str(), ins.b) {
-                                    (Value::List(l), "append", 1) => {
-                                        let v = take(&mut r!(ins.a as usize + 1));
-                                        methods::list_append(&r!(ins.a), l, v);
-                                        put(&mut r!(ins.a), Value::None);
-                                        continue;
-                                    }
-                                    (Value::Map(m), "get", 2) => {
-                                        if let Ok(k) = r!(ins.a as usize + 1).to_key() {
-                                            let found = m.borrow().get(&k).cloned();
-                                            let v = match found {
-                                                Some(v) => v,
-                                                None => take(&mut r!(ins.a as usize + 2)),
-                                            };
-                                            put(&mut r!(ins.a), v);
-                                            continue;
-                                        }
-                                    }
-                                    _ => {}
-                                }
-                            }
-                        }
-                        self.save_pc(pc!());
-                        let slot = base + ins.a as usize;
-                        let outcome = match (ins.op, konst!(ins.c)) {
-                            (Op::CallKw, Const::Names(names)) => self.setup_call(slot, ins.b as usize, Some(names)),
-                            (Op::CallMethod, Const::Str(name)) => self.setup_method_call(slot, name, ins.b as usize, None),
-                            (Op::CallMethod, Const::MethodKw(name, names)) => {
-                                self.setup_method_call(slot, name, ins.b as usize, Some(names))
-                            }
-                            (Op::SuperCall, Const::Str(name)) => self.setup_super_call(&*closure, slot, name, ins.b as usize),
-                            _ => err("TypeError", "internal: call constant has the wrong kind"),
-                        };
-                        after_call!(outcome);
-                    }
-                    Op::Await => {
-                        let v = match &r!(ins.b) {
-                            Value::Future(f) => match f.result() {
-                                Some(Ok(v)) => v,
-                                Some(Err(e)) => tri!(self, pc!(), Err(e)),
-                                None => {
-                                    if self.native_depth > 0 {
-                                        tri!(
-                                            self,
-                                            pc!(),
-                                            err::<()>("Error", "cannot wait for a future inside a callback from a built-in function")
-                                        );
-                                    }
-                                    // Stop before this AWAIT, so it runs again on resume.
-                                    self.save_pc(pc!() - 1);
-                                    self.halt = Some(Halt::Await { fut: f.clone(), after: false });
-                                    return Err(Value::None);
-                                }
-                            },
-                            other => other.clone(),
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::AsyncBegin => {
-                        // The prologue of an async def has run in the caller; the body
-                        // becomes a task of its own and the caller gets its future.
-                        let f = self.frames.pop().expect("frame");
-                        let n = (&*closure).num_regs as usize;
-                        let mut stack = Vec::with_capacity(n + 2);
-                        stack.push(Value::None);
-                        for i in 0..n {
-                            stack.push(take(&mut r!(i)));
-                        }
-                        stack.push(Value::None);
-                        let frame = Frame { closure: f.closure, pc: pc!(), base: 1, ret: 0, kind: FrameKind::Normal };
-                        let fut = task::FutureObj::new();
-                        let state = task::TaskState { frames: vec![frame], stack, handlers: Vec::new() };
-                        tri!(self, pc!(), self.host("an async call").and_then(|h| h.spawn_task(self, state, fut.clone())));
-                        return_to_caller!(f.ret, Value::Future(fut));
-                    }
-                    Op::Return | Op::ReturnNone | Op::AsyncEnd => {
-                        let v = if ins.op != Op::ReturnNone { take(&mut r!(ins.a)) } else { Value::None };
-                        let f = self.frames.pop().expect("frame");
-                        let v = match f.kind {
-                            FrameKind::Normal => v,
-                            FrameKind::Init => r!(0).clone(),
-                            FrameKind::ModuleInit(m) => {
-                                self.modules[m as usize].state = ModState::Done;
-                                Value::Module(self.modules[m as usize].obj.clone())
-                            }
-                        };
-                        let ret = f.ret;
-                        drop(f);
-                        return_to_caller!(ret, v);
-                    }
-                    Op::NewList => {
-                        let v: ListVec =
-                            std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize).iter_mut().map(take).collect();
-                        put(&mut r!(ins.a), Value::list_from(v));
-                    }
-                    Op::GetIndex => {
-                        let v = match (&r!(ins.b), &r!(ins.c)) {
-                            (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => {
-                                l.borrow()[*i as usize].clone()
-                            }
-                            (o, i) => tri!(self, pc!(), ops::get_index(o, i)),
-                        };
-                        put(&mut r!(ins.a), v);
-                    }
-                    Op::SetIndex => {
-                        let v = r!(ins.c).clone();
-                        tri!(self, pc!(), ops::set_index(&r!(ins.a), &r!(ins.b), v));
-                    }
-                    Op::IterNext => {
-                        let next = match &r!(ins.a) {
-                            Value::Iter(it) => iter::next(&mut it.borrow_mut()),
-                            _ => None,
-                        };
-                        match next {
-                            Some(v) => put(&mut r!(ins.b), v),
-                            None => ip = code.add(ins.c as usize),
-                        }
-                    }
-                    Op::IterNext2 => {
-                        let next = match &r!(ins.a) {
-                            Value::Iter(it) => iter::next_pair(&mut it.borrow_mut()),
-                            _ => Ok(None),
-                        };
-                        match tri!(self, pc!(), next) {
-                            Some((k, v)) => {
-                                put(&mut r!(ins.b), k);
-                                put(&mut r!(ins.b as usize + 1), v);
-                            }
-                            None => ip = code.add(ins.c as usize),
-                        }
-                    }
-                    Op::Unpack => {
-                        let list = match &r!(ins.a) {
-                            Value::List(l) => l.clone(),
-                            o => tri!(self, pc!(), err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
-                        };
-                        let items = list.borrow();
-                        if items.len() != ins.c as usize {
-                            let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
-                            drop(items);
-                            tri!(self, pc!(), err::<()>("TypeError", m));
+                            self.enter(c, callee_base, pc!());
+                            reload!();
                             continue;
                         }
-                        for (i, v) in items.iter().enumerate() {
-                            put(&mut r!(ins.b as usize + i), v.clone());
-                        }
                     }
-                    Op::TryBegin => {
-                        let frame = self.frames.len() - 1;
-                        self.handlers.push(Handler { frame, pc: ins.c as usize, reg: ins.a });
-                    }
-                    Op::TryEnd => {
-                        self.handlers.pop();
-                    }
-                    Op::ArgGiven => {
-                        if !matches!(r!(ins.a), Value::Undefined) {
-                            ip = code.add(ins.c as usize);
-                        }
-                    }
-                    Op::Import => {
-                        let m = ins.c as usize;
-                        match self.modules[m].state {
-                            ModState::Done | ModState::Running => put(&mut r!(ins.a), Value::Module(self.modules[m].obj.clone())),
-                            ModState::NotRun => {
-                                self.save_pc(pc!());
-                                self.modules[m].state = ModState::Running;
-                                let main = self.find_module_main(m);
-                                let f = self.functions[main].clone();
-                                let c = Rc::new(Closure::new(f, main as u32, vec![]));
-                                tri!(
-                                    self,
-                                    pc!(),
-                                    self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32))
-                                );
-                                reload!();
+                    self.save_pc(pc!());
+                    let outcome = self.setup_call(base + ins.a as usize, ins.b as usize, None);
+                    after_call!(outcome);
+                }
+                Op::CallKw | Op::CallMethod | Op::SuperCall => {
+                    // The commonest library methods, without argument lists.
+                    if ins.op == Op::CallMethod {
+                        if let Const::Str(name) = konst!(ins.c) {
+                            match (&r!(ins.a), name.as_str(), ins.b) {
+                                (Value::List(l), "append", 1) => {
+                                    let v = take(&mut r!(ins.a as usize + 1));
+                                    methods::list_append(&r!(ins.a), l, v);
+                                    put(&mut r!(ins.a), Value::None);
+                                    continue;
+                                }
+                                (Value::Map(m), "get", 2) => {
+                                    if let Ok(k) = r!(ins.a as usize + 1).to_key() {
+                                        let found = m.borrow().get(&k).cloned();
+                                        let v = match found {
+                                            Some(v) => v,
+                                            None => take(&mut r!(ins.a as usize + 2)),
+                                        };
+                                        put(&mut r!(ins.a), v);
+                                        continue;
+                                    }
+                                }
+                                _ => {}
                             }
+                        }
+                    }
+                    self.save_pc(pc!());
+                    let slot = base + ins.a as usize;
+                    let outcome = match (ins.op, konst!(ins.c)) {
+                        (Op::CallKw, Const::Names(names)) => self.setup_call(slot, ins.b as usize, Some(names)),
+                        (Op::CallMethod, Const::Str(name)) => self.setup_method_call(slot, name, ins.b as usize, None),
+                        (Op::CallMethod, Const::MethodKw(name, names)) => self.setup_method_call(slot, name, ins.b as usize, Some(names)),
+                        (Op::SuperCall, Const::Str(name)) => self.setup_super_call(cl!(), slot, name, ins.b as usize),
+                        _ => err("TypeError", "internal: call constant has the wrong kind"),
+                    };
+                    after_call!(outcome);
+                }
+                Op::Await => {
+                    let v = match &r!(ins.b) {
+                        Value::Future(f) => match f.result() {
+                            Some(Ok(v)) => v,
+                            Some(Err(e)) => tri!(self, pc!(), Err(e)),
+                            None => {
+                                if self.native_depth > 0 {
+                                    tri!(
+                                        self,
+                                        pc!(),
+                                        err::<()>("Error", "cannot wait for a future inside a callback from a built-in function")
+                                    );
+                                }
+                                // Stop before this AWAIT, so it runs again on resume.
+                                self.save_pc(pc!() - 1);
+                                self.halt = Some(Halt::Await { fut: f.clone(), after: false });
+                                return Err(Value::None);
+                            }
+                        },
+                        other => other.clone(),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::AsyncBegin => {
+                    // The prologue of an async def has run in the caller; the body
+                    // becomes a task of its own and the caller gets its future.
+                    let f = self.frames.pop().expect("frame");
+                    let n = cl!().num_regs as usize;
+                    let mut stack = Vec::with_capacity(n + 2);
+                    stack.push(Value::None);
+                    for i in 0..n {
+                        stack.push(take(&mut r!(i)));
+                    }
+                    stack.push(Value::None);
+                    let frame = Frame { closure: f.closure, pc: pc!(), base: 1, ret: 0, kind: FrameKind::Normal };
+                    let fut = task::FutureObj::new();
+                    let state = task::TaskState { frames: vec![frame], stack, handlers: Vec::new() };
+                    tri!(self, pc!(), self.host("an async call").and_then(|h| h.spawn_task(self, state, fut.clone())));
+                    return_to_caller!(f.ret, Value::Future(fut));
+                }
+                Op::Return | Op::ReturnNone | Op::AsyncEnd => {
+                    let v = if ins.op != Op::ReturnNone { take(&mut r!(ins.a)) } else { Value::None };
+                    let f = self.frames.pop().expect("frame");
+                    let v = match f.kind {
+                        FrameKind::Normal => v,
+                        FrameKind::Init => r!(0).clone(),
+                        FrameKind::ModuleInit(m) => {
+                            self.modules[m as usize].state = ModState::Done;
+                            Value::Module(self.modules[m as usize].obj.clone())
+                        }
+                    };
+                    let ret = f.ret;
+                    drop(f);
+                    return_to_caller!(ret, v);
+                }
+                Op::NewList => {
+                    // SAFETY: a verified register run of the current frame.
+                    let run = unsafe { std::slice::from_raw_parts_mut(regs.add(ins.b as usize), ins.c as usize) };
+                    let v: ListVec = run.iter_mut().map(take).collect();
+                    put(&mut r!(ins.a), Value::list_from(v));
+                }
+                Op::GetIndex => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
+                        (o, i) => tri!(self, pc!(), ops::get_index(o, i)),
+                    };
+                    put(&mut r!(ins.a), v);
+                }
+                Op::SetIndex => {
+                    let v = r!(ins.c).clone();
+                    tri!(self, pc!(), ops::set_index(&r!(ins.a), &r!(ins.b), v));
+                }
+                Op::IterNext => {
+                    let next = match &r!(ins.a) {
+                        Value::Iter(it) => iter::next(&mut it.borrow_mut()),
+                        _ => None,
+                    };
+                    match next {
+                        Some(v) => put(&mut r!(ins.b), v),
+                        None => ip = code.wrapping_add(ins.c as usize),
+                    }
+                }
+                Op::IterNext2 => {
+                    let next = match &r!(ins.a) {
+                        Value::Iter(it) => iter::next_pair(&mut it.borrow_mut()),
+                        _ => Ok(None),
+                    };
+                    match tri!(self, pc!(), next) {
+                        Some((k, v)) => {
+                            put(&mut r!(ins.b), k);
+                            put(&mut r!(ins.b as usize + 1), v);
+                        }
+                        None => ip = code.wrapping_add(ins.c as usize),
+                    }
+                }
+                Op::Unpack => {
+                    let list = match &r!(ins.a) {
+                        Value::List(l) => l.clone(),
+                        o => tri!(self, pc!(), err("TypeError", format!("cannot destructure {} (a list is needed)", o.type_name()))),
+                    };
+                    let items = list.borrow();
+                    if items.len() != ins.c as usize {
+                        let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
+                        drop(items);
+                        tri!(self, pc!(), err::<()>("TypeError", m));
+                        continue;
+                    }
+                    for (i, v) in items.iter().enumerate() {
+                        put(&mut r!(ins.b as usize + i), v.clone());
+                    }
+                }
+                Op::TryBegin => {
+                    let frame = self.frames.len() - 1;
+                    self.handlers.push(Handler { frame, pc: ins.c as usize, reg: ins.a });
+                }
+                Op::TryEnd => {
+                    self.handlers.pop();
+                }
+                Op::ArgGiven => {
+                    if !matches!(r!(ins.a), Value::Undefined) {
+                        ip = code.wrapping_add(ins.c as usize);
+                    }
+                }
+                Op::Import => {
+                    let m = ins.c as usize;
+                    match self.modules[m].state {
+                        ModState::Done | ModState::Running => put(&mut r!(ins.a), Value::Module(self.modules[m].obj.clone())),
+                        ModState::NotRun => {
+                            self.save_pc(pc!());
+                            self.modules[m].state = ModState::Running;
+                            let main = self.find_module_main(m);
+                            let f = self.functions[main].clone();
+                            let c = Rc::new(Closure::new(f, main as u32, vec![]));
+                            tri!(
+                                self,
+                                pc!(),
+                                self.push_frame(c, base + ins.a as usize + 1, base + ins.a as usize, FrameKind::ModuleInit(m as u32))
+                            );
+                            reload!();
                         }
                     }
                 }
