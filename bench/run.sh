@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 PEERS=${PEERS:-../shared/bench}
 cargo build --release -q
-NOODLE=./target/release/noodle
+NOODLE=${NOODLE:-./target/release/noodle}
 HAVE_LUA=$(command -v lua5.4 >/dev/null && echo 1 || echo 0)
 
 secs() { # command... -> wall seconds of one run

@@ -483,6 +483,16 @@ mod tests {
         assert_eq!(n.add_wait(7, 7, "A".into()), Err("A → A".to_string()));
     }
 
+    /// On one node the spreading strategies (`"balanced"`, `"round_robin"`,
+    /// `"spread"`) place actors round-robin over the workers, starting with
+    /// the ones main does not run on.
+    #[test]
+    fn spreading_visits_every_worker() {
+        let n = Node::new(3, Arc::default(), &crate::vm::Vm::new());
+        let picks: Vec<usize> = (0..6).map(|_| n.pick_worker()).collect();
+        assert_eq!(picks, [1, 2, 0, 1, 2, 0]);
+    }
+
     #[test]
     fn quiet_counts_messages_in_flight_and_busy_workers() {
         let n = Node::new(2, Arc::default(), &crate::vm::Vm::new());
