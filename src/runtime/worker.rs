@@ -196,7 +196,12 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
             }
             // Quiet, and (looked at after that) nothing queued here: a wake-up
             // that reached this thread before the others went quiet is seen.
-            if timers.get() == 0 && rc.borrow().rt_node().is_none_or(|n| n.quiet()) && !ex.try_tick() {
+            // If something was queued, it ran: look again rather than sleep,
+            // since no other thread will wake this one any more.
+            if timers.get() == 0 && rc.borrow().rt_node().is_none_or(|n| n.quiet()) {
+                if ex.try_tick() {
+                    continue;
+                }
                 // Main waits on something no timer or task will ever complete:
                 // fail that future, so the error surfaces (catchable, with a
                 // trace) at main's `await`.

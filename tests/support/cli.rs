@@ -308,7 +308,8 @@ print("still running")
 /// another worker, then an ask. Before the fix, "the program waits for a
 /// future that nothing will complete" came in about half the runs when two
 /// copies ran at once (a wake-up in flight was taken for quiet). Two copies
-/// at a time, five rounds, next to a busy thread.
+/// at a time, five rounds, next to two busy threads; then the deadlock
+/// program twenty times.
 fn quiescence_under_load() -> Result<(), Failed> {
     let s = Scratch::new("quiescence");
     let p = s.file(
@@ -316,7 +317,7 @@ fn quiescence_under_load() -> Result<(), Failed> {
         "actor Sink {\n    state n = 0\n    def put() { self.n += 1 }\n    def count() { return self.n }\n}\nlet s = spawn Sink() with {strategy: \"balanced\", mailbox: 1}\nfor i in range(30000) { send s.put() }\nprint(await s.count())\n",
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hogs: Vec<_> = (0..1)
+    let hogs: Vec<_> = (0..2)
         .map(|_| {
             let stop = stop.clone();
             std::thread::spawn(move || {
@@ -350,6 +351,27 @@ fn quiescence_under_load() -> Result<(), Failed> {
                     failure.get_or_insert(format!("round {round}: {code:?}: {err}"));
                 }
             }
+        }
+    }
+    // Main waiting on a promise held by an actor on another worker: the
+    // last worker going idle wakes main, which must look again rather than
+    // sleep (hung about 1 run in 12 on a busy machine before the fix).
+    let deadlock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("noodle-programs/actor_deadlock.nd");
+    for run in 0..20 {
+        if failure.is_some() {
+            break;
+        }
+        let mut c = match spawn_piped(&["run", "--workers", "2", &deadlock.to_string_lossy()]) {
+            Ok(c) => c,
+            Err(e) => {
+                failure = Some(format!("{e:?}"));
+                break;
+            }
+        };
+        let code = wait_bounded(&mut c, Duration::from_secs(20));
+        let _ = c.wait_with_output();
+        if !matches!(code, Ok(0)) {
+            failure = Some(format!("actor_deadlock run {run}: {code:?}"));
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
