@@ -459,7 +459,9 @@ fn open(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     }
 }
 
-static DB: &[Native] = &[Native { name: "open", f: open }];
+module_fns! { DB:
+    "open" => open,
+}
 
 const METHODS: &[&str] = &["put", "get", "delete", "scan", "transaction", "path"];
 

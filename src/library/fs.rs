@@ -149,13 +149,13 @@ fn remove(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     offload(vm, format!("cannot remove {name}"), move || std::fs::remove_file(&p).map(|_| Out::None))
 }
 
-static FS: &[Native] = &[
-    Native { name: "read", f: read },
-    Native { name: "write", f: write },
-    Native { name: "append", f: append },
-    Native { name: "exists", f: exists },
-    Native { name: "list_dir", f: list_dir },
-    Native { name: "remove", f: remove },
-];
+module_fns! { FS:
+    "read" => read,
+    "write" => write,
+    "append" => append,
+    "exists" => exists,
+    "list_dir" => list_dir,
+    "remove" => remove,
+}
 
 pub static MODULE: LibraryModule = LibraryModule { name: "fs", functions: FS, constants: &[], revive: None };

@@ -143,15 +143,15 @@ fn eig(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     Ok(Value::list(vec![diag_row(e.S()), value(e.U().to_owned())]))
 }
 
-static LINALG: &[Native] = &[
-    Native { name: "inv", f: inv },
-    Native { name: "det", f: det },
-    Native { name: "solve", f: solve },
-    Native { name: "norm", f: norm },
-    Native { name: "svd", f: svd },
-    Native { name: "qr", f: qr },
-    Native { name: "cholesky", f: cholesky },
-    Native { name: "eig", f: eig },
-];
+module_fns! { LINALG:
+    "inv" => inv,
+    "det" => det,
+    "solve" => solve,
+    "norm" => norm,
+    "svd" => svd,
+    "qr" => qr,
+    "cholesky" => cholesky,
+    "eig" => eig,
+}
 
 pub static MODULE: LibraryModule = LibraryModule { name: "linalg", functions: LINALG, constants: &[], revive: None };

@@ -56,11 +56,11 @@ fn argmax(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     Ok(Value::list(out))
 }
 
-static NN: &[Native] = &[
-    Native { name: "relu", f: relu },
-    Native { name: "sigmoid", f: sigmoid },
-    Native { name: "softmax", f: softmax },
-    Native { name: "argmax", f: argmax },
-];
+module_fns! { NN:
+    "relu" => relu,
+    "sigmoid" => sigmoid,
+    "softmax" => softmax,
+    "argmax" => argmax,
+}
 
 pub static MODULE: LibraryModule = LibraryModule { name: "nn", functions: NN, constants: &[], revive: None };
