@@ -591,6 +591,35 @@ impl Vm {
     }
 }
 
+/// Start `state` as a new task of `vm` completing `fut`.
+#[inline(never)]
+pub(crate) fn spawn_task(vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
+    let (Some(ex), Some(rc)) = (vm.executor.clone(), vm.self_ref.upgrade()) else {
+        return err("Error", "async calls need the scheduler (internal: no executor)");
+    };
+    let actor = vm.actor_rc();
+    // The body of an actor's async handler (its frame was the handler
+    // task's only one): the actor loop awaits it, so its waits block the
+    // actor. Other tasks of the actor run in the background.
+    let handler = vm.rt.handler_task && vm.frames.is_empty();
+    if let (Some(a), false) = (&actor, handler) {
+        a.track(&fut);
+    }
+    // A task started while its creator runs adds to the creator's depth
+    // for as long as the creator lives (it usually awaits the new task),
+    // so `return await f(n + 1)` meets the same limit as plain calls.
+    let depth = vm.task_depth + vm.frames.len();
+    if depth >= vm.max_depth {
+        return err("StackOverflowError", format!("maximum call depth of {} exceeded (in a chain of async calls)", vm.max_depth));
+    }
+    let mut run = TaskRun::new(rc, state, fut.clone(), actor.map(|a| a as Rc<dyn TaskOwner>), handler);
+    run.depth = depth;
+    run.parent = vm.task_fut.clone();
+    let t = ex.spawn(run);
+    fut.set_task(t);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,33 +673,4 @@ mod tests {
             assert!(opts(&[bad]).is_err());
         }
     }
-}
-
-/// Start `state` as a new task of `vm` completing `fut`.
-#[inline(never)]
-pub(crate) fn spawn_task(vm: &mut Vm, state: TaskState, fut: Rc<FutureObj>) -> Result<(), Value> {
-    let (Some(ex), Some(rc)) = (vm.executor.clone(), vm.self_ref.upgrade()) else {
-        return err("Error", "async calls need the scheduler (internal: no executor)");
-    };
-    let actor = vm.actor_rc();
-    // The body of an actor's async handler (its frame was the handler
-    // task's only one): the actor loop awaits it, so its waits block the
-    // actor. Other tasks of the actor run in the background.
-    let handler = vm.rt.handler_task && vm.frames.is_empty();
-    if let (Some(a), false) = (&actor, handler) {
-        a.track(&fut);
-    }
-    // A task started while its creator runs adds to the creator's depth
-    // for as long as the creator lives (it usually awaits the new task),
-    // so `return await f(n + 1)` meets the same limit as plain calls.
-    let depth = vm.task_depth + vm.frames.len();
-    if depth >= vm.max_depth {
-        return err("StackOverflowError", format!("maximum call depth of {} exceeded (in a chain of async calls)", vm.max_depth));
-    }
-    let mut run = TaskRun::new(rc, state, fut.clone(), actor.map(|a| a as Rc<dyn TaskOwner>), handler);
-    run.depth = depth;
-    run.parent = vm.task_fut.clone();
-    let t = ex.spawn(run);
-    fut.set_task(t);
-    Ok(())
 }
