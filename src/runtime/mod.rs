@@ -14,6 +14,7 @@
 //!   supervision; `worker.rs` the worker threads.
 
 mod checkpoint;
+pub mod durable;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;
