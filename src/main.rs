@@ -23,6 +23,23 @@ struct Cli {
     cmd: Option<Cmd>,
 }
 
+/// Where durable actors keep their records (runtime.md §7).
+#[derive(clap::Args)]
+struct DataOpts {
+    /// Directory for durable actors' records (default: .noodle, made on first need).
+    #[arg(long, value_name = "DIR", conflicts_with = "ephemeral")]
+    data: Option<PathBuf>,
+    /// Keep durable actors' records in memory only.
+    #[arg(long)]
+    ephemeral: bool,
+}
+
+impl DataOpts {
+    fn dir(self) -> Option<PathBuf> {
+        (!self.ephemeral).then(|| self.data.unwrap_or_else(|| PathBuf::from(".noodle")))
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a program (.nd source or .nbc bytecode). Noodle's options come
@@ -37,6 +54,8 @@ enum Cmd {
         /// Worker threads for actors (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        #[command(flatten)]
+        data: DataOpts,
     },
     /// Compile a program and its imports into one .nbc file.
     Build {
@@ -53,6 +72,8 @@ enum Cmd {
         /// Worker threads for actors (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        #[command(flatten)]
+        data: DataOpts,
     },
 }
 
@@ -107,13 +128,13 @@ fn main() -> ExitCode {
 
 fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
-        None => repl::run(None),
-        Some(Cmd::Repl { workers }) => repl::run(workers),
-        Some(Cmd::Run { program, max_depth, workers }) => {
+        None => repl::run(None, Some(PathBuf::from(".noodle"))),
+        Some(Cmd::Repl { workers, data }) => repl::run(workers, data.dir()),
+        Some(Cmd::Run { program, max_depth, workers, data }) => {
             let file = PathBuf::from(&program[0]);
             let args = program[1..].to_vec();
             match load(&file) {
-                Ok(p) => execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers),
+                Ok(p) => execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers, data.dir()),
                 Err(code) => code,
             }
         }
@@ -217,7 +238,7 @@ fn load(file: &Path) -> Result<Verified, ExitCode> {
     }
 }
 
-fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usize>) -> ExitCode {
+fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usize>, data: Option<PathBuf>) -> ExitCode {
     let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
     vm.library = noodle::library::MODULES;
@@ -225,7 +246,7 @@ fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usi
     vm.max_depth = max_depth.max(1);
     vm.load(&p);
     let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
-    let node = noodle::runtime::Node::new(workers, p.clone(), &vm);
+    let node = noodle::runtime::Node::with_data(workers, p.clone(), &vm, data);
     noodle::runtime::attach(&mut vm, node.clone());
     vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];

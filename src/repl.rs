@@ -55,11 +55,11 @@ impl Session {
         }
     }
 
-    fn new(workers: Option<usize>) -> Session {
+    fn new(workers: Option<usize>, data: Option<std::path::PathBuf>) -> Session {
         let mut vm = Vm::new();
         vm.library = noodle::library::MODULES;
         let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
-        let node = noodle::runtime::Node::new(workers, Default::default(), &vm);
+        let node = noodle::runtime::Node::with_data(workers, Default::default(), &vm, data);
         noodle::runtime::attach(&mut vm, node);
         Session {
             loader: Loader::default(),
@@ -130,8 +130,8 @@ impl Session {
     }
 }
 
-pub fn run(workers: Option<usize>) -> ExitCode {
-    let mut s = Session::new(workers);
+pub fn run(workers: Option<usize>, data: Option<std::path::PathBuf>) -> ExitCode {
+    let mut s = Session::new(workers, data);
     noodle::runtime::catch_interrupts();
     if !std::io::stdin().is_terminal() {
         // Piped input: like a script, exit 1 if any input failed.

@@ -30,7 +30,7 @@ fn run_accepted(bytes: &[u8]) -> Result<(), TestCaseError> {
     let path = std::env::temp_dir().join(format!("noodle-fuzz-{}-{}.nbc", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_noodle"))
-        .args(["run", "--workers", "1"])
+        .args(["run", "--ephemeral", "--workers", "1"])
         .arg(&path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

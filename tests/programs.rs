@@ -31,6 +31,10 @@ struct Expect {
     stderr: Vec<String>,
     workers: Option<String>,
     exit: Option<i32>,
+    /// `# runs: N`: run N times against one fresh data directory
+    /// (durable actors), checking each run's `# expect-run K:` lines.
+    runs: usize,
+    run_stdout: Vec<(usize, String)>,
 }
 
 fn parse_expect(src: &str) -> Expect {
@@ -43,6 +47,8 @@ fn parse_expect(src: &str) -> Expect {
         stderr: vec![],
         workers: None,
         exit: None,
+        runs: 1,
+        run_stdout: vec![],
     };
     for line in src.lines() {
         let Some(pos) = line.find("# ") else { continue };
@@ -59,6 +65,12 @@ fn parse_expect(src: &str) -> Expect {
             e.stderr.push(t.to_string());
         } else if let Some(t) = c.strip_prefix("expect-exit: ") {
             e.exit = t.trim().parse().ok();
+        } else if let Some(t) = c.strip_prefix("runs: ") {
+            e.runs = t.trim().parse().unwrap_or(1);
+        } else if let Some(t) = c.strip_prefix("expect-run ") {
+            if let Some((k, line)) = t.split_once(':') {
+                e.run_stdout.push((k.trim().parse().unwrap_or(0), line.strip_prefix(' ').unwrap_or(line).to_string()));
+            }
         } else if let Some(t) = c.strip_prefix("workers: ") {
             e.workers = Some(t.trim().to_string());
         } else if let Some(t) = c.strip_prefix("args: ") {
@@ -87,7 +99,12 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     let src = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let e = parse_expect(&src);
     let p = path.to_str().ok_or("path")?;
-    let mut argv = vec!["run"];
+    if e.runs > 1 {
+        return check_runs(path, &e);
+    }
+    // Durable actors keep their records in memory: no test leaves a
+    // `.noodle/` behind.
+    let mut argv = vec!["run", "--ephemeral"];
     if let Some(w) = &e.workers {
         argv.extend(["--workers", w.as_str()]);
     }
@@ -117,7 +134,7 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     if bcode != 0 {
         return Err(format!("build failed ({bcode}): {berr}").into());
     }
-    let mut argv = vec!["run"];
+    let mut argv = vec!["run", "--ephemeral"];
     if let Some(w) = &e.workers {
         argv.extend(["--workers", w.as_str()]);
     }
@@ -126,6 +143,40 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     let (out2, err2, code2) = run(&argv, &e.stdin);
     let _ = std::fs::remove_file(&nbc);
     compare(&e, &out2, &err2, code2, "nbc")
+}
+
+/// A program run several times against one data directory: odd runs from
+/// source, even runs from its `.nbc` (records made by one are read by the
+/// other), each checked against its `# expect-run K:` lines.
+fn check_runs(path: &Path, e: &Expect) -> Result<(), Failed> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("p");
+    let dir = std::env::temp_dir().join(format!("noodle-runs-{}-{stem}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let nbc = dir.join("p.nbc");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (p, data_s, nbc_s) = (path.to_str().ok_or("path")?, data.to_str().ok_or("path")?, nbc.to_str().ok_or("path")?);
+    let (_, berr, bcode) = run(&["build", p, "-o", nbc_s], "");
+    let mut result = if bcode == 0 { Ok(()) } else { Err(format!("build failed ({bcode}): {berr}").into()) };
+    for k in 1..=e.runs {
+        if result.is_err() {
+            break;
+        }
+        let target = if k % 2 == 1 { p } else { nbc_s };
+        let mut argv = vec!["run", "--data", data_s];
+        if let Some(w) = &e.workers {
+            argv.extend(["--workers", w.as_str()]);
+        }
+        argv.push(target);
+        let (out, err, code) = run(&argv, &e.stdin);
+        let want: Vec<&str> = e.run_stdout.iter().filter(|(r, _)| *r == k).map(|(_, l)| l.as_str()).collect();
+        if code != 0 || out.lines().collect::<Vec<_>>() != want {
+            result =
+                Err(format!("run {k} (exit {code}) differs\n--- expected\n{}\n--- got\n{out}\n--- stderr\n{err}", want.join("\n")).into());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn compare(e: &Expect, out: &str, err: &str, code: i32, how: &str) -> Result<(), Failed> {

@@ -15,6 +15,7 @@ pub const SPAWN_OPTIONS: &[(&str, &str)] = &[
     ("restart", "str"),
     ("max_restarts", "int"),
     ("mailbox", "int"),
+    ("durable", "bool"),
 ];
 
 /// `restart:` values.

@@ -21,7 +21,7 @@
 
 use crate::vm::args::{arity, kwarg};
 use crate::vm::native::{LibraryModule, NativeObject};
-use crate::vm::portable::{to_portable, Packet, Portable};
+use crate::vm::portable::{to_portable, Packet};
 use crate::vm::task::FutureObj;
 use crate::vm::value::*;
 use crate::vm::Vm;
@@ -269,37 +269,12 @@ fn decode_key(b: &[u8]) -> Value {
     }
 }
 
-/// Only plain data is stored: no functions, futures, actors or handles.
-fn storable(p: &Portable) -> Result<(), String> {
-    match p {
-        Portable::None
-        | Portable::Bool(_)
-        | Portable::Int(_)
-        | Portable::Float(_)
-        | Portable::Str(_)
-        | Portable::Range(..)
-        | Portable::Seen(_)
-        | Portable::Matrix(_) => Ok(()),
-        Portable::List(items) => items.iter().try_for_each(storable),
-        Portable::Map(entries) => entries.iter().try_for_each(|(_, v)| storable(v)),
-        Portable::Func { .. } | Portable::Builtin(_) | Portable::Bound { .. } | Portable::Cell(_) => Err("a function".into()),
-        Portable::Class { .. } | Portable::Instance { .. } => Err("a class instance (store a map instead)".into()),
-        Portable::Error { .. } => Err("an error".into()),
-        Portable::Actor(_) => Err("an actor reference".into()),
-        Portable::Promise { .. } => Err("a future".into()),
-        Portable::Module { .. } => Err("a module".into()),
-        Portable::Object { module, .. } => Err(format!("a {module} handle")),
-    }
-}
-
 fn encode_value(v: &Value) -> Result<Vec<u8>, Value> {
     let p = to_portable(v).map_err(|e| match e {
         Value::Error(eo) => Value::error("TypeError", format!("cannot store this value: {}", eo.message)),
         e => e,
     })?;
-    storable(&p.root)
-        .and_then(|_| p.cells.iter().try_for_each(storable))
-        .map_err(|what| Value::error("TypeError", format!("cannot store {what} in a database")))?;
+    p.plain_data().map_err(|what| Value::error("TypeError", format!("cannot store {what} in a database")))?;
     rmp_serde::to_vec(&p).map_err(|e| Value::error("TypeError", format!("cannot store this value: {e}")))
 }
 

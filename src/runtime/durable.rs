@@ -56,6 +56,9 @@ enum Job {
 pub struct Store {
     pub path: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
+    /// Held while the store is open: one process per data directory, so a
+    /// durable actor never runs in two at once.
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -63,6 +66,20 @@ impl Store {
     /// store another process holds open is an error naming the path.
     pub fn open(dir: &Path) -> Result<Store, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+        let lock_path = dir.join("lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!("data directory {} is in use by another noodle process", dir.display()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", lock_path.display())),
+        }
         let path = dir.join(FILE);
         let db = match contain(|| redb::Database::create(&path)) {
             Ok(Ok(db)) => db,
@@ -77,7 +94,7 @@ impl Store {
             .name("noodle-store".into())
             .spawn(move || owner(db, rx))
             .map_err(|e| format!("cannot start the store thread: {e}"))?;
-        Ok(Store { path, jobs: Mutex::new(tx) })
+        Ok(Store { path, jobs: Mutex::new(tx), _lock: lock_file })
     }
 
     fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
@@ -108,6 +125,38 @@ impl Store {
     /// Every name with its newest good record.
     pub fn list(&self) -> Result<Vec<(String, Record)>, String> {
         self.ask(Job::List)
+    }
+}
+
+/// A node's durable records: on disk, or in memory (`--ephemeral`).
+pub enum Records {
+    Disk(Store),
+    Memory(Mutex<rustc_hash::FxHashMap<String, Record>>),
+}
+
+impl Records {
+    pub fn load(&self, name: &str) -> Result<Loaded, String> {
+        match self {
+            Records::Disk(s) => s.load(name),
+            Records::Memory(m) => Ok(Loaded { record: lock(m).get(name).cloned(), warning: None }),
+        }
+    }
+
+    pub fn save(&self, batch: Vec<(String, Record)>) -> Result<(), String> {
+        match self {
+            Records::Disk(s) => s.save(batch),
+            Records::Memory(m) => {
+                lock(m).extend(batch);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn remove(&self, name: &str) -> Result<bool, String> {
+        match self {
+            Records::Disk(s) => s.remove(name),
+            Records::Memory(m) => Ok(lock(m).remove(name).is_some()),
+        }
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Mailbox {
     room_waiters: Mutex<Vec<usize>>,
     room_waiting: std::sync::atomic::AtomicUsize,
     pub stopped: AtomicBool,
+    /// Why the actor stopped, when asks should raise that rather than
+    /// `ActorStoppedError` (a failed restore): kind and message.
+    pub reason: Mutex<Option<(String, String)>>,
 }
 
 /// The mailbox behind an actor handle.
@@ -114,6 +117,7 @@ pub(crate) fn new_cell(
         room_waiters: Mutex::new(Vec::new()),
         room_waiting: Default::default(),
         stopped: AtomicBool::new(false),
+        reason: Mutex::new(None),
     };
     ActorCell { id, id_str: Arc::from(id.to_string()), name, class_name, handlers, key, port: Box::new(port) }
 }
@@ -192,6 +196,9 @@ pub enum WorkerMsg {
     /// A sender waiting for room here was woken (counted in flight until
     /// taken; see `ActorCell::make_room`).
     Wake,
+    /// Commit every durable actor of the worker, then say so (the program
+    /// is ending).
+    Commit(std::sync::mpsc::Sender<()>),
     Shutdown,
 }
 
@@ -230,11 +237,36 @@ pub struct Node {
     /// The library modules worker VMs can import.
     pub library: &'static [&'static crate::vm::native::LibraryModule],
     pub store: Box<dyn CheckpointStore>,
+    /// Where durable actors' records live: a data directory, or `None` for
+    /// memory only (`--ephemeral`). Opened on first need.
+    pub data: Option<std::path::PathBuf>,
+    records: std::sync::OnceLock<Result<durable::Records, String>>,
     pub dead_letters: AtomicU64,
 }
 
 impl Node {
+    /// A node whose durable records live in `data` (`None`: in memory).
+    pub fn with_data(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm, data: Option<std::path::PathBuf>) -> Arc<Node> {
+        let mut n = Node::build(workers, program, vm);
+        n.data = data;
+        Arc::new(n)
+    }
+
+    /// A node that keeps durable records in memory.
     pub fn new(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Arc<Node> {
+        Arc::new(Node::build(workers, program, vm))
+    }
+
+    /// The durable record store, opened (or made) on first use.
+    pub(crate) fn records(&self) -> Result<&durable::Records, String> {
+        let r = self.records.get_or_init(|| match &self.data {
+            Some(dir) => durable::Store::open(dir).map(durable::Records::Disk),
+            None => Ok(durable::Records::Memory(Default::default())),
+        });
+        r.as_ref().map_err(|e| e.clone())
+    }
+
+    fn build(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Node {
         let _ = crate::vm::host::ACTOR_BY_ID.set(actor_by_id);
         let (args, max_depth, library) = (vm.args.clone(), vm.max_depth, vm.library);
         let workers = workers.max(1);
@@ -245,7 +277,7 @@ impl Node {
             links.push(tx);
             receivers.push(Some(rx));
         }
-        Arc::new(Node {
+        Node {
             workers,
             links,
             receivers: Mutex::new(receivers),
@@ -262,8 +294,10 @@ impl Node {
             max_depth,
             library,
             store: Box::new(MemoryStore::default()),
+            data: None,
+            records: std::sync::OnceLock::new(),
             dead_letters: AtomicU64::new(0),
-        })
+        }
     }
 
     /// Worker 0 is the main thread; it takes its receiver once.
@@ -305,6 +339,11 @@ impl Node {
         if link.try_send(WorkerMsg::Wake).is_err() {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// The workers (other than main's) whose threads have started.
+    pub(crate) fn started_workers(&self) -> Vec<usize> {
+        lock(&self.threads).iter().enumerate().filter(|(i, t)| *i != 0 && t.is_some()).map(|(i, _)| i).collect()
     }
 
     fn ensure_thread(self: &Arc<Self>, worker: usize) {
@@ -456,6 +495,9 @@ impl crate::vm::Vm {
 }
 
 pub(crate) fn stopped_error(cell: &ActorCell) -> Result<crate::vm::Value, crate::vm::Value> {
+    if let Some((kind, message)) = lock(&cell.mb().reason).clone() {
+        return crate::vm::value::err(&kind, message);
+    }
     crate::vm::value::err("ActorStoppedError", format!("actor {} has stopped", cell.label()))
 }
 

@@ -44,6 +44,9 @@ pub struct Options {
     /// `"balanced"`/`"spread"`: round-robin over the workers; otherwise the
     /// spawner's own worker.
     pub spread: bool,
+    /// `durable: true`: the named actor's state outlives the process
+    /// (`durable.rs`).
+    pub durable: bool,
 }
 
 impl Options {
@@ -55,6 +58,7 @@ impl Options {
             max_restarts: 3,
             checkpoint_every: 0,
             spread: false,
+            durable: false,
         };
         let m = match v {
             Value::None => return Ok(o),
@@ -95,6 +99,10 @@ impl Options {
                     Value::Str(s) if STRATEGIES.contains(&s.as_str()) => o.spread = SPREADING_STRATEGIES.contains(&s.as_str()),
                     other => return err("ValueError", format!("unknown placement strategy {other:?}")),
                 },
+                "durable" => match v {
+                    Value::Bool(b) => o.durable = *b,
+                    other => return err("TypeError", format!("spawn option `durable` takes bool, not {}", other.type_name())),
+                },
                 "constraints" => {
                     if !matches!(v, Value::List(_)) {
                         return err("TypeError", format!("spawn option `constraints` takes list, not {}", v.type_name()));
@@ -105,6 +113,9 @@ impl Options {
                     return err("ValueError", format!("unknown spawn option `{other}` (the options are: {})", names.join(", ")));
                 }
             }
+        }
+        if o.durable && o.name.is_none() {
+            return err("ValueError", "a durable actor needs a name: spawn ... with {name: \"...\", durable: true}");
         }
         Ok(o)
     }
@@ -138,6 +149,8 @@ pub(crate) struct ActorCtx {
     opts: Options,
     restarts: Cell<u32>,
     since_checkpoint: Cell<u32>,
+    /// For a durable actor: bumped at every restore from its record.
+    generation: Cell<u64>,
 }
 
 impl TaskOwner for ActorCtx {
@@ -190,7 +203,73 @@ impl ActorCtx {
             e => e,
         })?;
         self.since_checkpoint.set(0);
-        vm.node().store.save(self.cell.id, p).map_err(|m| Value::error("IOError", m))
+        let node = vm.node();
+        if self.opts.durable {
+            self.commit(&node)?;
+        }
+        node.store.save(self.cell.id, p).map_err(|m| Value::error("IOError", m))
+    }
+
+    /// Write a durable actor's record: its state fields by name.
+    fn commit(&self, node: &Node) -> Result<(), Value> {
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
+        let name = self.cell.name.as_deref().unwrap_or_default();
+        let fields = self.inst.fields.borrow();
+        let mut out = Vec::with_capacity(meta.states.len());
+        for s in &meta.states {
+            let v = fields.get(s).cloned().unwrap_or(Value::None);
+            let p = to_portable(&v).map_err(|e| match &e {
+                Value::Error(eo) => eo.message.to_string(),
+                _ => "it cannot be stored".into(),
+            });
+            let p = p.and_then(|p| p.plain_data().map(|_| p).map_err(|what| format!("it holds {what}; durable state is plain data")));
+            let p = p.map_err(|why| {
+                Value::error("TypeError", format!("cannot checkpoint actor {}: state field `{s}`: {why}", self.cell.label()))
+            })?;
+            out.push((s.to_string(), p));
+        }
+        drop(fields);
+        let rec = super::durable::Record {
+            class: self.inst.class.name.to_string(),
+            generation: self.generation.get(),
+            fields: out,
+            marks: Vec::new(),
+            committed_at: now_secs(),
+        };
+        let records = node.records().map_err(|m| Value::error("IOError", m))?;
+        records
+            .save(vec![(name.to_string(), rec)])
+            .map_err(|m| Value::error("IOError", format!("cannot commit actor {}: {m}", self.cell.label())))
+    }
+
+    /// A durable actor starting: take its state from its newest record, if
+    /// there is one (`true`: `init` must not run). Fields the class gained
+    /// since keep their defaults; fields it lost are dropped.
+    fn resume(&self, vm: &mut Vm) -> Result<bool, Value> {
+        if !self.opts.durable {
+            return Ok(false);
+        }
+        let node = vm.node();
+        let name = self.cell.name.as_deref().unwrap_or_default();
+        let records = node.records().map_err(|m| Value::error("IOError", m))?;
+        let loaded = records.load(name).map_err(|m| Value::error("IOError", format!("cannot restore actor {}: {m}", self.cell.label())))?;
+        if let Some(w) = loaded.warning {
+            crate::ewriteln!("warning: {w}");
+        }
+        let Some(rec) = loaded.record else { return Ok(false) };
+        let class = &self.inst.class.name;
+        if rec.class != **class {
+            return err("ValueError", format!("the record of `{name}` belongs to class {}, not {class}", rec.class));
+        }
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(false) };
+        for (field, p) in &rec.fields {
+            if let Some(s) = meta.states.iter().find(|s| ***s == **field) {
+                let v = vm.from_portable(p)?;
+                self.inst.fields.borrow_mut().insert(s.clone(), v);
+            }
+        }
+        self.generation.set(rec.generation + 1);
+        Ok(true)
     }
 
     /// Put the state fields back as the last checkpoint has them.
@@ -240,10 +319,16 @@ impl Vm {
             opts,
             restarts: Cell::new(0),
             since_checkpoint: Cell::new(0),
+            generation: Cell::new(1),
         });
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "actors need the scheduler (internal: no executor)");
         };
+        if ctx.opts.durable {
+            let any: Rc<dyn std::any::Any> = ctx.clone();
+            self.rt.durable.retain(|w| w.strong_count() > 0);
+            self.rt.durable.push(Rc::downgrade(&any));
+        }
         let fut = actor_loop(vm, ctx, rx, args);
         if std::env::var("NOODLE_DEBUG_SIZES").is_ok() {
             crate::ewriteln!(
@@ -399,6 +484,19 @@ fn log_failure(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, what: &str, e: &Value) {
     crate::ewrite!("actor {} failed in {what}: {}", ctx.cell.label(), Vm::describe_error(e));
 }
 
+/// Commit every live durable actor of this VM (the end of the program).
+pub(crate) fn commit_durable(vm: &mut Vm) {
+    let live: Vec<Rc<ActorCtx>> = vm.rt.durable.iter().filter_map(|w| w.upgrade()).filter_map(|a| a.downcast::<ActorCtx>().ok()).collect();
+    for ctx in live {
+        if ctx.cell.mb().stopped.load(Ordering::Acquire) {
+            continue;
+        }
+        if let Err(e) = ctx.checkpoint(vm) {
+            crate::ewrite!("actor {} could not commit at the end of the program: {}", ctx.cell.label(), Vm::describe_error(&e));
+        }
+    }
+}
+
 /// Mark an actor stopped and forget its name.
 pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
     cell.mb().stopped.store(true, Ordering::Release);
@@ -416,10 +514,20 @@ pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
 async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::Receiver<Box<Envelope>>, args: Vec<Value>) {
     let node = vm.borrow_mut().node();
     let mut ok = run_handler(&vm, &ctx, crate::bytecode::tables::STATE_INIT, Vec::new()).await;
-    if ok.is_ok() && ctx.inst.class.find_method("init").is_some() {
-        ok = run_handler(&vm, &ctx, "init", args).await;
+    let resumed = ok.as_ref().map_err(|e| e.clone()).and_then(|_| ctx.resume(&mut vm.borrow_mut()));
+    match resumed {
+        Ok(false) if ctx.inst.class.find_method("init").is_some() => ok = run_handler(&vm, &ctx, "init", args).await,
+        Ok(_) => {}
+        Err(e) => {
+            // A failed restore: the actor stops, and its asks raise why.
+            *lock(&ctx.cell.mb().reason) = match &e {
+                Value::Error(eo) => Some((eo.kind.to_string(), eo.message.to_string())),
+                _ => None,
+            };
+            ok = Err(e);
+        }
     }
-    // The implicit checkpoint right after `init`.
+    // The implicit checkpoint right after `init` (or the restore).
     let ok = ok.and_then(|_| ctx.checkpoint(&mut vm.borrow_mut()));
     if let Err(e) = ok {
         log_failure(&vm, &ctx, "init", &e);
@@ -447,6 +555,12 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         } else if ctx.stop_requested.get() {
             ctx.stop_requested.set(false);
             keep_going = supervise(&vm, &ctx, true);
+            // `self.stop()` keeps a durable actor's record, with its last state.
+            if !keep_going && ctx.opts.durable {
+                if let Err(e) = ctx.checkpoint(&mut vm.borrow_mut()) {
+                    log_failure(&vm, &ctx, "stop", &e);
+                }
+            }
         } else if ctx.opts.checkpoint_every > 0 {
             let n = ctx.since_checkpoint.get() + 1;
             ctx.since_checkpoint.set(n);
@@ -645,6 +759,7 @@ mod tests {
                 "str" => Value::str("x"),
                 "int" => Value::Int(1),
                 "list" => Value::list(vec![]),
+                "bool" => Value::Bool(false),
                 other => panic!("unknown option type {other}"),
             };
             assert!(opts(&[(name, v)]).is_ok(), "the VM refuses option `{name}`");

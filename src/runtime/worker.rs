@@ -82,6 +82,11 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
                 }
             }
             WorkerMsg::Check => {}
+            WorkerMsg::Commit(done) => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                super::run::commit_durable(&mut v);
+                let _ = done.send(());
+            }
             WorkerMsg::Wake => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
             }
@@ -237,6 +242,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
     });
     drop(main_task);
     rc.borrow_mut().rt.exit_signal = None;
+    commit_everywhere(rc);
     if exit_fut.is_done() {
         return Stop::Exit(rc.borrow().exit_code.unwrap_or(0));
     }
@@ -244,5 +250,24 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
         Some(Err(e)) => Stop::Threw(e),
         Some(Ok(v)) => Stop::Finished(v),
         None => Stop::Finished(Value::None),
+    }
+}
+
+/// The program is ending (main finished, `exit()`, an uncaught error): every
+/// durable actor on every worker commits its state. A worker busy in a long
+/// turn gets a few seconds; after that its actors keep their last commit.
+fn commit_everywhere(rc: &Rc<RefCell<Vm>>) {
+    super::run::commit_durable(&mut rc.borrow_mut());
+    let Some(node) = rc.borrow().rt_node().cloned() else { return };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers = node.started_workers();
+    for &w in &workers {
+        node.post(w, WorkerMsg::Commit(tx.clone()));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for _ in &workers {
+        if rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_err() {
+            break;
+        }
     }
 }

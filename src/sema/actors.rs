@@ -58,6 +58,15 @@ impl<'a> Analyzer<'a> {
     /// Check a literal options map of `spawn A(...) with {...}`.
     pub(super) fn check_spawn_options(&mut self, o: &Expr) {
         let ExprKind::Map(entries) = &o.kind else { return };
+        let named = entries.iter().any(|(k, v)| matches!(k, MapKey::Str(s) if s == "name") && !matches!(v.kind, ExprKind::None));
+        let dynamic = entries.iter().any(|(k, _)| !matches!(k, MapKey::Str(_)));
+        if let Some((_, v)) =
+            entries.iter().find(|(k, v)| matches!(k, MapKey::Str(s) if s == "durable") && matches!(v.kind, ExprKind::Bool(true)))
+        {
+            if !named && !dynamic {
+                self.error("E0225", "a durable actor needs a name", v.span, "add `name: \"...\"` to the options");
+            }
+        }
         for (k, v) in entries {
             let MapKey::Str(key) = k else { continue };
             let Some((_, want)) = SPAWN_OPTIONS.iter().find(|(n, _)| n == key) else {

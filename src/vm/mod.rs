@@ -205,6 +205,9 @@ pub(crate) struct RuntimeSlots {
     /// Task groups (0 = main, else an actor's key) with a task paused
     /// mid-slice: their other tasks wait until it continues.
     pub sliced_groups: Vec<u64>,
+    /// The durable actors living on this VM (the runtime's records), for
+    /// the commit at the end of the program.
+    pub durable: Vec<std::rc::Weak<dyn std::any::Any>>,
     /// Completed by `exit()` to end the program's drive loop.
     pub exit_signal: Option<Rc<task::FutureObj>>,
     /// The future the main task is suspended on (for deadlock reports).

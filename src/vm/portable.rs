@@ -526,3 +526,35 @@ impl Decoder<'_> {
         })
     }
 }
+
+impl Packet {
+    /// Whether the value is plain data, which outlives the program that made
+    /// it (a `db` value, a durable actor's state): no functions, futures,
+    /// actors, instances or handles. The error names what is not.
+    pub fn plain_data(&self) -> Result<(), String> {
+        storable(&self.root).and_then(|_| self.cells.iter().try_for_each(storable))
+    }
+}
+
+/// Only plain data is stored: no functions, futures, actors or handles.
+fn storable(p: &Portable) -> Result<(), String> {
+    match p {
+        Portable::None
+        | Portable::Bool(_)
+        | Portable::Int(_)
+        | Portable::Float(_)
+        | Portable::Str(_)
+        | Portable::Range(..)
+        | Portable::Seen(_)
+        | Portable::Matrix(_) => Ok(()),
+        Portable::List(items) => items.iter().try_for_each(storable),
+        Portable::Map(entries) => entries.iter().try_for_each(|(_, v)| storable(v)),
+        Portable::Func { .. } | Portable::Builtin(_) | Portable::Bound { .. } | Portable::Cell(_) => Err("a function".into()),
+        Portable::Class { .. } | Portable::Instance { .. } => Err("a class instance (store a map instead)".into()),
+        Portable::Error { .. } => Err("an error".into()),
+        Portable::Actor(_) => Err("an actor reference".into()),
+        Portable::Promise { .. } => Err("a future".into()),
+        Portable::Module { .. } => Err("a module".into()),
+        Portable::Object { module, .. } => Err(format!("a {module} handle")),
+    }
+}

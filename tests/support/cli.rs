@@ -182,6 +182,7 @@ fn many_errors() -> Result<(), Failed> {
 pub fn trials() -> Vec<Trial> {
     vec![
         Trial::test("cli::closed_stderr", closed_stderr),
+        Trial::test("cli::durable_across_programs", durable_across_programs),
         Trial::test("cli::closed_stdout", closed_stdout),
         Trial::test("cli::args_after_path", args_after_path),
         Trial::test("cli::usage_errors", usage_errors),
@@ -473,6 +474,54 @@ fn cycles_memory_stays_flat() -> Result<(), Failed> {
     let (c2, m2) = peak_rss_kb(&["run", &big])?;
     if c1 != 0 || c2 != 0 || m2 > m1 * 3 / 2 + 4096 {
         return Err(format!("peak RSS {m1} KB for 10^5 iterations, {m2} KB for 10^6 (exit {c1}, {c2})").into());
+    }
+    Ok(())
+}
+
+/// Durable records between different programs and processes: a class that
+/// gained a field resumes with its default (a field it lost is dropped); a
+/// data directory that cannot be made is an IOError raised by the asks (exit
+/// 3); a second process on a data directory in use gets a clear error.
+fn durable_across_programs() -> Result<(), Failed> {
+    let s = Scratch::new("durable");
+    let data = s.0.join("data").to_string_lossy().into_owned();
+    let v1 = s.file(
+        "v1.nd",
+        "actor Acct {\n    state balance = 0\n    state old = \"gone\"\n    def add(n) { self.balance += n; self.checkpoint(); return self.balance }\n}\nlet a = spawn Acct() with {name: \"a\", durable: true}\nprint(await a.add(10))\n",
+    );
+    let v2 = s.file(
+        "v2.nd",
+        "actor Acct {\n    state balance = 0\n    state owner = \"nobody\"\n    def get() { return [self.balance, self.owner] }\n}\nlet a = spawn Acct() with {name: \"a\", durable: true}\nprint(await a.get())\nawait sleep(2500)\n",
+    );
+    let (out, err, code) = run(&["run", "--data", &data, &v1], "");
+    if out != "10\n" || code != 0 {
+        return Err(format!("v1: exit {code}\n{out}\n{err}").into());
+    }
+    // v2 holds the store for a while (its output comes at exit: a pipe is
+    // buffered); a second process meanwhile is refused.
+    let holder = spawn_piped(&["run", "--data", &data, &v2])?;
+    let lock_taken = s.0.join("data").join("lock");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) && std::fs::metadata(&lock_taken).map(|m| m.modified().ok()).ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (out2, err2, code2) = run(&["run", "--data", &data, &v1], "");
+    let mut holder = holder;
+    let held = wait_bounded(&mut holder, Duration::from_secs(20));
+    let line = holder.wait_with_output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    if line != "[10, \"nobody\"]\n" || !matches!(held, Ok(0)) {
+        return Err(format!("v2: {held:?} {line:?}").into());
+    }
+    if code2 != 3 || !err2.contains("IOError") || !err2.contains("in use by another noodle process") || !out2.is_empty() {
+        return Err(format!("second process: exit {code2}\n{out2}\n{err2}").into());
+    }
+    // A data directory that cannot be made (a file stands in the way).
+    let blocker = s.file("blocker", "x");
+    let bad = format!("{blocker}/sub");
+    let (out3, err3, code3) = run(&["run", "--data", &bad, &v1], "");
+    if code3 != 3 || !err3.contains("IOError: cannot create data directory") || !out3.is_empty() || err3.contains("panicked") {
+        return Err(format!("bad dir: exit {code3}\n{out3}\n{err3}").into());
     }
     Ok(())
 }
