@@ -39,3 +39,12 @@ macro_rules! owrite {
         let _ = write!(std::io::stdout(), $($t)*);
     }};
 }
+
+/// `println!` for the CLI that ignores a closed stdout (see `owrite!`).
+#[macro_export]
+macro_rules! owriteln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod repl;
+mod state;
 
 /// mimalloc: Noodle programs allocate many small lists, maps and strings;
 /// it is markedly faster than the system allocator for that pattern (bench/).
@@ -67,6 +68,14 @@ enum Cmd {
     Check { file: PathBuf },
     /// Print a readable listing of a .nbc file (or of a .nd file, compiled first).
     Disasm { file: PathBuf },
+    /// Durable actors' records: list them, show one, delete one.
+    State {
+        #[command(subcommand)]
+        action: StateCmd,
+        /// The data directory (default: .noodle).
+        #[arg(long, value_name = "DIR", global = true, default_value = ".noodle")]
+        data: PathBuf,
+    },
     /// Start the interactive session.
     Repl {
         /// Worker threads for actors (default: one per core).
@@ -75,6 +84,16 @@ enum Cmd {
         #[command(flatten)]
         data: DataOpts,
     },
+}
+
+#[derive(Subcommand)]
+enum StateCmd {
+    /// List the records: name, class, generation, size, last commit.
+    Ls,
+    /// Print one record's state fields as Noodle values.
+    Show { name: String },
+    /// Delete one record (the actor starts fresh next time).
+    Rm { name: String },
 }
 
 /// `--max-depth` and friends: a whole number of at least 1.
@@ -137,6 +156,14 @@ fn run_cli(cli: Cli) -> ExitCode {
                 Ok(p) => execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers, data.dir()),
                 Err(code) => code,
             }
+        }
+        Some(Cmd::State { action, data }) => {
+            let action = match action {
+                StateCmd::Ls => state::Action::List,
+                StateCmd::Show { name } => state::Action::Show(name),
+                StateCmd::Rm { name } => state::Action::Remove(name),
+            };
+            state::run(action, &data)
         }
         Some(Cmd::Build { file, output }) => {
             let Some(p) = compile(&file) else { return ExitCode::from(EXIT_COMPILE) };

@@ -35,6 +35,13 @@ pub struct Record {
     pub committed_at: f64,
 }
 
+impl Record {
+    /// Its size on disk, in bytes.
+    pub fn size(&self) -> usize {
+        encode(self).map_or(0, |b| b.len())
+    }
+}
+
 /// A record read back, and a warning when the newest was damaged and the
 /// previous one is returned instead.
 pub struct Loaded {
@@ -95,6 +102,18 @@ impl Store {
             .spawn(move || owner(db, rx))
             .map_err(|e| format!("cannot start the store thread: {e}"))?;
         Ok(Store { path, jobs: Mutex::new(tx), _lock: lock_file })
+    }
+
+    /// Open the store in `dir` only if it exists: a reader that creates
+    /// nothing (`noodle state`).
+    pub fn open_existing(dir: &Path) -> Result<Store, String> {
+        if !dir.is_dir() {
+            return Err(format!("no data directory {}", dir.display()));
+        }
+        if !dir.join(FILE).is_file() {
+            return Err(format!("no durable records in {} (it has no {FILE})", dir.display()));
+        }
+        Store::open(dir)
     }
 
     fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {

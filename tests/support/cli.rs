@@ -516,6 +516,30 @@ fn durable_across_programs() -> Result<(), Failed> {
     if code2 != 3 || !err2.contains("IOError") || !err2.contains("in use by another noodle process") || !out2.is_empty() {
         return Err(format!("second process: exit {code2}\n{out2}\n{err2}").into());
     }
+    // `noodle state` reads the records in place.
+    let (ls, _, c1) = run(&["state", "ls", "--data", &data], "");
+    let (show, _, c2) = run(&["state", "show", "a", "--data", &data], "");
+    if c1 != 0
+        || !ls.lines().nth(1).is_some_and(|l| l.split_whitespace().take(3).eq(["a", "Acct", "2"]))
+        || c2 != 0
+        || !show.starts_with("a: Acct (generation 2,")
+        || !show.ends_with("  balance = 10\n  owner = \"nobody\"\n")
+    {
+        return Err(format!("state ls/show:\n{ls}\n{show}").into());
+    }
+    let (_, _, c3) = run(&["state", "rm", "a", "--data", &data], "");
+    let (_, err4, c4) = run(&["state", "show", "a", "--data", &data], "");
+    let missing = s.0.join("missing").to_string_lossy().into_owned();
+    let (_, err5, c5) = run(&["state", "ls", "--data", &missing], "");
+    if c3 != 0
+        || c4 != 1
+        || !err4.contains("no durable actor named `a`")
+        || c5 != 1
+        || !err5.contains("no data directory")
+        || s.0.join("missing").exists()
+    {
+        return Err(format!("state rm/show/missing: {c3} {c4} {err4} {c5} {err5}").into());
+    }
     // A data directory that cannot be made (a file stands in the way).
     let blocker = s.file("blocker", "x");
     let bad = format!("{blocker}/sub");
