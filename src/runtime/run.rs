@@ -151,6 +151,8 @@ pub(crate) struct ActorCtx {
     since_checkpoint: Cell<u32>,
     /// For a durable actor: bumped at every restore from its record.
     generation: Cell<u64>,
+    /// `self.stop(forget: true)`: delete the record as the actor stops.
+    forget: Cell<bool>,
 }
 
 impl TaskOwner for ActorCtx {
@@ -242,6 +244,13 @@ impl ActorCtx {
             .map_err(|m| Value::error("IOError", format!("cannot commit actor {}: {m}", self.cell.label())))
     }
 
+    /// Delete a durable actor's record (`self.stop(forget: true)`).
+    fn forget_record(&self, node: &Node) -> Result<(), Value> {
+        let name = self.cell.name.as_deref().unwrap_or_default();
+        let records = node.records().map_err(|m| Value::error("IOError", m))?;
+        records.remove(name).map(|_| ()).map_err(|m| Value::error("IOError", format!("cannot forget actor {}: {m}", self.cell.label())))
+    }
+
     /// A durable actor starting: take its state from its newest record, if
     /// there is one (`true`: `init` must not run). Fields the class gained
     /// since keep their defaults; fields it lost are dropped.
@@ -320,6 +329,7 @@ impl Vm {
             restarts: Cell::new(0),
             since_checkpoint: Cell::new(0),
             generation: Cell::new(1),
+            forget: Cell::new(false),
         });
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "actors need the scheduler (internal: no executor)");
@@ -555,9 +565,11 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         } else if ctx.stop_requested.get() {
             ctx.stop_requested.set(false);
             keep_going = supervise(&vm, &ctx, true);
-            // `self.stop()` keeps a durable actor's record, with its last state.
+            // `self.stop()` keeps a durable actor's record, with its last
+            // state; `self.stop(forget: true)` deletes it.
             if !keep_going && ctx.opts.durable {
-                if let Err(e) = ctx.checkpoint(&mut vm.borrow_mut()) {
+                let r = if ctx.forget.get() { ctx.forget_record(&node) } else { ctx.checkpoint(&mut vm.borrow_mut()) };
+                if let Err(e) = r {
                     log_failure(&vm, &ctx, "stop", &e);
                 }
             }
@@ -689,16 +701,26 @@ impl Vm {
         }
     }
 
-    /// `self.stop()` and `self.checkpoint()` inside an actor.
-    pub(crate) fn actor_self_call(&mut self, name: &str, args: &[Value]) -> Result<Value, Value> {
+    /// `self.stop(forget: false)` and `self.checkpoint()` inside an actor.
+    pub(crate) fn actor_self_call(&mut self, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
         if !args.is_empty() {
-            return err("TypeError", format!("`{name}` takes no arguments"));
+            return err("TypeError", format!("`{name}` takes no positional arguments"));
         }
+        let allowed: &[&str] = if name == "stop" { &["forget"] } else { &[] };
+        let kw = crate::vm::args::kwarg(name, kw, allowed)?;
+        let forget = match kw.first().copied().flatten() {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return err("TypeError", format!("`forget` takes bool, not {}", other.type_name())),
+        };
         let Some(a) = self.actor_rc() else {
             return err("TypeError", format!("`{name}` is only available inside the actor"));
         };
         match name {
-            "stop" => a.stop_requested.set(true),
+            "stop" => {
+                a.stop_requested.set(true);
+                a.forget.set(forget);
+            }
             _ => a.checkpoint(self)?,
         }
         Ok(Value::None)

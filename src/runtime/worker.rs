@@ -38,8 +38,8 @@ impl Host for Worker {
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value> {
         vm.actor_self_field(name)
     }
-    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R {
-        vm.actor_self_call(name, args)
+    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> R {
+        vm.actor_self_call(name, args, kw)
     }
     fn send_promise(&self, vm: &mut Vm, f: &Rc<FutureObj>) {
         vm.register_promise(f)

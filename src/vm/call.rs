@@ -200,8 +200,8 @@ impl Vm {
                     return Ok(CallOutcome::Pushed);
                 }
                 if inst.class.actor.is_some() && matches!(name, "stop" | "checkpoint") {
-                    let (args, _) = self.take_args(slot, argc, names);
-                    self.stack[slot] = self.host(name)?.self_call(self, name, &args)?;
+                    let (args, kw) = self.take_args(slot, argc, names);
+                    self.stack[slot] = self.host(name)?.self_call(self, name, &args, &kw)?;
                     return Ok(CallOutcome::Done);
                 }
                 let field = inst.fields.borrow().get(name).cloned();

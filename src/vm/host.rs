@@ -38,8 +38,8 @@ pub trait Host: Any {
     fn lookup(&self, name: &str) -> Value;
     /// `self.id`, `self.name` inside an actor.
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value>;
-    /// `self.checkpoint()`, `self.stop()` inside an actor.
-    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value]) -> R;
+    /// `self.checkpoint()`, `self.stop(forget: false)` inside an actor.
+    fn self_call(&self, vm: &mut Vm, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> R;
     /// A `promise()` may travel to other workers: give it a number.
     fn send_promise(&self, vm: &mut Vm, f: &Rc<FutureObj>);
     /// The local copy of promise `id` owned by worker `owner`.
