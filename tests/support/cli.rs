@@ -500,12 +500,16 @@ fn durable_across_programs() -> Result<(), Failed> {
     // v2 holds the store for a while (its output comes at exit: a pipe is
     // buffered); a second process meanwhile is refused.
     let holder = spawn_piped(&["run", "--data", &data, &v2])?;
-    let lock_taken = s.0.join("data").join("lock");
+    // Wait (bounded) until the holder has the directory's lock.
+    let lock_path = s.0.join("data").join("lock");
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) && std::fs::metadata(&lock_taken).map(|m| m.modified().ok()).ok().flatten().is_none() {
+    while start.elapsed() < Duration::from_secs(10) {
+        let free = std::fs::File::open(&lock_path).is_ok_and(|f| f.try_lock().is_ok());
+        if !free {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
     let (out2, err2, code2) = run(&["run", "--data", &data, &v1], "");
     let mut holder = holder;
     let held = wait_bounded(&mut holder, Duration::from_secs(20));
