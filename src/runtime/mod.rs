@@ -15,6 +15,7 @@
 
 mod checkpoint;
 pub mod durable;
+mod persist;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;

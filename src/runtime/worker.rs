@@ -84,7 +84,7 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
             WorkerMsg::Check => {}
             WorkerMsg::Commit(done) => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
-                super::run::commit_durable(&mut v);
+                super::persist::commit_durable(&mut v);
                 let _ = done.send(());
             }
             WorkerMsg::Wake => {
@@ -257,7 +257,7 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
 /// durable actor on every worker commits its state. A worker busy in a long
 /// turn gets a few seconds; after that its actors keep their last commit.
 fn commit_everywhere(rc: &Rc<RefCell<Vm>>) {
-    super::run::commit_durable(&mut rc.borrow_mut());
+    super::persist::commit_durable(&mut rc.borrow_mut());
     let Some(node) = rc.borrow().rt_node().cloned() else { return };
     let (tx, rx) = std::sync::mpsc::channel();
     let workers = node.started_workers();
