@@ -16,7 +16,19 @@ pub const SPAWN_OPTIONS: &[(&str, &str)] = &[
     ("max_restarts", "int"),
     ("mailbox", "int"),
     ("durable", "bool"),
+    ("durability", "str"),
+    ("checkpoint_interval", "int"),
+    ("near", "actor"),
+    ("require_node", "str"),
+    ("avoid_node", "str"),
+    ("cpus", "int"),
+    ("memory", "int"),
+    ("gpus", "int"),
 ];
+
+/// `durability:` values (runtime.md §7): when a durable actor's state is
+/// committed.
+pub const DURABILITY_MODES: &[&str] = &["checkpoint", "turn"];
 
 /// `restart:` values.
 pub const RESTART_POLICIES: &[&str] = &["on_failure", "always", "never"];

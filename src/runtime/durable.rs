@@ -33,6 +33,18 @@ pub struct Record {
     pub marks: Vec<(String, u64)>,
     /// Seconds since the epoch when it was committed.
     pub committed_at: f64,
+    /// The run that committed it: marks of senders from other runs are
+    /// dropped at restore (senders are identified per run).
+    #[serde(default)]
+    pub run: String,
+    /// A hash of the program the actor's class came from (`noodle state`
+    /// shows it; a differing one means the code changed since).
+    #[serde(default)]
+    pub module: String,
+    /// The id of the actor that committed it: its marks count only for that
+    /// same actor restored (a new spawn numbers its messages afresh).
+    #[serde(default)]
+    pub actor: String,
 }
 
 impl Record {
@@ -51,10 +63,16 @@ pub struct Loaded {
 
 type Reply<T> = mpsc::Sender<Result<T, String>>;
 
+/// Called on the store's thread once a commit is durable (or failed).
+pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 enum Job {
     Load(String, Reply<Loaded>),
     /// One write transaction (one fsync) for the whole batch.
     Save(Vec<(String, Record)>, Reply<()>),
+    /// A commit whose caller does not wait on a thread: consecutive ones
+    /// share one write transaction (group commit).
+    Commit(Vec<(String, Record)>, Done),
     Remove(String, Reply<bool>),
     List(Reply<Vec<(String, Record)>>),
 }
@@ -136,6 +154,15 @@ impl Store {
         self.ask(|r| Job::Save(batch, r))
     }
 
+    /// Commit records without blocking: `done` runs once they are durable.
+    /// Commits queued while a transaction is being written go together into
+    /// the next one, so one fsync carries many actors' turns.
+    pub fn submit(&self, batch: Vec<(String, Record)>, done: Done) {
+        if let Err(mpsc::SendError(Job::Commit(_, done))) = lock(&self.jobs).send(Job::Commit(batch, done)) {
+            done(Err(self.stopped()));
+        }
+    }
+
     /// Delete both records of `name`; `false` if there were none.
     pub fn remove(&self, name: &str) -> Result<bool, String> {
         self.ask(|r| Job::Remove(name.to_string(), r))
@@ -182,10 +209,11 @@ impl Records {
 /// The store's thread. After a contained panic the file is not trusted again.
 fn owner(db: redb::Database, jobs: mpsc::Receiver<Job>) {
     let mut broken: Option<String> = None;
-    while let Ok(job) = jobs.recv() {
+    let mut next = None;
+    while let Some(job) = next.take().or_else(|| jobs.recv().ok()) {
         macro_rules! serve {
-            ($reply:expr, $work:expr) => {{
-                let r = match &broken {
+            ($work:expr) => {
+                match &broken {
                     Some(why) => Err(format!("the store is unusable after an earlier failure: {why}")),
                     None => match contain(|| $work) {
                         Ok(r) => r,
@@ -194,15 +222,34 @@ fn owner(db: redb::Database, jobs: mpsc::Receiver<Job>) {
                             Err(format!("the store failed: {panic}"))
                         }
                     },
-                };
-                let _ = $reply.send(r);
-            }};
+                }
+            };
         }
         match job {
-            Job::Load(name, reply) => serve!(reply, load(&db, &name)),
-            Job::Save(batch, reply) => serve!(reply, save(&db, batch)),
-            Job::Remove(name, reply) => serve!(reply, remove(&db, &name)),
-            Job::List(reply) => serve!(reply, list(&db)),
+            Job::Load(name, reply) => drop(reply.send(serve!(load(&db, &name)))),
+            Job::Save(batch, reply) => drop(reply.send(serve!(save(&db, batch)))),
+            Job::Remove(name, reply) => drop(reply.send(serve!(remove(&db, &name)))),
+            Job::List(reply) => drop(reply.send(serve!(list(&db)))),
+            Job::Commit(mut batch, done) => {
+                // Everything queued behind it joins this transaction.
+                let mut dones = vec![done];
+                while let Ok(job) = jobs.try_recv() {
+                    match job {
+                        Job::Commit(more, d) => {
+                            batch.extend(more);
+                            dones.push(d);
+                        }
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                let r = serve!(save(&db, batch));
+                for d in dones {
+                    d(r.clone());
+                }
+            }
         }
     }
 }
@@ -319,6 +366,9 @@ mod tests {
             fields: vec![("n".into(), crate::vm::portable::to_portable(&crate::vm::Value::Int(n)).expect("portable"))],
             marks: vec![("main".into(), 3)],
             committed_at: 1.0,
+            run: "r".into(),
+            module: "m".into(),
+            actor: "a".into(),
         }
     }
 

@@ -243,6 +243,9 @@ pub struct Node {
     pub data: Option<std::path::PathBuf>,
     records: std::sync::OnceLock<Result<durable::Records, String>>,
     pub dead_letters: AtomicU64,
+    /// This run's id: durable records note it (senders are identified per run).
+    pub run_id: uuid::Uuid,
+    program_hash: std::sync::OnceLock<String>,
 }
 
 impl Node {
@@ -265,6 +268,21 @@ impl Node {
             None => Ok(durable::Records::Memory(Default::default())),
         });
         r.as_ref().map_err(|e| e.clone())
+    }
+
+    /// A hash of the program's source (records note what code wrote them).
+    pub(crate) fn program_hash(&self) -> String {
+        self.program_hash
+            .get_or_init(|| {
+                let mut h = crc32fast::Hasher::new();
+                for f in &lock(&self.program).files {
+                    h.update(f.name.as_bytes());
+                    h.update(&[0]);
+                    h.update(f.text.as_bytes());
+                }
+                format!("{:08x}", h.finalize())
+            })
+            .clone()
     }
 
     fn build(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Node {
@@ -298,6 +316,8 @@ impl Node {
             data: None,
             records: std::sync::OnceLock::new(),
             dead_letters: AtomicU64::new(0),
+            run_id: uuid::Uuid::new_v4(),
+            program_hash: std::sync::OnceLock::new(),
         }
     }
 

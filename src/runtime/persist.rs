@@ -1,19 +1,73 @@
 //! A durable actor's side of its record (runtime.md §7): resuming from it at
-//! start, committing its state, deleting it, and the commit of every durable
-//! actor when the program ends. The store itself is `durable.rs`.
+//! start, committing its state (grouped with other actors' commits into one
+//! redb transaction), holding a `"turn"` actor's outgoing messages until the
+//! state they follow from is committed, deleting the record, and the commit
+//! of every durable actor when the program ends. The store is `durable.rs`.
 
+use super::durable::{Record, Records};
 use super::run::ActorCtx;
 use super::*;
-use crate::vm::portable::to_portable;
+use crate::vm::portable::{to_portable, Portable};
+use crate::vm::task::{Awaiting, FutureObj};
 use crate::vm::value::*;
 use crate::vm::Vm;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
+/// A message a `"turn"` actor sent, waiting for the commit of the state it
+/// was sent from (`ticket`; 0 until a commit covers it).
+struct Held {
+    ticket: u64,
+    cell: Arc<ActorCell>,
+    env: Box<Envelope>,
+}
+
+/// What a durable actor keeps besides its state.
+#[derive(Default)]
+pub(crate) struct Durable {
+    /// `durability: "turn"`: commit every turn that changed the state before
+    /// its reply or sends leave.
+    pub turn: bool,
+    /// `checkpoint_interval` (ms; 0: none).
+    pub interval_ms: u64,
+    /// The fields as last committed: what a restart goes back to and what
+    /// a turn's state is compared with.
+    last: RefCell<Option<Vec<(String, Packet)>>>,
+    /// Per sender: the sequence number of the last message applied.
+    marks: RefCell<FxHashMap<Arc<str>, u64>>,
+    prune_marks_at: Cell<usize>,
+    outbox: RefCell<VecDeque<Held>>,
+    /// A task is scheduled to commit and release held messages.
+    flushing: Cell<bool>,
+    /// The last commit submitted, and the last known to be durable.
+    submitted: Cell<u64>,
+    durable_upto: Cell<u64>,
+    /// Commits on their way to the store: ticket and the future its
+    /// completion resolves.
+    receipts: RefCell<Vec<(u64, Rc<FutureObj>)>>,
+    /// An interval timer is running.
+    timer: Cell<bool>,
+}
+
+impl Durable {
+    pub(crate) fn new(turn: bool, interval_ms: u64) -> Durable {
+        Durable { turn, interval_ms, prune_marks_at: Cell::new(64), ..Default::default() }
+    }
+}
+
+fn error_packet(kind: &str, message: String) -> Packet {
+    Packet { root: Portable::Error { kind: kind.into(), message, trace: Vec::new() }, cells: Vec::new(), globals: Vec::new() }
+}
+
 impl ActorCtx {
-    /// Write a durable actor's record: its state fields by name.
-    pub(super) fn commit(&self, node: &Node) -> Result<(), Value> {
-        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
-        let name = self.cell.name.as_deref().unwrap_or_default();
+    fn dur(&self) -> &Durable {
+        self.dur.as_deref().expect("a durable actor")
+    }
+
+    /// The state fields by name, as plain data.
+    fn snapshot(&self) -> Result<Vec<(String, Packet)>, Value> {
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(Vec::new()) };
         let fields = self.inst.fields.borrow();
         let mut out = Vec::with_capacity(meta.states.len());
         for s in &meta.states {
@@ -28,18 +82,83 @@ impl ActorCtx {
             })?;
             out.push((s.to_string(), p));
         }
-        drop(fields);
-        let rec = super::durable::Record {
+        Ok(out)
+    }
+
+    fn record(&self, node: &Node, fields: Vec<(String, Packet)>) -> Record {
+        let d = self.dur();
+        let mut marks = d.marks.borrow_mut();
+        if marks.len() >= d.prune_marks_at.get() {
+            // Senders that ended will send nothing more: forget their marks.
+            let reg = lock(registry());
+            marks.retain(|s, _| **s == *MAIN_ID || uuid::Uuid::parse_str(s).is_ok_and(|id| reg.by_id.contains_key(&id)));
+            d.prune_marks_at.set((2 * marks.len()).max(64));
+        }
+        Record {
             class: self.inst.class.name.to_string(),
             generation: self.generation.get(),
-            fields: out,
-            marks: Vec::new(),
+            fields,
+            marks: marks.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             committed_at: now_secs(),
+            run: node.run_id.to_string(),
+            module: node.program_hash(),
+            actor: self.cell.id_str.to_string(),
+        }
+    }
+
+    /// Start committing the state. Unless `force`, a state equal to the last
+    /// committed one is not written again. Held messages sent so far are
+    /// covered by this commit (or by the last one, if nothing changed).
+    /// Returns the ticket to wait for.
+    pub(super) fn begin_commit(&self, vm: &mut Vm, force: bool) -> Result<u64, Value> {
+        let d = self.dur();
+        let fields = self.snapshot()?;
+        if !force && d.last.borrow().as_ref() == Some(&fields) {
+            self.cover(d.submitted.get());
+            return Ok(d.submitted.get());
+        }
+        let node = vm.node();
+        let rec = self.record(&node, fields.clone());
+        *d.last.borrow_mut() = Some(fields);
+        let ticket = d.submitted.get() + 1;
+        d.submitted.set(ticket);
+        self.cover(ticket);
+        let name = self.cell.name.as_deref().unwrap_or_default().to_string();
+        let label = self.cell.label();
+        let store = match node.records().map_err(|m| Value::error("IOError", m))? {
+            Records::Memory(_) => {
+                let r = node.records().map_err(|m| Value::error("IOError", m))?.save(vec![(name, rec)]);
+                r.map_err(|m| Value::error("IOError", format!("cannot commit actor {label}: {m}")))?;
+                d.durable_upto.set(ticket);
+                return Ok(ticket);
+            }
+            Records::Disk(s) => s,
         };
-        let records = node.records().map_err(|m| Value::error("IOError", m))?;
-        records
-            .save(vec![(name.to_string(), rec)])
-            .map_err(|m| Value::error("IOError", format!("cannot commit actor {}: {m}", self.cell.label())))
+        // The store's thread answers through this worker's message loop; the
+        // commit counts as work in flight until then (no false deadlock).
+        let fut = FutureObj::new();
+        let id = vm.rt.next_pending;
+        vm.rt.next_pending += 1;
+        vm.rt.pending.insert(id, fut.clone());
+        d.receipts.borrow_mut().push((ticket, fut));
+        let (worker, n2, path) = (vm.rt.worker, node.clone(), store.path.display().to_string());
+        node.in_flight.fetch_add(1, Ordering::SeqCst);
+        store.submit(
+            vec![(name, rec)],
+            Box::new(move |r| {
+                let result =
+                    r.map(|_| Packet::none()).map_err(|m| error_packet("IOError", format!("cannot commit actor {label} to {path}: {m}")));
+                n2.post(worker, WorkerMsg::Reply { id, result });
+                n2.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }),
+        );
+        Ok(ticket)
+    }
+
+    fn cover(&self, ticket: u64) {
+        for h in self.dur().outbox.borrow_mut().iter_mut().filter(|h| h.ticket == 0) {
+            h.ticket = ticket;
+        }
     }
 
     /// Delete a durable actor's record (`self.stop(forget: true)`).
@@ -53,7 +172,7 @@ impl ActorCtx {
     /// there is one (`true`: `init` must not run). Fields the class gained
     /// since keep their defaults; fields it lost are dropped.
     pub(super) fn resume(&self, vm: &mut Vm) -> Result<bool, Value> {
-        if !self.opts.durable {
+        if self.dur.is_none() {
             return Ok(false);
         }
         let node = vm.node();
@@ -68,27 +187,210 @@ impl ActorCtx {
         if rec.class != **class {
             return err("ValueError", format!("the record of `{name}` belongs to class {}, not {class}", rec.class));
         }
-        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(false) };
-        for (field, p) in &rec.fields {
+        self.put_fields(vm, &rec.fields)?;
+        if rec.run == node.run_id.to_string() && rec.actor == *self.cell.id_str {
+            // Marks count for the same actor restored in the same run; an
+            // earlier run's senders have all ended.
+            let mut marks = self.dur().marks.borrow_mut();
+            marks.extend(rec.marks.iter().map(|(s, n)| (Arc::from(s.as_str()), *n)));
+        }
+        self.generation.set(rec.generation + 1);
+        Ok(true)
+    }
+
+    /// Set the state fields the class still has from `fields`.
+    fn put_fields(&self, vm: &mut Vm, fields: &[(String, Packet)]) -> Result<(), Value> {
+        let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
+        for (field, p) in fields {
             if let Some(s) = meta.states.iter().find(|s| ***s == **field) {
                 let v = vm.from_portable(p)?;
                 self.inst.fields.borrow_mut().insert(s.clone(), v);
             }
         }
-        self.generation.set(rec.generation + 1);
-        Ok(true)
+        Ok(())
+    }
+
+    /// A restart: back to the last committed state.
+    pub(super) fn restore_committed(&self, vm: &mut Vm) -> Result<(), Value> {
+        let last = self.dur().last.borrow().clone();
+        match last {
+            Some(fields) => self.put_fields(vm, &fields),
+            None => Ok(()),
+        }
+    }
+
+    /// A message from `sender` numbered `seq` arrives: `false` if its turn
+    /// is already in the state (a duplicate).
+    pub(super) fn is_new(&self, sender: &str, seq: u64) -> bool {
+        self.dur().marks.borrow().get(sender).is_none_or(|m| *m < seq)
+    }
+
+    /// Hold a message a `"turn"` actor sends until its state is committed;
+    /// the envelope comes back when it can go at once.
+    pub(super) fn hold(self: &Rc<Self>, vm: &Vm, cell: &Arc<ActorCell>, env: Box<Envelope>) -> Option<Box<Envelope>> {
+        let Some(d) = self.dur.as_deref().filter(|d| d.turn) else { return Some(env) };
+        d.outbox.borrow_mut().push_back(Held { ticket: 0, cell: cell.clone(), env });
+        if !d.flushing.replace(true) {
+            // Runs once the sending task pauses: a handler awaiting a reply
+            // to what it sent must not wait for the end of its own turn.
+            let (ctx, rc) = (self.clone(), vm.self_ref.upgrade());
+            if let (Some(ex), Some(rc)) = (vm.executor.clone(), rc) {
+                ex.spawn(async move {
+                    ctx.dur().flushing.set(false);
+                    if ctx.dur().outbox.borrow().iter().any(|h| h.ticket == 0) {
+                        let r = ctx.begin_commit(&mut rc.borrow_mut(), false);
+                        let r = match r {
+                            Ok(t) => settle(&rc, &ctx, t).await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = r {
+                            ctx.discard(&mut rc.borrow_mut(), &e);
+                        }
+                    }
+                })
+                .detach();
+            }
+        }
+        None
+    }
+
+    /// Send the held messages whose commit is durable, in order.
+    fn release(&self, vm: &mut Vm) {
+        let d = self.dur();
+        loop {
+            let h = {
+                let mut o = d.outbox.borrow_mut();
+                match o.front() {
+                    Some(h) if h.ticket != 0 && h.ticket <= d.durable_upto.get() => o.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some(h) = h else { break };
+            vm.deliver_now(&h.cell, h.env);
+        }
+    }
+
+    /// A failed turn or commit: its held messages are never sent.
+    pub(super) fn discard(&self, vm: &mut Vm, why: &Value) {
+        let Some(d) = self.dur.as_deref() else { return };
+        let held: Vec<Held> = d.outbox.borrow_mut().drain(..).collect();
+        let why = Vm::describe_error(why);
+        for h in held {
+            if let Body::Ask { reply, .. } = h.env.body {
+                vm.reply(reply, err("Error", format!("not sent: the turn of actor {} that sent it failed ({why})", self.cell.label())));
+            }
+        }
     }
 }
 
-/// Commit every live durable actor of this VM (the end of the program).
+/// Wait until commit `ticket` (and every one before it) is durable, then
+/// send the messages it covers.
+pub(super) async fn settle(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, ticket: u64) -> Result<(), Value> {
+    let d = ctx.dur();
+    let waiting: Vec<Rc<FutureObj>> = d.receipts.borrow().iter().filter(|(t, _)| *t <= ticket).map(|(_, f)| f.clone()).collect();
+    let mut failed = None;
+    for f in waiting {
+        if let Err(e) = Awaiting(f).await {
+            failed = Some(e);
+        }
+    }
+    d.receipts.borrow_mut().retain(|(t, _)| *t > ticket);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    d.durable_upto.set(d.durable_upto.get().max(ticket));
+    ctx.release(&mut vm.borrow_mut());
+    Ok(())
+}
+
+/// The end of a durable actor's turn (message `sender`/`seq`): a `"turn"`
+/// actor commits a changed state; every durable actor waits for the commits
+/// the turn started (`self.checkpoint()`, `checkpoint_every`) before the
+/// reply leaves. A failed commit fails the turn.
+pub(super) async fn end_turn(
+    vm: Rc<RefCell<Vm>>,
+    ctx: Rc<ActorCtx>,
+    result: Result<Value, Value>,
+    sender: Arc<str>,
+    seq: u64,
+) -> Result<Value, Value> {
+    let d = ctx.dur();
+    if result.is_err() {
+        ctx.discard(&mut vm.borrow_mut(), result.as_ref().err().unwrap_or(&Value::None));
+        return result;
+    }
+    d.marks.borrow_mut().insert(sender, seq);
+    let ticket = if d.turn { ctx.begin_commit(&mut vm.borrow_mut(), false) } else { Ok(d.submitted.get()) };
+    let done = match ticket {
+        Ok(t) => settle(&vm, &ctx, t).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        ctx.discard(&mut vm.borrow_mut(), &e);
+        return Err(e);
+    }
+    arm_interval(&vm, &ctx);
+    result
+}
+
+/// Commit now and wait for it (after `init` or a restore).
+pub(super) async fn commit_and_wait(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx) -> Result<(), Value> {
+    let t = ctx.begin_commit(&mut vm.borrow_mut(), true)?;
+    settle(vm, ctx, t).await
+}
+
+/// `checkpoint_interval`: after a turn, commit the state within that many
+/// milliseconds if it changed (one timer at a time).
+fn arm_interval(vm: &Rc<RefCell<Vm>>, ctx: &Rc<ActorCtx>) {
+    let d = ctx.dur();
+    if d.interval_ms == 0 || d.timer.replace(true) {
+        return;
+    }
+    let (vm2, ctx2) = (vm.clone(), ctx.clone());
+    let wait = std::time::Duration::from_millis(d.interval_ms);
+    let r = vm.borrow_mut().spawn_helper(false, async move {
+        smol::Timer::after(wait).await;
+        ctx2.dur().timer.set(false);
+        if ctx2.cell.mb().stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let t = ctx2.begin_commit(&mut vm2.borrow_mut(), false);
+        let r = match t {
+            Ok(t) => settle(&vm2, &ctx2, t).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            vm2.borrow_mut().flush();
+            crate::ewrite!("actor {} could not commit (checkpoint_interval): {}", ctx2.cell.label(), Vm::describe_error(&e));
+        }
+    });
+    if let Ok(t) = r {
+        t.detach();
+    }
+}
+
+/// Commit every live durable actor of this VM in one transaction (the end
+/// of the program).
 pub(crate) fn commit_durable(vm: &mut Vm) {
     let live: Vec<Rc<ActorCtx>> = vm.rt.durable.iter().filter_map(|w| w.upgrade()).filter_map(|a| a.downcast::<ActorCtx>().ok()).collect();
+    let node = vm.node();
+    let mut batch = Vec::new();
     for ctx in live {
         if ctx.cell.mb().stopped.load(Ordering::Acquire) {
             continue;
         }
-        if let Err(e) = ctx.checkpoint(vm) {
-            crate::ewrite!("actor {} could not commit at the end of the program: {}", ctx.cell.label(), Vm::describe_error(&e));
+        match ctx.snapshot() {
+            Ok(fields) => {
+                let name = ctx.cell.name.as_deref().unwrap_or_default().to_string();
+                batch.push((name, ctx.record(&node, fields)));
+            }
+            Err(e) => crate::ewrite!("actor {} could not commit at the end of the program: {}", ctx.cell.label(), Vm::describe_error(&e)),
         }
+    }
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(m) = node.records().and_then(|r| r.save(batch)) {
+        crate::ewriteln!("durable actors could not commit at the end of the program: {m}");
     }
 }

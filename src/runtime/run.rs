@@ -6,7 +6,7 @@
 
 use super::task::{TaskOwner, TaskRun};
 use super::*;
-use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
+use crate::bytecode::tables::{DURABILITY_MODES, RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
 use crate::vm::portable::{to_portable, Packet};
 use crate::vm::task::{FutureObj, TaskState};
 use crate::vm::value::*;
@@ -47,6 +47,11 @@ pub struct Options {
     /// `durable: true`: the named actor's state outlives the process
     /// (`durable.rs`).
     pub durable: bool,
+    /// `durability: "turn"`: commit each turn that changed the state
+    /// before its reply or sends leave (`persist.rs`).
+    pub turn: bool,
+    /// `checkpoint_interval` in ms (0: none).
+    pub interval_ms: u64,
 }
 
 impl Options {
@@ -59,6 +64,8 @@ impl Options {
             checkpoint_every: 0,
             spread: false,
             durable: false,
+            turn: false,
+            interval_ms: 0,
         };
         let m = match v {
             Value::None => return Ok(o),
@@ -83,11 +90,27 @@ impl Options {
                 "mailbox" => o.mailbox = count(1)?.min(1 << 24) as usize,
                 "max_restarts" => o.max_restarts = count(0)?.min(u32::MAX as i64) as u32,
                 "checkpoint_every" => o.checkpoint_every = count(0)?.min(u32::MAX as i64) as u32,
-                "replicas" => {
-                    count(1)?;
-                }
-                "state_size" => {
+                "checkpoint_interval" => o.interval_ms = count(0)? as u64,
+                // Placement needs: satisfied on one node (the cluster's
+                // placement engine weighs them).
+                "replicas" | "state_size" | "cpus" | "memory" | "gpus" => {
                     count(0)?;
+                }
+                "near" => {
+                    if !matches!(v, Value::Actor(_) | Value::Str(_) | Value::None) {
+                        return err("TypeError", format!("spawn option `near` takes an actor, not {}", v.type_name()));
+                    }
+                }
+                "require_node" | "avoid_node" => {
+                    if !matches!(v, Value::Str(_) | Value::None) {
+                        return err("TypeError", format!("spawn option `{k}` takes str, not {}", v.type_name()));
+                    }
+                }
+                "durability" => {
+                    o.turn = match v {
+                        Value::Str(s) if DURABILITY_MODES.contains(&s.as_str()) => &**s == "turn",
+                        other => return err("ValueError", format!("unknown durability {other:?} (use \"checkpoint\" or \"turn\")")),
+                    }
                 }
                 "restart" => {
                     o.restart = match v {
@@ -113,6 +136,10 @@ impl Options {
                     return err("ValueError", format!("unknown spawn option `{other}` (the options are: {})", names.join(", ")));
                 }
             }
+        }
+        if !o.durable && (o.turn || o.interval_ms > 0) {
+            let what = if o.turn { "durability: \"turn\"" } else { "checkpoint_interval" };
+            return err("ValueError", format!("spawn option {what} is for durable actors: add `durable: true` (and a name)"));
         }
         if o.durable && o.name.is_none() {
             return err("ValueError", "a durable actor needs a name: spawn ... with {name: \"...\", durable: true}");
@@ -153,6 +180,8 @@ pub(crate) struct ActorCtx {
     pub(super) generation: Cell<u64>,
     /// `self.stop(forget: true)`: delete the record as the actor stops.
     pub(super) forget: Cell<bool>,
+    /// A durable actor's commits and held messages (`persist.rs`).
+    pub(super) dur: Option<Box<super::persist::Durable>>,
 }
 
 impl TaskOwner for ActorCtx {
@@ -189,8 +218,13 @@ impl ActorCtx {
         }
     }
 
-    /// `self.checkpoint()`: store the state fields.
+    /// `self.checkpoint()`: store the state fields (a durable actor's are
+    /// committed to its record; the turn's reply waits for that).
     pub(crate) fn checkpoint(&self, vm: &mut Vm) -> Result<(), Value> {
+        self.since_checkpoint.set(0);
+        if self.dur.is_some() {
+            return self.begin_commit(vm, true).map(|_| ());
+        }
         let Some(meta) = self.inst.class.actor.as_ref() else { return Ok(()) };
         let states = &meta.states;
         if states.is_empty() {
@@ -204,16 +238,14 @@ impl ActorCtx {
             Value::Error(eo) => Value::error("TypeError", format!("cannot checkpoint actor {}: {}", self.cell.label(), eo.message)),
             e => e,
         })?;
-        self.since_checkpoint.set(0);
-        let node = vm.node();
-        if self.opts.durable {
-            self.commit(&node)?;
-        }
-        node.store.save(self.cell.id, p).map_err(|m| Value::error("IOError", m))
+        vm.node().store.save(self.cell.id, p).map_err(|m| Value::error("IOError", m))
     }
 
     /// Put the state fields back as the last checkpoint has them.
     fn restore(&self, vm: &mut Vm) -> Result<(), Value> {
+        if self.dur.is_some() {
+            return self.restore_committed(vm);
+        }
         let Some(p) = vm.node().store.load(self.cell.id).map_err(|m| Value::error("IOError", m))? else {
             return Ok(());
         };
@@ -256,11 +288,12 @@ impl Vm {
             stop_requested: Cell::new(false),
             tasks: Default::default(),
             prune_at: std::cell::Cell::new(16),
-            opts,
             restarts: Cell::new(0),
             since_checkpoint: Cell::new(0),
             generation: Cell::new(1),
             forget: Cell::new(false),
+            dur: opts.durable.then(|| Box::new(super::persist::Durable::new(opts.turn, opts.interval_ms))),
+            opts,
         });
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
             return err("Error", "actors need the scheduler (internal: no executor)");
@@ -354,7 +387,7 @@ impl Vm {
     }
 
     /// Send an ask's reply, copying the value for the asker.
-    fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
+    pub(crate) fn reply(&mut self, to: ReplyTo, result: Result<Value, Value>) {
         let packet =
             match &result {
                 Ok(v) if to.worker != self.rt.worker => self.portable_for_worker(v).map_err(|e| match e {
@@ -456,7 +489,11 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         }
     }
     // The implicit checkpoint right after `init` (or the restore).
-    let ok = ok.and_then(|_| ctx.checkpoint(&mut vm.borrow_mut()));
+    let ok = match ok {
+        Ok(_) if ctx.dur.is_some() => Box::pin(super::persist::commit_and_wait(&vm, &ctx)).await,
+        Ok(_) => ctx.checkpoint(&mut vm.borrow_mut()),
+        Err(e) => Err(e),
+    };
     if let Err(e) = ok {
         log_failure(&vm, &ctx, "init", &e);
         finish(&vm, &ctx, &rx, &node);
@@ -469,23 +506,23 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         ctx.cell.mb().make_room(1, Some(&node));
         // Unpack the envelope before awaiting, so the loop's future stays small.
         let Some(job) = prepare(&vm, &ctx, env) else { continue };
-        let result = match job.args {
+        let mut result = match job.args {
             Ok(a) => run_handler(&vm, &ctx, &job.method, a).await,
             Err(e) => Err(e),
         };
         let (reply, what) = (job.reply, job.method);
+        let was_ok = result.is_ok();
         let mut keep_going = true;
         if let Err(e) = &result {
             if reply.is_none() {
                 log_failure(&vm, &ctx, &what, e);
             }
-            keep_going = supervise(&vm, &ctx, false);
         } else if ctx.stop_requested.get() {
             ctx.stop_requested.set(false);
             keep_going = supervise(&vm, &ctx, true);
             // `self.stop()` keeps a durable actor's record, with its last
             // state; `self.stop(forget: true)` deletes it.
-            if !keep_going && ctx.opts.durable {
+            if !keep_going && ctx.dur.is_some() {
                 let r = if ctx.forget.get() { ctx.forget_record(&node) } else { ctx.checkpoint(&mut vm.borrow_mut()) };
                 if let Err(e) = r {
                     log_failure(&vm, &ctx, "stop", &e);
@@ -499,6 +536,16 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
                     log_failure(&vm, &ctx, "checkpoint", &e);
                 }
             }
+        }
+        if ctx.dur.is_some() {
+            // The turn's commits are durable before its reply leaves.
+            result = Box::pin(super::persist::end_turn(vm.clone(), ctx.clone(), result, job.sender, job.seq)).await;
+            if let (true, Err(e), None) = (was_ok, &result, &reply) {
+                log_failure(&vm, &ctx, &what, e);
+            }
+        }
+        if result.is_err() && keep_going {
+            keep_going = supervise(&vm, &ctx, false);
         }
         if !keep_going {
             stop_cell(&ctx.cell, Some(&node));
@@ -515,6 +562,8 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
 
 /// One message, ready to run.
 struct Job {
+    sender: Arc<str>,
+    seq: u64,
     method: Arc<str>,
     args: Result<Vec<Value>, Value>,
     reply: Option<ReplyTo>,
@@ -522,9 +571,17 @@ struct Job {
 
 fn prepare(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, env: Box<Envelope>) -> Option<Job> {
     let env = *env;
+    let (sender, seq) = (env.sender, env.seq);
+    if ctx.dur.is_some() && !ctx.is_new(&sender, seq) {
+        // Its turn is already in the state (a redelivery): not applied twice.
+        if let Body::Ask { reply, .. } = env.body {
+            vm.borrow_mut().reply(reply, err("Error", format!("message {seq} from {sender} was already applied")));
+        }
+        return None;
+    }
     Some(match env.body {
-        Body::Ask { method, args, reply } => Job { method, args: decode_args(vm, &args), reply: Some(reply) },
-        Body::Tell { method, args } => Job { method, args: decode_args(vm, &args), reply: None },
+        Body::Ask { method, args, reply } => Job { sender, seq, method, args: decode_args(vm, &args), reply: Some(reply) },
+        Body::Tell { method, args } => Job { sender, seq, method, args: decode_args(vm, &args), reply: None },
         Body::Raw { kind, payload } => {
             if ctx.inst.class.find_method("handle_message").is_none() {
                 let mut v = vm.borrow_mut();
@@ -533,8 +590,8 @@ fn prepare(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, env: Box<Envelope>) -> Option<J
                 v.dead_letter(&ctx.cell, &what);
                 return None;
             }
-            let msg = raw_message(vm, &env.sender, env.seq, env.timestamp, &kind, &payload);
-            Job { method: Arc::from("handle_message"), args: msg.map(|m| vec![m]), reply: None }
+            let msg = raw_message(vm, &sender, seq, env.timestamp, &kind, &payload);
+            Job { sender, seq, method: Arc::from("handle_message"), args: msg.map(|m| vec![m]), reply: None }
         }
     })
 }
@@ -696,10 +753,12 @@ mod tests {
             let v = match *ty {
                 "str" if *name == "restart" => Value::str("never"),
                 "str" if *name == "strategy" => Value::str("local"),
+                "str" if *name == "durability" => Value::str("checkpoint"),
                 "str" => Value::str("x"),
                 "int" => Value::Int(1),
                 "list" => Value::list(vec![]),
                 "bool" => Value::Bool(false),
+                "actor" => Value::None,
                 other => panic!("unknown option type {other}"),
             };
             assert!(opts(&[(name, v)]).is_ok(), "the VM refuses option `{name}`");

@@ -38,8 +38,35 @@ impl Vm {
         Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp, body })
     }
 
-    /// Put an envelope in the mailbox; `Err` when the actor has stopped.
-    fn deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
+    /// Put an envelope in the mailbox; `Err` when the actor has stopped. A
+    /// `"turn"` actor's message waits for the commit of its state first.
+    fn deliver(&mut self, cell: &Arc<ActorCell>, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
+        if cell.mb().stopped.load(Ordering::Acquire) {
+            return Err(env);
+        }
+        let env = match self.actor().is_some_and(|a| a.dur.is_some()).then(|| self.actor_rc()).flatten() {
+            Some(a) => match a.hold(self, cell, env) {
+                Some(env) => env,
+                None => return Ok(()),
+            },
+            None => env,
+        };
+        self.try_deliver(cell, env)
+    }
+
+    /// A held message whose commit is durable: send it now (to a stopped
+    /// actor: the ask fails, a tell is a dead letter).
+    pub(crate) fn deliver_now(&mut self, cell: &Arc<ActorCell>, env: Box<Envelope>) {
+        if let Err(env) = self.try_deliver(cell, env) {
+            match env.body {
+                Body::Ask { reply, .. } => self.reply(reply, stopped_error(cell)),
+                Body::Tell { method, .. } => self.dead_letter(cell, &format!("{method}()")),
+                Body::Raw { .. } => self.dead_letter(cell, "message"),
+            }
+        }
+    }
+
+    fn try_deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
         if cell.mb().stopped.load(Ordering::Acquire) {
             return Err(env);
         }

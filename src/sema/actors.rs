@@ -5,7 +5,7 @@ use super::{ActorScope, Analyzer, FnKind};
 use crate::diag::Diagnostic;
 use crate::parser::ast::*;
 
-pub use crate::bytecode::tables::{RESTART_POLICIES, SPAWN_OPTIONS, STRATEGIES};
+pub use crate::bytecode::tables::{DURABILITY_MODES, RESTART_POLICIES, SPAWN_OPTIONS, STRATEGIES};
 
 impl<'a> Analyzer<'a> {
     pub(super) fn actor_decl(&mut self, a: &ActorDecl) {
@@ -87,7 +87,7 @@ impl<'a> Analyzer<'a> {
                 ExprKind::None => "none",
                 _ => continue,
             };
-            if got != *want {
+            if got != *want && !(*want == "actor" && got == "str") {
                 self.error("E0225", format!("spawn option `{key}` takes {want}, not {got}"), v.span, format!("expected {want}"));
                 continue;
             }
@@ -101,10 +101,14 @@ impl<'a> Analyzer<'a> {
                     v.span,
                     format!("use one of: {}", STRATEGIES.join(", ")),
                 ),
-                ("max_restarts" | "checkpoint_every" | "replicas" | "state_size", ExprKind::Int(n)) if *n < 0 => {
-                    self.error("E0225", format!("spawn option `{key}` cannot be negative"), v.span, "expected a count")
+                ("durability", ExprKind::Str(s)) if !DURABILITY_MODES.contains(&s.as_str()) => {
+                    self.error("E0225", format!("unknown durability \"{s}\""), v.span, "use \"checkpoint\" (the default) or \"turn\"")
                 }
-                ("mailbox" | "replicas", ExprKind::Int(0)) => {
+                (
+                    "max_restarts" | "checkpoint_every" | "checkpoint_interval" | "replicas" | "state_size" | "cpus" | "memory" | "gpus",
+                    ExprKind::Int(n),
+                ) if *n < 0 => self.error("E0225", format!("spawn option `{key}` cannot be negative"), v.span, "expected a count"),
+                ("mailbox", ExprKind::Int(0)) => {
                     self.error("E0225", format!("spawn option `{key}` must be at least 1"), v.span, "expected a positive count")
                 }
                 _ => {}
