@@ -50,6 +50,8 @@ pub const BUILTINS: &[&str] = &[
     "ones",
     "eye",
     "rand",
+    "monitor",
+    "node_of",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -69,6 +69,7 @@ pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
         "timeout" => (&[("future", false), ("ms", false)], false),
         "promise" => (&[], false),
         "lookup" => (&[("name", false)], false),
+        "monitor" | "node_of" => (&[("actor", false)], false),
         "matrix" => (&[("rows", false)], false),
         "zeros" | "ones" => (&[("rows", false), ("cols", false)], false),
         "eye" => (&[("n", false)], false),

@@ -15,6 +15,7 @@
 
 mod checkpoint;
 pub mod durable;
+mod monitor;
 mod persist;
 pub(crate) mod run;
 pub(crate) mod send;
@@ -48,6 +49,8 @@ pub struct Mailbox {
     /// Why the actor stopped, when asks should raise that rather than
     /// `ActorStoppedError` (a failed restore): kind and message.
     pub reason: Mutex<Option<(String, String)>>,
+    /// Who waits for the actor's next restart or stop (`monitor.rs`).
+    pub monitors: Mutex<Vec<ReplyTo>>,
 }
 
 /// The mailbox behind an actor handle.
@@ -119,6 +122,7 @@ pub(crate) fn new_cell(
         room_waiting: Default::default(),
         stopped: AtomicBool::new(false),
         reason: Mutex::new(None),
+        monitors: Mutex::new(Vec::new()),
     };
     ActorCell { id, id_str: Arc::from(id.to_string()), name, class_name, handlers, key, port: Box::new(port) }
 }

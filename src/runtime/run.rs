@@ -4,6 +4,7 @@
 //! the failing message is dropped, the state restored from the last
 //! checkpoint, and the asker's future fails after that has happened.
 
+use super::monitor::Event;
 use super::task::{TaskOwner, TaskRun};
 use super::*;
 use crate::bytecode::tables::{DURABILITY_MODES, RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
@@ -346,6 +347,7 @@ impl Vm {
             self.flush();
             crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
             stop_cell(&cell, self.rt_node().map(|n| &**n));
+            self.notify_watchers(&cell, Event::Stopped, Some(&e));
         }
     }
 
@@ -496,7 +498,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
     };
     if let Err(e) = ok {
         log_failure(&vm, &ctx, "init", &e);
-        finish(&vm, &ctx, &rx, &node);
+        finish(&vm, &ctx, &rx, &node, Some(&e));
         return;
     }
     let worker = vm.borrow().rt.worker;
@@ -512,7 +514,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         };
         let (reply, what) = (job.reply, job.method);
         let was_ok = result.is_ok();
-        let mut keep_going = true;
+        let (mut keep_going, mut restarted) = (true, false);
         if let Err(e) = &result {
             if reply.is_none() {
                 log_failure(&vm, &ctx, &what, e);
@@ -520,6 +522,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         } else if ctx.stop_requested.get() {
             ctx.stop_requested.set(false);
             keep_going = supervise(&vm, &ctx, true);
+            restarted = keep_going;
             // `self.stop()` keeps a durable actor's record, with its last
             // state; `self.stop(forget: true)` deletes it.
             if !keep_going && ctx.dur.is_some() {
@@ -546,9 +549,15 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         }
         if result.is_err() && keep_going {
             keep_going = supervise(&vm, &ctx, false);
+            restarted = keep_going;
+        }
+        // Watchers hear of a restart or stop before the asker's await returns.
+        if restarted {
+            vm.borrow_mut().notify_watchers(&ctx.cell, Event::Restarted, result.as_ref().err());
         }
         if !keep_going {
             stop_cell(&ctx.cell, Some(&node));
+            vm.borrow_mut().notify_watchers(&ctx.cell, Event::Stopped, result.as_ref().err());
         }
         if let Some(to) = reply {
             vm.borrow_mut().reply(to, result);
@@ -557,7 +566,7 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
             break;
         }
     }
-    finish(&vm, &ctx, &rx, &node);
+    finish(&vm, &ctx, &rx, &node, None);
 }
 
 /// One message, ready to run.
@@ -619,8 +628,9 @@ fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
 }
 
 /// The actor has stopped: asks still queued fail, tells become dead letters.
-fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node) {
+fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node, error: Option<&Value>) {
     stop_cell(&ctx.cell, Some(node));
+    vm.borrow_mut().notify_watchers(&ctx.cell, Event::Stopped, error);
     ctx.cancel_tasks();
     node.remove_wait(ctx.cell.key);
     node.store.remove(ctx.cell.id);

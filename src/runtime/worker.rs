@@ -35,6 +35,13 @@ impl Host for Worker {
     fn lookup(&self, name: &str) -> Value {
         Vm::lookup_actor(name)
     }
+    fn monitor(&self, vm: &mut Vm, target: &Arc<ActorCell>) -> R {
+        Ok(Value::Future(vm.monitor(target)))
+    }
+    fn node_of(&self, _target: &Arc<ActorCell>) -> Value {
+        // One node: every actor is local (the cluster names nodes).
+        Value::str("local")
+    }
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value> {
         vm.actor_self_field(name)
     }

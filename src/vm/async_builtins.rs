@@ -182,6 +182,27 @@ pub fn lookup(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     }
 }
 
+/// `monitor(ref)`: a future completing once, at the actor's next restart or
+/// stop, with `{actor_id, name, kind, error, time}`.
+pub fn monitor(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("monitor", kw, &[])?;
+    arity("monitor", args, 1, 1)?;
+    match &args[0] {
+        Value::Actor(cell) => vm.host("monitor")?.monitor(vm, cell),
+        other => err("TypeError", format!("`monitor` needs an actor, not {}", other.type_name())),
+    }
+}
+
+/// `node_of(ref)`: the name of the node the actor runs on.
+pub fn node_of(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("node_of", kw, &[])?;
+    arity("node_of", args, 1, 1)?;
+    match &args[0] {
+        Value::Actor(cell) => Ok(vm.host("node_of")?.node_of(cell)),
+        other => err("TypeError", format!("`node_of` needs an actor, not {}", other.type_name())),
+    }
+}
+
 /// `send_message(actor_or_name, {type: ..., payload: ...})`: a raw message,
 /// delivered to the actor's `handle_message`.
 pub fn send_message(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {

@@ -36,6 +36,10 @@ pub trait Host: Any {
     fn send_message(&self, vm: &mut Vm, target: &Value, msg: &Value) -> Result<(), Value>;
     /// `lookup(name)`: the actor registered under `name`, or none.
     fn lookup(&self, name: &str) -> Value;
+    /// `monitor(ref)`: a future of the actor's next restart or stop.
+    fn monitor(&self, vm: &mut Vm, target: &Arc<ActorCell>) -> R;
+    /// `node_of(ref)`: where the actor runs.
+    fn node_of(&self, target: &Arc<ActorCell>) -> Value;
     /// `self.id`, `self.name` inside an actor.
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value>;
     /// `self.checkpoint()`, `self.stop(forget: false)` inside an actor.

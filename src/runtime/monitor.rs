@@ -1,0 +1,72 @@
+//! Supervision events (runtime.md §7, the seed's `FailureEvent`):
+//! `monitor(ref)` is a future that completes once, at the actor's next
+//! restart or stop, with `{actor_id, name, kind, error, time}`. A watcher is
+//! the watching VM's worker and pending number, like an ask's reply, so
+//! main, tasks and actors on any worker can watch.
+
+use super::*;
+use crate::vm::portable::to_portable;
+use crate::vm::task::FutureObj;
+use crate::vm::value::*;
+use crate::vm::Vm;
+use std::rc::Rc;
+
+/// `"restarted"` or `"stopped"`.
+#[derive(Clone, Copy)]
+pub(crate) enum Event {
+    Restarted,
+    Stopped,
+}
+
+impl Vm {
+    /// `monitor(ref)`: at once with `"stopped"` if the actor already is.
+    pub(crate) fn monitor(&mut self, cell: &Arc<ActorCell>) -> Rc<FutureObj> {
+        let fut = FutureObj::new();
+        let id = self.rt.next_pending;
+        let mut watchers = lock(&cell.mb().monitors);
+        if cell.mb().stopped.load(Ordering::Acquire) {
+            drop(watchers);
+            let reason = lock(&cell.mb().reason).clone().map(|(k, m)| Value::error(&k, m));
+            fut.complete(Ok(event_map(cell, Event::Stopped, reason.as_ref())));
+            return fut;
+        }
+        self.rt.next_pending += 1;
+        watchers.push(ReplyTo { worker: self.rt.worker, id });
+        drop(watchers);
+        self.rt.pending.insert(id, fut.clone());
+        fut
+    }
+
+    /// Tell every watcher of `cell` about `event` (watchers of a restart
+    /// must call `monitor` again for the next one).
+    pub(crate) fn notify_watchers(&mut self, cell: &ActorCell, event: Event, error: Option<&Value>) {
+        let watchers: Vec<ReplyTo> = std::mem::take(&mut *lock(&cell.mb().monitors));
+        if watchers.is_empty() {
+            return;
+        }
+        let packet = to_portable(&event_map(cell, event, error)).map_err(|e| to_portable(&e).unwrap_or(Packet::none()));
+        for w in watchers {
+            if w.worker == self.rt.worker {
+                self.complete_pending(w.id, packet.clone());
+            } else {
+                self.flush_shared();
+                self.node().post(w.worker, WorkerMsg::Reply { id: w.id, result: packet.clone() });
+            }
+        }
+    }
+}
+
+fn event_map(cell: &ActorCell, event: Event, error: Option<&Value>) -> Value {
+    let mut m = MapInner::default();
+    let key = |s: &str| Key::Str(Rc::new(s.to_string()));
+    m.insert(key("actor_id"), Value::str(&cell.id_str));
+    m.insert(key("name"), cell.name.as_ref().map_or(Value::None, |n| Value::str(n)));
+    let kind = match event {
+        Event::Restarted => "restarted",
+        Event::Stopped => "stopped",
+    };
+    m.insert(key("kind"), Value::str(kind));
+    m.insert(key("error"), error.cloned().unwrap_or(Value::None));
+    m.insert(key("time"), Value::Float(now_secs()));
+    Value::map(m)
+}
