@@ -275,12 +275,14 @@ fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usi
     let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
     let node = noodle::runtime::Node::with_data(workers, p.clone(), &vm, data);
     noodle::runtime::attach(&mut vm, node.clone());
+    noodle::runtime::commit_on_signals(node.clone());
     vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];
     let exit = vm.run_main(p.entry, entry.main);
     vm.flush();
     // Actors and tasks still running stop with the program.
     node.shutdown();
+    node.close_records();
     match exit {
         Exit::Finished(_) => ExitCode::SUCCESS,
         Exit::ExitCode(c) => ExitCode::from(c as u8),

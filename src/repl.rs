@@ -69,6 +69,13 @@ impl Session {
         }
     }
 
+    /// Leaving: close the durable store cleanly.
+    fn close(&self) {
+        if let Some(node) = noodle::runtime::node_of(&self.vm.borrow()) {
+            node.close_records();
+        }
+    }
+
     /// Whether `text` still has an open bracket or string (needs more lines).
     fn incomplete(text: &str) -> bool {
         let (_, diags) = noodle::lexer::lex(text, 0, 0);
@@ -150,6 +157,7 @@ pub fn run(workers: Option<usize>, data: Option<std::path::PathBuf>) -> ExitCode
             ok &= s.eval(&buf);
         }
         s.vm.borrow_mut().flush();
+        s.close();
         return if ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     noodle::owrite!("Noodle {} — :help for help, :quit to leave\n", env!("CARGO_PKG_VERSION"));
@@ -183,5 +191,6 @@ pub fn run(workers: Option<usize>, data: Option<std::path::PathBuf>) -> ExitCode
     if let Some(h) = &history {
         let _ = rl.save_history(h);
     }
+    s.close();
     ExitCode::SUCCESS
 }

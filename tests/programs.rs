@@ -17,6 +17,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/crash.rs"]
+mod crash;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -306,6 +308,7 @@ fn main() {
         trials.push(Trial::test(name, move || check_program(&p)));
     }
     trials.extend(cli::trials());
+    trials.extend(crash::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
     for (name, src) in doc_blocks() {

@@ -75,6 +75,8 @@ enum Job {
     Commit(Vec<(String, Record)>, Done),
     Remove(String, Reply<bool>),
     List(Reply<Vec<(String, Record)>>),
+    /// Close the database cleanly (the next open needs no repair).
+    Close(Reply<()>),
 }
 
 /// A node's record store: a handle on its owner thread.
@@ -168,9 +170,20 @@ impl Store {
         self.ask(|r| Job::Remove(name.to_string(), r))
     }
 
+    /// Close the file cleanly; later requests fail.
+    pub fn close(&self) {
+        let _ = self.ask(Job::Close);
+    }
+
     /// Every name with its newest good record.
     pub fn list(&self) -> Result<Vec<(String, Record)>, String> {
         self.ask(Job::List)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -204,6 +217,12 @@ impl Records {
             Records::Memory(m) => Ok(lock(m).remove(name).is_some()),
         }
     }
+
+    pub fn close(&self) {
+        if let Records::Disk(s) = self {
+            s.close();
+        }
+    }
 }
 
 /// The store's thread. After a contained panic the file is not trusted again.
@@ -230,6 +249,11 @@ fn owner(db: redb::Database, jobs: mpsc::Receiver<Job>) {
             Job::Save(batch, reply) => drop(reply.send(serve!(save(&db, batch)))),
             Job::Remove(name, reply) => drop(reply.send(serve!(remove(&db, &name)))),
             Job::List(reply) => drop(reply.send(serve!(list(&db)))),
+            Job::Close(reply) => {
+                drop(db);
+                let _ = reply.send(Ok(()));
+                return;
+            }
             Job::Commit(mut batch, done) => {
                 // Everything queued behind it joins this transaction.
                 let mut dones = vec![done];

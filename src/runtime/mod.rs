@@ -16,6 +16,7 @@
 mod checkpoint;
 pub mod durable;
 mod monitor;
+mod options;
 mod persist;
 pub(crate) mod run;
 pub(crate) mod send;
@@ -249,6 +250,8 @@ pub struct Node {
     pub dead_letters: AtomicU64,
     /// This run's id: durable records note it (senders are identified per run).
     pub run_id: uuid::Uuid,
+    /// A durable actor has run here (a signal then commits before exiting).
+    pub has_durable: AtomicBool,
     program_hash: std::sync::OnceLock<String>,
 }
 
@@ -289,6 +292,14 @@ impl Node {
             .clone()
     }
 
+    /// Close the durable store cleanly, if it was opened (the end of the
+    /// process: a file left open needs a repair scan at the next open).
+    pub fn close_records(&self) {
+        if let Some(Ok(r)) = self.records.get() {
+            r.close();
+        }
+    }
+
     fn build(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm) -> Node {
         let _ = crate::vm::host::ACTOR_BY_ID.set(actor_by_id);
         let (args, max_depth, library) = (vm.args.clone(), vm.max_depth, vm.library);
@@ -321,6 +332,7 @@ impl Node {
             records: std::sync::OnceLock::new(),
             dead_letters: AtomicU64::new(0),
             run_id: uuid::Uuid::new_v4(),
+            has_durable: AtomicBool::new(false),
             program_hash: std::sync::OnceLock::new(),
         }
     }
@@ -470,6 +482,42 @@ impl Node {
 
     pub(crate) fn remove_wait(&self, from: u64) {
         lock(&self.waits).remove(&from);
+    }
+}
+
+/// `noodle run`: on SIGINT or SIGTERM, every durable actor commits its state
+/// (each worker gets a few seconds to finish its turn) and the process exits
+/// with 128 + the signal's number. Without durable actors it exits at once.
+pub fn commit_on_signals(node: Arc<Node>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let r = std::thread::Builder::new().name("noodle-signals".into()).spawn(move || {
+        let Some(sig) = signals.forever().next() else { return };
+        if node.has_durable.load(Ordering::SeqCst) {
+            // A second signal while committing ends the process at once.
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    std::process::exit(128 + sig);
+                }
+            });
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut workers = node.started_workers();
+            workers.push(0);
+            for &w in &workers {
+                node.post(w, WorkerMsg::Commit(tx.clone()));
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            for _ in &workers {
+                if rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_err() {
+                    break;
+                }
+            }
+        }
+        node.close_records();
+        std::process::exit(128 + sig);
+    });
+    if let Err(e) = r {
+        crate::ewriteln!("noodle: cannot watch for signals: {e}");
     }
 }
 

@@ -92,6 +92,7 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
             WorkerMsg::Commit(done) => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
                 super::persist::commit_durable(&mut v);
+                v.flush();
                 let _ = done.send(());
             }
             WorkerMsg::Wake => {

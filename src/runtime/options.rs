@@ -1,0 +1,203 @@
+//! The options of `spawn ... with {...}` (language.md §7) as the runtime
+//! reads them, checked against the compiler's tables in `bytecode::tables`.
+
+use super::DEFAULT_MAILBOX;
+use crate::bytecode::tables::{DURABILITY_MODES, RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
+use crate::vm::value::*;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Restart {
+    OnFailure,
+    Always,
+    Never,
+}
+
+impl Restart {
+    /// A name from `RESTART_POLICIES` (anything else: never).
+    fn from_name(s: &str) -> Restart {
+        match s {
+            "on_failure" => Restart::OnFailure,
+            "always" => Restart::Always,
+            _ => Restart::Never,
+        }
+    }
+}
+
+/// The options of `spawn ... with {...}` that this node acts on (the
+/// placement ones are accepted and checked, and used by the placement engine).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub name: Option<String>,
+    pub mailbox: usize,
+    pub restart: Restart,
+    pub max_restarts: u32,
+    pub checkpoint_every: u32,
+    /// `"balanced"`/`"spread"`: round-robin over the workers; otherwise the
+    /// spawner's own worker.
+    pub spread: bool,
+    /// `durable: true`: the named actor's state outlives the process
+    /// (`durable.rs`).
+    pub durable: bool,
+    /// `durability: "turn"`: commit each turn that changed the state
+    /// before its reply or sends leave (`persist.rs`).
+    pub turn: bool,
+    /// `checkpoint_interval` in ms (0: none).
+    pub interval_ms: u64,
+}
+
+impl Options {
+    pub fn parse(v: &Value) -> Result<Options, Value> {
+        let mut o = Options {
+            name: None,
+            mailbox: DEFAULT_MAILBOX,
+            restart: Restart::OnFailure,
+            max_restarts: 3,
+            checkpoint_every: 0,
+            spread: false,
+            durable: false,
+            turn: false,
+            interval_ms: 0,
+        };
+        let m = match v {
+            Value::None => return Ok(o),
+            Value::Map(m) => m.borrow(),
+            other => return err("TypeError", format!("spawn options must be a map, not {}", other.type_name())),
+        };
+        for (k, v) in m.iter() {
+            let Key::Str(k) = k else {
+                return err("TypeError", "spawn option names are strings");
+            };
+            let count = |min: i64| match v {
+                Value::Int(n) if *n >= min => Ok(*n),
+                Value::Int(_) => err("ValueError", format!("spawn option `{k}` must be at least {min}")),
+                other => err("TypeError", format!("spawn option `{k}` takes int, not {}", other.type_name())),
+            };
+            match k.as_str() {
+                "name" => match v {
+                    Value::Str(s) => o.name = Some(s.to_string()),
+                    Value::None => {}
+                    other => return err("TypeError", format!("spawn option `name` takes str, not {}", other.type_name())),
+                },
+                "mailbox" => o.mailbox = count(1)?.min(1 << 24) as usize,
+                "max_restarts" => o.max_restarts = count(0)?.min(u32::MAX as i64) as u32,
+                "checkpoint_every" => o.checkpoint_every = count(0)?.min(u32::MAX as i64) as u32,
+                "checkpoint_interval" => o.interval_ms = count(0)? as u64,
+                // Placement needs: satisfied on one node (the cluster's
+                // placement engine weighs them).
+                "replicas" | "state_size" | "cpus" | "memory" | "gpus" => {
+                    count(0)?;
+                }
+                "near" => {
+                    if !matches!(v, Value::Actor(_) | Value::Str(_) | Value::None) {
+                        return err("TypeError", format!("spawn option `near` takes an actor, not {}", v.type_name()));
+                    }
+                }
+                "require_node" | "avoid_node" => {
+                    if !matches!(v, Value::Str(_) | Value::None) {
+                        return err("TypeError", format!("spawn option `{k}` takes str, not {}", v.type_name()));
+                    }
+                }
+                "durability" => {
+                    o.turn = match v {
+                        Value::Str(s) if DURABILITY_MODES.contains(&s.as_str()) => &**s == "turn",
+                        other => return err("ValueError", format!("unknown durability {other:?} (use \"checkpoint\" or \"turn\")")),
+                    }
+                }
+                "restart" => {
+                    o.restart = match v {
+                        Value::Str(s) if RESTART_POLICIES.contains(&s.as_str()) => Restart::from_name(s),
+                        other => return err("ValueError", format!("unknown restart policy {other:?}")),
+                    }
+                }
+                "strategy" => match v {
+                    Value::Str(s) if STRATEGIES.contains(&s.as_str()) => o.spread = SPREADING_STRATEGIES.contains(&s.as_str()),
+                    other => return err("ValueError", format!("unknown placement strategy {other:?}")),
+                },
+                "durable" => match v {
+                    Value::Bool(b) => o.durable = *b,
+                    other => return err("TypeError", format!("spawn option `durable` takes bool, not {}", other.type_name())),
+                },
+                "constraints" => {
+                    if !matches!(v, Value::List(_)) {
+                        return err("TypeError", format!("spawn option `constraints` takes list, not {}", v.type_name()));
+                    }
+                }
+                other => {
+                    let names: Vec<&str> = SPAWN_OPTIONS.iter().map(|(n, _)| *n).collect();
+                    return err("ValueError", format!("unknown spawn option `{other}` (the options are: {})", names.join(", ")));
+                }
+            }
+        }
+        if !o.durable && (o.turn || o.interval_ms > 0) {
+            let what = if o.turn { "durability: \"turn\"" } else { "checkpoint_interval" };
+            return err("ValueError", format!("spawn option {what} is for durable actors: add `durable: true` (and a name)"));
+        }
+        if o.durable && o.name.is_none() {
+            return err("ValueError", "a durable actor needs a name: spawn ... with {name: \"...\", durable: true}");
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    fn opts(pairs: &[(&str, Value)]) -> Result<Options, Value> {
+        let mut m = MapInner::default();
+        for (k, v) in pairs {
+            m.insert(Key::Str(Rc::new(k.to_string())), v.clone());
+        }
+        Options::parse(&Value::map(m))
+    }
+
+    /// The compiler's view (the tables in `bytecode::tables`) and the VM's
+    /// (`Options::parse`) agree: every option, policy and strategy the
+    /// compiler accepts is accepted at run time, and names outside the table
+    /// are refused.
+    #[test]
+    fn spawn_tables_agree_with_the_vm() {
+        for (name, ty) in SPAWN_OPTIONS {
+            let v = match *ty {
+                "str" if *name == "restart" => Value::str("never"),
+                "str" if *name == "strategy" => Value::str("local"),
+                "str" if *name == "durability" => Value::str("checkpoint"),
+                "str" => Value::str("x"),
+                "int" => Value::Int(1),
+                "list" => Value::list(vec![]),
+                "bool" => Value::Bool(false),
+                "actor" => Value::None,
+                other => panic!("unknown option type {other}"),
+            };
+            // The durability options need a durable (so named) actor.
+            let with = [(*name, v), ("durable", Value::Bool(true)), ("name", Value::str("n"))];
+            assert!(opts(&with[..if *name == "checkpoint_interval" { 3 } else { 1 }]).is_ok(), "the VM refuses option `{name}`");
+        }
+        assert!(opts(&[("no_such_option", Value::Int(1))]).is_err());
+        for p in RESTART_POLICIES {
+            assert!(opts(&[("restart", Value::str(p))]).is_ok(), "restart {p}");
+        }
+        assert!(opts(&[("restart", Value::str("sometimes"))]).is_err());
+        assert!(opts(&[("durability", Value::str("turn"))]).is_err(), "turn without durable");
+        assert!(opts(&[("durability", Value::str("sometimes")), ("durable", Value::Bool(true)), ("name", Value::str("n"))]).is_err());
+        for st in STRATEGIES {
+            let o = opts(&[("strategy", Value::str(st))]).expect("strategy");
+            assert_eq!(o.spread, SPREADING_STRATEGIES.contains(st), "strategy {st}");
+        }
+        assert!(opts(&[("strategy", Value::str("nowhere"))]).is_err());
+    }
+
+    #[test]
+    fn spawn_options_defaults_and_checks() {
+        let o = Options::parse(&Value::None).unwrap();
+        assert_eq!((o.mailbox, o.max_restarts, o.restart, o.spread), (DEFAULT_MAILBOX, 3, Restart::OnFailure, false));
+        let o = opts(&[("restart", Value::str("never")), ("mailbox", Value::Int(8)), ("strategy", Value::str("balanced"))]).unwrap();
+        assert_eq!((o.restart, o.mailbox, o.spread), (Restart::Never, 8, true));
+        for bad in
+            [("mailbox", Value::Int(0)), ("restart", Value::str("sometimes")), ("colour", Value::Int(1)), ("max_restarts", Value::str("3"))]
+        {
+            assert!(opts(&[bad]).is_err());
+        }
+    }
+}
