@@ -4,7 +4,7 @@
 # of a benchmark run interleaved, so background load on a shared machine hits
 # them alike. Needs python3, and lua5.4 for the Lua column (apt-get install lua5.4).
 # The actor benchmarks compare with Erlang/OTP timed in-process (erlang-base)
-# and Python asyncio; ONLY=cpu or ONLY=actors runs one half.
+# and Python asyncio; ONLY=cpu, ONLY=actors or ONLY=durable runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
@@ -22,7 +22,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 ONLY=${ONLY:-all}
-if [ "$ONLY" != actors ]; then
+if [ "$ONLY" = durable ]; then ONLY=durable-only; fi
+if [ "$ONLY" != actors ] && [ "$ONLY" != durable-only ]; then
 printf "%-10s %10s %10s %10s %12s %12s\n" bench noodle python3 lua5.4 noodle/py noodle/lua
 for b in fib loop spectral trees words; do
   n=(); p=(); l=()
@@ -41,6 +42,18 @@ for _ in $(seq "$RUNS"); do s+=("$(secs $NOODLE run examples/hello.nd)"); done
 echo "startup: noodle run examples/hello.nd median $(printf "%s\n" "${s[@]}" | median)s"
 fi
 [ "$ONLY" = cpu ] && exit 0
+
+# Durable actors (redb): the disk's single-commit rate, turn-durable
+# throughput (one actor, then 100 sharing commits), and 10k actors with
+# ~1 KB of state written then restored by a second process.
+DATA=$(mktemp -d)
+echo
+$NOODLE run bench/db_put.nd
+$NOODLE run --data "$DATA/turns" bench/durable_turns.nd
+$NOODLE run --data "$DATA/restore" bench/durable_restore.nd write
+$NOODLE run --data "$DATA/restore" bench/durable_restore.nd restore
+rm -rf "$DATA"
+[ "$ONLY" = durable-only ] && exit 0
 
 # Matrices against numpy (pip install numpy), whole processes both.
 if python3 -c "import numpy" 2>/dev/null; then

@@ -79,10 +79,13 @@ enum Job {
     Close(Reply<()>),
 }
 
-/// A node's record store: a handle on its owner thread.
+/// A node's record store: a handle on its two threads — the writer (one
+/// write transaction at a time, commits grouped) and the reader, so that
+/// restoring actors never waits behind an fsync.
 pub struct Store {
     pub path: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
+    reads: Mutex<mpsc::Sender<Job>>,
     /// Held while the store is open: one process per data directory, so a
     /// durable actor never runs in two at once.
     _lock: std::fs::File,
@@ -116,12 +119,19 @@ impl Store {
             Ok(Err(e)) => return Err(format!("cannot open {}: {e}", path.display())),
             Err(panic) => return Err(format!("cannot open {}: {panic}", path.display())),
         };
+        let shared = std::sync::Arc::new(Shared { db, broken: Mutex::new(None) });
         let (tx, rx) = mpsc::channel();
+        let (rtx, rrx) = mpsc::channel();
+        let s2 = shared.clone();
         std::thread::Builder::new()
             .name("noodle-store".into())
-            .spawn(move || owner(db, rx))
+            .spawn(move || owner(shared, rx))
             .map_err(|e| format!("cannot start the store thread: {e}"))?;
-        Ok(Store { path, jobs: Mutex::new(tx), _lock: lock_file })
+        std::thread::Builder::new()
+            .name("noodle-store-reads".into())
+            .spawn(move || owner(s2, rrx))
+            .map_err(|e| format!("cannot start the store thread: {e}"))?;
+        Ok(Store { path, jobs: Mutex::new(tx), reads: Mutex::new(rtx), _lock: lock_file })
     }
 
     /// Open the store in `dir` only if it exists: a reader that creates
@@ -137,8 +147,12 @@ impl Store {
     }
 
     fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
+        self.ask_on(&self.jobs, job)
+    }
+
+    fn ask_on<T>(&self, thread: &Mutex<mpsc::Sender<Job>>, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
         let (tx, rx) = mpsc::channel();
-        lock(&self.jobs).send(job(tx)).map_err(|_| self.stopped())?;
+        lock(thread).send(job(tx)).map_err(|_| self.stopped())?;
         rx.recv().map_err(|_| self.stopped())?
     }
 
@@ -148,7 +162,7 @@ impl Store {
 
     /// The newest good record of `name`.
     pub fn load(&self, name: &str) -> Result<Loaded, String> {
-        self.ask(|r| Job::Load(name.to_string(), r))
+        self.ask_on(&self.reads, |r| Job::Load(name.to_string(), r))
     }
 
     /// Commit records (the previous one of each is kept).
@@ -172,6 +186,7 @@ impl Store {
 
     /// Close the file cleanly; later requests fail.
     pub fn close(&self) {
+        let _ = self.ask_on(&self.reads, Job::Close);
         let _ = self.ask(Job::Close);
     }
 
@@ -225,37 +240,45 @@ impl Records {
     }
 }
 
-/// The store's thread. After a contained panic the file is not trusted again.
-fn owner(db: redb::Database, jobs: mpsc::Receiver<Job>) {
-    let mut broken: Option<String> = None;
+/// What the store's two threads share. After a contained panic the file
+/// is not trusted again.
+struct Shared {
+    db: redb::Database,
+    broken: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn serve<T>(&self, work: impl FnOnce(&redb::Database) -> Result<T, String>) -> Result<T, String> {
+        if let Some(why) = lock(&self.broken).clone() {
+            return Err(format!("the store is unusable after an earlier failure: {why}"));
+        }
+        match contain(|| work(&self.db)) {
+            Ok(r) => r,
+            Err(panic) => {
+                *lock(&self.broken) = Some(panic.clone());
+                Err(format!("the store failed: {panic}"))
+            }
+        }
+    }
+}
+
+/// A store thread: serves its jobs in order until closed. Commits queued
+/// while a transaction is written join the next one.
+fn owner(shared: std::sync::Arc<Shared>, jobs: mpsc::Receiver<Job>) {
     let mut next = None;
     while let Some(job) = next.take().or_else(|| jobs.recv().ok()) {
-        macro_rules! serve {
-            ($work:expr) => {
-                match &broken {
-                    Some(why) => Err(format!("the store is unusable after an earlier failure: {why}")),
-                    None => match contain(|| $work) {
-                        Ok(r) => r,
-                        Err(panic) => {
-                            broken = Some(panic.clone());
-                            Err(format!("the store failed: {panic}"))
-                        }
-                    },
-                }
-            };
-        }
         match job {
-            Job::Load(name, reply) => drop(reply.send(serve!(load(&db, &name)))),
-            Job::Save(batch, reply) => drop(reply.send(serve!(save(&db, batch)))),
-            Job::Remove(name, reply) => drop(reply.send(serve!(remove(&db, &name)))),
-            Job::List(reply) => drop(reply.send(serve!(list(&db)))),
+            Job::Load(name, reply) => drop(reply.send(shared.serve(|db| load(db, &name)))),
+            Job::Save(batch, reply) => drop(reply.send(shared.serve(|db| save(db, batch)))),
+            Job::Remove(name, reply) => drop(reply.send(shared.serve(|db| remove(db, &name)))),
+            Job::List(reply) => drop(reply.send(shared.serve(list))),
             Job::Close(reply) => {
-                drop(db);
+                // The last thread to let go of the database closes it.
+                drop(shared);
                 let _ = reply.send(Ok(()));
                 return;
             }
             Job::Commit(mut batch, done) => {
-                // Everything queued behind it joins this transaction.
                 let mut dones = vec![done];
                 while let Ok(job) = jobs.try_recv() {
                     match job {
@@ -269,7 +292,7 @@ fn owner(db: redb::Database, jobs: mpsc::Receiver<Job>) {
                         }
                     }
                 }
-                let r = serve!(save(&db, batch));
+                let r = shared.serve(|db| save(db, batch));
                 for d in dones {
                     d(r.clone());
                 }
