@@ -101,9 +101,18 @@ impl<'a> Gen<'a> {
             ExprKind::Bool(b) => {
                 self.emit(Op::LoadBool, dst, *b as u16, 0);
             }
-            ExprKind::Spawn { class, args, options } => {
+            ExprKind::Spawn { module, class, args, options } => {
                 let base = self.call_base(dst);
-                self.name_to(class, base);
+                match module {
+                    Some(m) => {
+                        // `m.A`: the module's global, read like a field.
+                        self.name_to(m, base);
+                        self.span = class.span;
+                        let k = self.str_const(&class.name);
+                        self.emit(Op::GetField, base, base as u16, k);
+                    }
+                    None => self.name_to(class, base),
+                }
                 let (argc, names) = self.call_args(args);
                 let o = self.alloc();
                 match options {

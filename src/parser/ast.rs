@@ -292,6 +292,8 @@ pub enum ExprKind {
     },
     Await(Box<Expr>),
     Spawn {
+        /// `spawn m.A(...)`: the imported module the class comes from.
+        module: Option<Ident>,
         class: Ident,
         args: Vec<Arg>,
         options: Option<Box<Expr>>,

@@ -270,8 +270,8 @@ impl Ctx {
         }
     }
 
-    pub fn spawn(&self, class: Ident, args: Vec<Arg>, options: Option<Expr>, l: usize, r: usize) -> Expr {
-        Expr::new(ExprKind::Spawn { class, args, options: options.map(Box::new) }, self.span(l, r))
+    pub fn spawn(&self, module: Option<Ident>, class: Ident, args: Vec<Arg>, options: Option<Expr>, l: usize, r: usize) -> Expr {
+        Expr::new(ExprKind::Spawn { module, class, args, options: options.map(Box::new) }, self.span(l, r))
     }
 
     pub fn fstring(&self, body: String, offset: usize, l: usize, r: usize) -> Expr {

@@ -207,6 +207,9 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
             if threads && spin(&ex) {
                 continue;
             }
+            // About to sleep: what main printed so far is written now (a
+            // program that waits long does not sit on its output).
+            rc.borrow_mut().flush_pending();
             // Quiet, and (looked at after that) nothing queued here: a wake-up
             // that reached this thread before the others went quiet is seen.
             // If something was queued, it ran: look again rather than sleep,

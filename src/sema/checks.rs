@@ -234,7 +234,16 @@ impl<'a> Analyzer<'a> {
                 self.expr(then);
                 self.expr(else_);
             }
-            ExprKind::Spawn { class, args, options } => {
+            ExprKind::Spawn { module: Some(m), args, options, .. } => {
+                // A class of another module: checked when it is spawned.
+                self.use_name(m);
+                self.args(args);
+                if let Some(o) = options {
+                    self.expr(o);
+                    self.check_spawn_options(o);
+                }
+            }
+            ExprKind::Spawn { module: None, class, args, options } => {
                 let sig = self.use_name(class);
                 if let Some(g) = self.scope.globals.get(&class.name) {
                     if !g.is_actor && self.lookup_local(&class.name).is_none() {

@@ -17,6 +17,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("crash::turn_bank_survives_kill_9", turn_bank_survives_kill_9),
         Trial::test("crash::checkpoint_state_is_a_committed_one", checkpoint_state_is_a_committed_one),
         Trial::test("crash::signals_commit_before_exit", signals_commit_before_exit),
+        Trial::test("crash::interval_commits_an_idle_actor", interval_commits_an_idle_actor),
         Trial::test("crash::damaged_record_uses_the_previous", damaged_record_uses_the_previous),
     ]
 }
@@ -243,6 +244,28 @@ fn signals_commit_before_exit() -> Result<(), Failed> {
     let n: i64 = show.lines().find_map(|l| l.trim().strip_prefix("n = ")).and_then(|n| n.parse().ok()).unwrap_or(0);
     if c != 0 || n < 10 || !show.starts_with("c: C (generation 2,") {
         return Err(format!("after two signals:\n{show}").into());
+    }
+    Ok(())
+}
+
+/// `checkpoint_interval`: a change is committed within the interval even
+/// if nothing else happens, so a `kill -9` after that keeps it.
+fn interval_commits_an_idle_actor() -> Result<(), Failed> {
+    let s = Scratch::new("interval");
+    let data = s.path("data");
+    let prog = s.path("idle.nd");
+    std::fs::write(
+        &prog,
+        "actor C {\n    state n = 0\n    def set(v) { self.n = v; return v }\n}\nlet c = spawn C() with {name: \"c\", durable: true, checkpoint_interval: 50, strategy: \"balanced\"}\nprint(await c.set(42))\nawait sleep(60000)\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let (out, err, killed) = run_until(&["run", "--workers", "2", "--data", &data, &prog], Some(Duration::from_millis(1500)))?;
+    if !killed || out != "42\n" {
+        return Err(format!("killed {killed}: {out}\n{err}").into());
+    }
+    let (show, err, c) = run(&["state", "show", "c", "--data", &data], "");
+    if c != 0 || !show.ends_with("  n = 42\n") {
+        return Err(format!("after kill -9: exit {c}\n{show}\n{err}").into());
     }
     Ok(())
 }
