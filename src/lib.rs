@@ -1,6 +1,7 @@
 //! Noodle: compiler pipeline (lexer → parser → sema → codegen → bytecode) and VM.
 
 pub mod bytecode;
+pub mod cluster;
 pub mod codegen;
 pub mod contain;
 pub mod diag;

@@ -252,6 +252,10 @@ pub struct Node {
     pub run_id: uuid::Uuid,
     /// A durable actor has run here (a signal then commits before exiting).
     pub has_durable: AtomicBool,
+    /// What this node offers (read on first need) and what the actors
+    /// running here reserved of it (`cpus`, `memory`, `gpus` options).
+    capacity: std::sync::OnceLock<crate::cluster::Resources>,
+    reserved: Mutex<crate::cluster::Resources>,
     program_hash: std::sync::OnceLock<String>,
 }
 
@@ -275,6 +279,33 @@ impl Node {
             None => Ok(durable::Records::Memory(Default::default())),
         });
         r.as_ref().map_err(|e| e.clone())
+    }
+
+    /// The placement engine's answer for an actor with needs, on this node
+    /// (a cluster of one named `local`): reserve them, or say what is missing.
+    pub(crate) fn place(&self, class: &str, strategy: &str, needs: &run::Needs) -> Result<(), String> {
+        use crate::cluster::{place_actor, ClusterView, NodeView, Request, Strategy};
+        let mut reserved = lock(&self.reserved);
+        let capacity = *self.capacity.get_or_init(crate::cluster::machine_capacity);
+        let free_memory = if needs.stateful { crate::cluster::free_memory() } else { capacity.memory };
+        let me = NodeView { name: "local".into(), capacity, reserved: *reserved, free_memory, ..Default::default() };
+        let view = ClusterView { nodes: vec![me], local: "local".into() };
+        let mut req = Request::new(class, Strategy::from_name(strategy).unwrap_or(Strategy::Local));
+        req.needs = needs.resources;
+        req.stateful = needs.stateful;
+        req.state_size = needs.state_size;
+        req.require_node = needs.require_node.clone();
+        req.avoid_node = needs.avoid_node.clone();
+        req.replicas = needs.replicas.unwrap_or(0);
+        place_actor(&req, &view)?;
+        *reserved = reserved.add(&needs.resources);
+        Ok(())
+    }
+
+    /// An actor with needs stopped: give back what it reserved.
+    pub(crate) fn release(&self, needs: &run::Needs) {
+        let mut reserved = lock(&self.reserved);
+        *reserved = reserved.saturating_sub(&needs.resources);
     }
 
     /// A hash of the program's source (records note what code wrote them).
@@ -333,6 +364,8 @@ impl Node {
             dead_letters: AtomicU64::new(0),
             run_id: uuid::Uuid::new_v4(),
             has_durable: AtomicBool::new(false),
+            capacity: std::sync::OnceLock::new(),
+            reserved: Mutex::new(Default::default()),
             program_hash: std::sync::OnceLock::new(),
         }
     }

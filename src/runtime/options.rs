@@ -3,7 +3,11 @@
 
 use super::DEFAULT_MAILBOX;
 use crate::bytecode::tables::{DURABILITY_MODES, RESTART_POLICIES, SPAWN_OPTIONS, SPREADING_STRATEGIES, STRATEGIES};
+use crate::cluster::Resources;
 use crate::vm::value::*;
+
+/// `constraints:` values.
+pub const CONSTRAINTS: &[&str] = &["stateful"];
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Restart {
@@ -43,6 +47,22 @@ pub struct Options {
     pub turn: bool,
     /// `checkpoint_interval` in ms (0: none).
     pub interval_ms: u64,
+    /// Resource needs and node constraints, when any are given (then the
+    /// placement engine decides whether the actor can run here).
+    pub place: Option<Box<Needs>>,
+    /// The `strategy:` given (`"local"` by default).
+    pub strategy: &'static str,
+}
+
+/// What `spawn ... with {...}` asks of the node that runs the actor.
+#[derive(Clone, Debug, Default)]
+pub struct Needs {
+    pub resources: Resources,
+    pub stateful: bool,
+    pub state_size: u64,
+    pub require_node: Option<String>,
+    pub avoid_node: Option<String>,
+    pub replicas: Option<u64>,
 }
 
 impl Options {
@@ -57,6 +77,8 @@ impl Options {
             durable: false,
             turn: false,
             interval_ms: 0,
+            place: None,
+            strategy: "local",
         };
         let m = match v {
             Value::None => return Ok(o),
@@ -82,10 +104,17 @@ impl Options {
                 "max_restarts" => o.max_restarts = count(0)?.min(u32::MAX as i64) as u32,
                 "checkpoint_every" => o.checkpoint_every = count(0)?.min(u32::MAX as i64) as u32,
                 "checkpoint_interval" => o.interval_ms = count(0)? as u64,
-                // Placement needs: satisfied on one node (the cluster's
-                // placement engine weighs them).
+                // Placement needs: the placement engine weighs them.
                 "replicas" | "state_size" | "cpus" | "memory" | "gpus" => {
-                    count(0)?;
+                    let n = count(0)? as u64;
+                    let p = o.place.get_or_insert_with(Default::default);
+                    match k.as_str() {
+                        "replicas" => p.replicas = Some(n),
+                        "state_size" => p.state_size = n,
+                        "cpus" => p.resources.cpus = n,
+                        "memory" => p.resources.memory = n,
+                        _ => p.resources.gpus = n,
+                    }
                 }
                 "near" => {
                     if !matches!(v, Value::Actor(_) | Value::Str(_) | Value::None) {
@@ -93,8 +122,16 @@ impl Options {
                     }
                 }
                 "require_node" | "avoid_node" => {
-                    if !matches!(v, Value::Str(_) | Value::None) {
-                        return err("TypeError", format!("spawn option `{k}` takes str, not {}", v.type_name()));
+                    let node = match v {
+                        Value::Str(s) => s.to_string(),
+                        Value::None => continue,
+                        other => return err("TypeError", format!("spawn option `{k}` takes str, not {}", other.type_name())),
+                    };
+                    let p = o.place.get_or_insert_with(Default::default);
+                    if k.as_str() == "require_node" {
+                        p.require_node = Some(node);
+                    } else {
+                        p.avoid_node = Some(node);
                     }
                 }
                 "durability" => {
@@ -110,7 +147,10 @@ impl Options {
                     }
                 }
                 "strategy" => match v {
-                    Value::Str(s) if STRATEGIES.contains(&s.as_str()) => o.spread = SPREADING_STRATEGIES.contains(&s.as_str()),
+                    Value::Str(s) if STRATEGIES.contains(&s.as_str()) => {
+                        o.spread = SPREADING_STRATEGIES.contains(&s.as_str());
+                        o.strategy = STRATEGIES.iter().find(|x| **x == s.as_str()).copied().unwrap_or("local");
+                    }
                     other => return err("ValueError", format!("unknown placement strategy {other:?}")),
                 },
                 "durable" => match v {
@@ -118,8 +158,21 @@ impl Options {
                     other => return err("TypeError", format!("spawn option `durable` takes bool, not {}", other.type_name())),
                 },
                 "constraints" => {
-                    if !matches!(v, Value::List(_)) {
+                    let Value::List(l) = v else {
                         return err("TypeError", format!("spawn option `constraints` takes list, not {}", v.type_name()));
+                    };
+                    for c in l.borrow().iter() {
+                        match c {
+                            Value::Str(s) if CONSTRAINTS.contains(&s.as_str()) => {
+                                o.place.get_or_insert_with(Default::default).stateful = true
+                            }
+                            other => {
+                                return err(
+                                    "ValueError",
+                                    format!("unknown constraint {other:?} (the constraints are: {})", CONSTRAINTS.join(", ")),
+                                );
+                            }
+                        }
                     }
                 }
                 other => {

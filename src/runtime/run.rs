@@ -5,7 +5,7 @@
 //! checkpoint, and the asker's future fails after that has happened.
 
 use super::monitor::Event;
-pub use super::options::{Options, Restart};
+pub use super::options::{Needs, Options, Restart};
 use super::task::{TaskOwner, TaskRun};
 use super::*;
 use crate::vm::portable::{to_portable, Packet};
@@ -497,6 +497,9 @@ fn supervise(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, stopping: bool) -> bool {
 /// The actor has stopped: asks still queued fail, tells become dead letters.
 fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box<Envelope>>, node: &Node, error: Option<&Value>) {
     stop_cell(&ctx.cell, Some(node));
+    if let Some(needs) = &ctx.opts.place {
+        node.release(needs);
+    }
     vm.borrow_mut().notify_watchers(&ctx.cell, Event::Stopped, error);
     ctx.cancel_tasks();
     node.remove_wait(ctx.cell.key);

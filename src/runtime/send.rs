@@ -240,6 +240,9 @@ impl Vm {
         let args = self.spawn_args(&class, slot, argc, names)?;
         let opts = Options::parse(&self.stack[slot + 1 + argc])?;
         let node = self.node();
+        if let Some(needs) = &opts.place {
+            node.place(&class.name, opts.strategy, needs).map_err(|m| Value::error("PlacementError", m))?;
+        }
         let worker = if opts.spread { node.pick_worker() } else { self.rt.worker };
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
@@ -258,6 +261,9 @@ impl Vm {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
                 if reg.by_name.contains_key(n) {
+                    if let Some(needs) = &opts.place {
+                        node.release(needs);
+                    }
                     return err("ValueError", format!("an actor named \"{n}\" is already running"));
                 }
                 reg.by_name.insert(n.clone(), cell.clone());

@@ -1,0 +1,25 @@
+//! The cluster (runtime.md §6, §8). For now: the placement engine, a pure
+//! function every node (and a plain `noodle run`, a cluster of one) uses to
+//! decide where an actor runs and whether its constraints can be met.
+
+pub mod placement;
+
+pub use placement::{place_actor, ClusterView, NodeView, Placement, Request, Resources, Strategy};
+
+/// This machine's resources: its cores, its memory (`/proc/meminfo`), no GPUs.
+pub fn machine_capacity() -> Resources {
+    let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
+    Resources { cpus, memory: meminfo("MemTotal:").unwrap_or(0), gpus: 0 }
+}
+
+/// Memory not in use now, in bytes (`MemAvailable`).
+pub fn free_memory() -> u64 {
+    meminfo("MemAvailable:").unwrap_or(0)
+}
+
+fn meminfo(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
