@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cluster_cli;
 mod repl;
 mod state;
 
@@ -76,6 +77,41 @@ enum Cmd {
         #[arg(long, value_name = "DIR", global = true, default_value = ".noodle")]
         data: PathBuf,
     },
+    /// Run a cluster node until SIGINT/SIGTERM (docs/cluster.md).
+    Node {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: String,
+        /// Address other nodes reach this one at (default: the bound one).
+        #[arg(long, value_name = "HOST:PORT")]
+        advertise: Option<String>,
+        /// A node of the cluster to join (repeatable).
+        #[arg(long, value_name = "HOST:PORT")]
+        join: Vec<String>,
+        /// File holding the cluster's shared secret (at least 16 bytes).
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// The node's name (default: its advertised address).
+        #[arg(long)]
+        name: Option<String>,
+        /// What the node offers: cpus=N,memory=SIZE,gpus=N (default: this machine).
+        #[arg(long, value_name = "LIST")]
+        capacity: Option<String>,
+        /// Directory for the node's durable records.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Ask a cluster node about the cluster.
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterCmd,
+        /// A node of the cluster.
+        #[arg(long, value_name = "HOST:PORT", global = true)]
+        cluster: Option<String>,
+        /// File holding the cluster's shared secret.
+        #[arg(long, value_name = "FILE", global = true)]
+        secret_file: Option<PathBuf>,
+    },
     /// Start the interactive session.
     Repl {
         /// Worker threads for actors (default: one per core).
@@ -84,6 +120,14 @@ enum Cmd {
         #[command(flatten)]
         data: DataOpts,
     },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// The nodes a node knows, with their state, address, incarnation and capacity.
+    Status,
+    /// The nodes' names, one per line.
+    Members,
 }
 
 #[derive(Subcommand)]
@@ -164,6 +208,12 @@ fn run_cli(cli: Cli) -> ExitCode {
                 StateCmd::Rm { name } => state::Action::Remove(name),
             };
             state::run(action, &data)
+        }
+        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data: _ }) => {
+            cluster_cli::node(listen, advertise, join, &secret_file, name, capacity.as_deref())
+        }
+        Some(Cmd::Cluster { action, cluster, secret_file }) => {
+            cluster_cli::query(matches!(action, ClusterCmd::Members), cluster, secret_file)
         }
         Some(Cmd::Build { file, output }) => {
             let Some(p) = compile(&file) else { return ExitCode::from(EXIT_COMPILE) };

@@ -17,6 +17,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/crash.rs"]
 mod crash;
 use std::path::{Path, PathBuf};
@@ -309,6 +311,7 @@ fn main() {
     }
     trials.extend(cli::trials());
     trials.extend(crash::trials());
+    trials.extend(cluster::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
     for (name, src) in doc_blocks() {

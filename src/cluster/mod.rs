@@ -1,10 +1,18 @@
-//! The cluster (runtime.md §6, §8). For now: the placement engine, a pure
-//! function every node (and a plain `noodle run`, a cluster of one) uses to
-//! decide where an actor runs and whether its constraints can be met.
+//! The cluster (runtime.md §6, §8): the placement engine (a pure function
+//! every node — and a plain `noodle run`, a cluster of one — uses to decide
+//! where an actor runs), the authenticated wire between nodes, and the
+//! `noodle node` process.
 
+pub mod node;
 pub mod placement;
+pub mod wire;
 
 pub use placement::{place_actor, ClusterView, NodeView, Placement, Request, Resources, Strategy};
+
+/// Milliseconds since the epoch (a node's incarnation).
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
 
 /// This machine's resources: its cores, its memory (`/proc/meminfo`), no GPUs.
 pub fn machine_capacity() -> Resources {

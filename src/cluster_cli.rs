@@ -1,0 +1,82 @@
+//! `noodle node` and `noodle cluster status|members`: arguments in, the
+//! cluster room (`noodle::cluster`) does the work.
+
+use noodle::cluster::node::{self, Config};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXIT_USAGE: u8 = 2;
+const EXIT_FAILED: u8 = 3;
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    noodle::ewriteln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+pub fn node(
+    listen: String,
+    advertise: Option<String>,
+    join: Vec<String>,
+    secret_file: &Path,
+    name: Option<String>,
+    capacity: Option<&str>,
+) -> ExitCode {
+    let secret = match node::read_secret(secret_file) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    let base = noodle::cluster::machine_capacity();
+    let capacity = match capacity.map(|c| node::parse_capacity(c, base)).transpose() {
+        Ok(c) => c.unwrap_or(base),
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    match node::run(Config { listen, advertise, join, secret, name, capacity }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(EXIT_FAILED, &e),
+    }
+}
+
+pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<PathBuf>) -> ExitCode {
+    let (Some(addr), Some(secret_file)) = (cluster, secret_file) else {
+        return fail(EXIT_USAGE, "`noodle cluster` needs --cluster HOST:PORT and --secret-file FILE");
+    };
+    let secret = match node::read_secret(&secret_file) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    let (me, peers) = match node::status(&addr, &secret) {
+        Ok(x) => x,
+        Err(e) => return fail(EXIT_FAILED, &e),
+    };
+    if names_only {
+        noodle::owriteln!("{}", me.name);
+        for (p, _) in &peers {
+            noodle::owriteln!("{}", p.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let size = noodle::cluster::placement::size;
+    let mut rows =
+        vec![["NODE".to_string(), "STATE".into(), "ADDRESS".into(), "INCARNATION".into(), "CPUS".into(), "MEMORY".into(), "GPUS".into()]];
+    let row = |m: &node::Member, state: &str| {
+        [
+            m.name.clone(),
+            state.to_string(),
+            m.addr.clone(),
+            m.incarnation.to_string(),
+            m.capacity.cpus.to_string(),
+            size(m.capacity.memory),
+            m.capacity.gpus.to_string(),
+        ]
+    };
+    rows.push(row(&me, "alive (asked)"));
+    for (p, state) in &peers {
+        rows.push(row(p, state));
+    }
+    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for r in rows {
+        let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        noodle::owriteln!("{}", line.join("  ").trim_end());
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,262 @@
+//! `noodle node` processes on 127.0.0.1 (ephemeral ports only): joining,
+//! `noodle cluster status`, and a node under bad input — wrong secrets,
+//! oversized length prefixes, thousands of random and mutated frames before
+//! and after authentication — that must keep serving. Every process started
+//! here is killed by PID (and reaped) when its guard drops, even on failure.
+
+use libtest_mimic::{Failed, Trial};
+use noodle::cluster::wire;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{run, BIN};
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        Trial::test("cluster::nodes_join_and_report_status", nodes_join_and_report_status),
+        Trial::test("cluster::node_survives_bad_input", node_survives_bad_input),
+        Trial::test("cluster::node_usage_errors", node_usage_errors),
+    ]
+}
+
+const SECRET: &str = "test-cluster-secret-0123456789";
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("noodle-cluster-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Scratch(d)
+    }
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_string_lossy().into_owned()
+    }
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running node: killed (SIGKILL, by PID) and reaped when dropped.
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start a node on an ephemeral port; its log goes to `log` in `s`.
+fn start_node(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Result<Node, Failed> {
+    let log = std::fs::File::create(s.0.join(format!("{name}.log"))).map_err(|e| e.to_string())?;
+    let mut args = vec!["node", "--listen", "127.0.0.1:0", "--secret-file", secret, "--name", name];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut node = Node { child, addr: String::new() };
+    let line = rx.recv_timeout(Duration::from_secs(10)).map_err(|_| format!("node {name} did not say where it listens"))?;
+    let want = format!("noodle node {name} listening on 127.0.0.1:");
+    if !line.starts_with(&want) {
+        return Err(format!("node {name} printed {line:?}").into());
+    }
+    node.addr = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    Ok(node)
+}
+
+/// Poll `noodle cluster status` (bounded) until `ok` holds for its output.
+fn status_until(addr: &str, secret: &str, ok: impl Fn(&str) -> bool) -> Result<String, Failed> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, err, code) = run(&["cluster", "status", "--cluster", addr, "--secret-file", secret], "");
+        if code == 0 && ok(&out) {
+            return Ok(out);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("cluster status never as expected: exit {code}\n{out}\n{err}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn nodes_join_and_report_status() -> Result<(), Failed> {
+    let s = Scratch::new("join");
+    let secret = s.file("secret", SECRET);
+    let a = start_node(&s, "a", &secret, &[])?;
+    let b = start_node(&s, "b", &secret, &["--join", &a.addr, "--capacity", "cpus=8,memory=4GB,gpus=1"])?;
+    let out = status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("b ") && l.contains("alive")))?;
+    let b_line = out.lines().find(|l| l.starts_with("b ")).unwrap_or_default();
+    let cols: Vec<&str> = b_line.split_whitespace().collect();
+    if !out.starts_with("NODE") || cols.get(2) != Some(&b.addr.as_str()) || !cols.ends_with(&["8", "4GB", "1"]) {
+        return Err(format!("status:\n{out}").into());
+    }
+    let (members, _, code) = run(&["cluster", "members", "--cluster", &a.addr, "--secret-file", &secret], "");
+    if code != 0 || members != "a\nb\n" {
+        return Err(format!("members: {members:?}").into());
+    }
+    // A node that goes away is suspected at once (its connection broke).
+    drop(b);
+    status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("b ") && l.contains("suspect")))?;
+    // The wrong secret: refused, and the node says why in its log.
+    let wrong = s.file("wrong", "not-the-cluster-secret-at-all");
+    let (_, err, code) = run(&["cluster", "status", "--cluster", &a.addr, "--secret-file", &wrong], "");
+    if code != 3 || !err.contains("does not know the cluster secret") {
+        return Err(format!("wrong secret: exit {code}\n{err}").into());
+    }
+    let log = s.read("a.log");
+    for want in ["event=join peer=b", "event=suspect peer=b", "event=refused"] {
+        if !log.contains(want) {
+            return Err(format!("a's log lacks {want}:\n{log}").into());
+        }
+    }
+    Ok(())
+}
+
+/// Connect, send `bytes`, and wait (bounded) for the node to close.
+fn send_and_wait_close(addr: &str, bytes: &[u8]) -> Result<bool, Failed> {
+    let mut c = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    let _ = c.write_all(bytes);
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(_) => return Ok(false),
+        }
+        if start.elapsed() > Duration::from_secs(6) {
+            return Ok(false);
+        }
+    }
+}
+
+/// A handshake from the test itself (the library's wire), then the socket.
+fn authenticated(addr: &str) -> Result<(TcpStream, wire::Session), Failed> {
+    let mut c = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    let (hello, h) = wire::client_hello("fuzzer");
+    c.write_all(&h).map_err(|e| e.to_string())?;
+    let mut f = wire::Framer::new(wire::MAX_HANDSHAKE);
+    let mut buf = [0u8; 1024];
+    let ch = loop {
+        if let Some(b) = f.next_frame().map_err(|e| e.to_string())? {
+            break b;
+        }
+        let n = c.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed during the handshake".into());
+        }
+        f.feed(&buf[..n]);
+    };
+    let (session, proof, _) = wire::client_proof(SECRET.as_bytes(), hello, &ch).map_err(|e| e.to_string())?;
+    c.write_all(&proof).map_err(|e| e.to_string())?;
+    Ok((c, session))
+}
+
+fn node_survives_bad_input() -> Result<(), Failed> {
+    let s = Scratch::new("fuzz");
+    let secret = s.file("secret", SECRET);
+    let a = start_node(&s, "a", &secret, &[])?;
+    // An oversized length prefix: closed, without waiting for (or
+    // allocating) four gigabytes.
+    if !send_and_wait_close(&a.addr, &u32::MAX.to_le_bytes())? {
+        return Err("an oversized length prefix did not close the connection".into());
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ std::process::id() as u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (_, hello) = wire::client_hello("fuzzer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sent = 0;
+    // Unauthenticated: random bytes and mutated hellos, many per connection.
+    for _ in 0..100 {
+        let mut c = TcpStream::connect(&a.addr).map_err(|e| e.to_string())?;
+        let mut batch = Vec::new();
+        for _ in 0..50 {
+            let mut f: Vec<u8> = if next() % 2 == 0 { hello.clone() } else { (0..next() % 64).map(|_| next() as u8).collect() };
+            if !f.is_empty() {
+                let at = (next() as usize) % f.len();
+                f[at] ^= (next() as u8) | 1;
+            }
+            batch.extend_from_slice(&f);
+            sent += 1;
+        }
+        let _ = c.write_all(&batch);
+        if Instant::now() > deadline {
+            return Err("bounded: the unauthenticated round took over a minute".into());
+        }
+    }
+    // Authenticated: frames with bad MACs, and valid MACs over garbage.
+    for round in 0..100 {
+        let (mut c, mut session) = authenticated(&a.addr)?;
+        let mut batch = Vec::new();
+        for i in 0..50 {
+            let payload: Vec<u8> = (0..next() % 200).map(|_| next() as u8).collect();
+            let f = if (round + i) % 3 == 0 { wire::frame(&payload) } else { session.seal(&payload) };
+            batch.extend_from_slice(&f);
+            sent += 1;
+        }
+        let _ = c.write_all(&batch);
+        if Instant::now() > deadline {
+            return Err("bounded: the authenticated round took over a minute".into());
+        }
+    }
+    if sent < 10_000 {
+        return Err(format!("only {sent} frames sent").into());
+    }
+    // Still serving, and it said what it refused.
+    status_until(&a.addr, &secret, |o| o.starts_with("NODE"))?;
+    let log = s.read("a.log");
+    if log.contains("panicked") || !log.contains("over the limit") || !log.contains("event=bad-frame") {
+        return Err(format!("node log:\n{}", log.lines().take(20).collect::<Vec<_>>().join("\n")).into());
+    }
+    Ok(())
+}
+
+fn node_usage_errors() -> Result<(), Failed> {
+    let s = Scratch::new("usage");
+    let short = s.file("short", "tiny");
+    let missing = s.0.join("nope").to_string_lossy().into_owned();
+    for (secret, want) in [(short.as_str(), "too short"), (missing.as_str(), "cannot read the secret file")] {
+        let (_, err, code) = run(&["node", "--listen", "127.0.0.1:0", "--secret-file", secret], "");
+        if code != 2 || !err.contains(want) {
+            return Err(format!("secret {secret}: exit {code}\n{err}").into());
+        }
+    }
+    let secret = s.file("secret", SECRET);
+    let (_, err, code) = run(&["node", "--listen", "127.0.0.1:0", "--secret-file", &secret, "--capacity", "cpus=two"], "");
+    if code != 2 || !err.contains("not a number or size") {
+        return Err(format!("capacity: exit {code}\n{err}").into());
+    }
+    let (_, err, code) = run(&["cluster", "status", "--cluster", "127.0.0.1:1", "--secret-file", &secret], "");
+    if code != 3 || !err.contains("cannot reach 127.0.0.1:1") {
+        return Err(format!("unreachable: exit {code}\n{err}").into());
+    }
+    Ok(())
+}
