@@ -13,14 +13,21 @@ fn fail(code: u8, msg: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-pub fn node(
-    listen: String,
-    advertise: Option<String>,
-    join: Vec<String>,
-    secret_file: &Path,
-    name: Option<String>,
-    capacity: Option<&str>,
-) -> ExitCode {
+pub struct NodeArgs {
+    pub listen: String,
+    pub advertise: Option<String>,
+    pub join: Vec<String>,
+    pub name: Option<String>,
+    pub capacity: Option<String>,
+    pub fd: String,
+}
+
+pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
+    let NodeArgs { listen, advertise, join, name, capacity, fd } = a;
+    let Some(fd) = noodle::cluster::membership::Preset::from_name(&fd) else {
+        return fail(EXIT_USAGE, &format!("--fd {fd}: use fast, lan or wan"));
+    };
+    let capacity = capacity.as_deref();
     let secret = match node::read_secret(secret_file) {
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
@@ -30,7 +37,7 @@ pub fn node(
         Ok(c) => c.unwrap_or(base),
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    match node::run(Config { listen, advertise, join, secret, name, capacity }) {
+    match node::run(Config { listen, advertise, join, secret, name, capacity, fd }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(EXIT_FAILED, &e),
     }

@@ -100,6 +100,9 @@ enum Cmd {
         /// Directory for the node's durable records.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Failure detection preset: fast, lan (default) or wan (docs/cluster.md).
+        #[arg(long, default_value = "lan")]
+        fd: String,
     },
     /// Ask a cluster node about the cluster.
     Cluster {
@@ -209,8 +212,8 @@ fn run_cli(cli: Cli) -> ExitCode {
             };
             state::run(action, &data)
         }
-        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data: _ }) => {
-            cluster_cli::node(listen, advertise, join, &secret_file, name, capacity.as_deref())
+        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data: _, fd }) => {
+            cluster_cli::node(cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd }, &secret_file)
         }
         Some(Cmd::Cluster { action, cluster, secret_file }) => {
             cluster_cli::query(matches!(action, ClusterCmd::Members), cluster, secret_file)

@@ -3,6 +3,8 @@
 //! where an actor runs), the authenticated wire between nodes, and the
 //! `noodle node` process.
 
+mod gossip;
+pub mod membership;
 pub mod node;
 pub mod placement;
 pub mod wire;

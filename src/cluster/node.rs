@@ -52,6 +52,8 @@ pub struct Config {
     pub secret: Vec<u8>,
     pub name: Option<String>,
     pub capacity: Resources,
+    /// Failure detection preset (`--fd fast|lan|wan`).
+    pub fd: super::membership::Preset,
 }
 
 /// The shared secret from a file (surrounding whitespace ignored).
@@ -90,7 +92,7 @@ fn parse_size(v: &str) -> Option<u64> {
     v.parse().ok()
 }
 
-fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
+pub(super) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
     let mut line = format!("noodle node {me}: event={event}");
     for (k, v) in fields {
         if v.contains(' ') || v.contains('"') || v.is_empty() {
@@ -102,8 +104,8 @@ fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
     crate::ewriteln!("{line}");
 }
 
-struct State {
-    me: Member,
+pub(super) struct State {
+    pub me: Member,
     secret: Vec<u8>,
     peers: std::cell::RefCell<Vec<(Member, String)>>,
 }
@@ -116,24 +118,64 @@ impl State {
             None => p.push((m, state.to_string())),
         }
     }
+
+    /// Membership's news of a peer: its state, keeping what a direct
+    /// connection told of it (capacity).
+    pub(super) fn peer_state(&self, m: Member, state: &str) {
+        let mut p = self.peers.borrow_mut();
+        match p.iter_mut().find(|(x, _)| x.name == m.name) {
+            Some(e) => {
+                e.0.addr = m.addr;
+                e.0.incarnation = e.0.incarnation.max(m.incarnation);
+                e.1 = state.to_string();
+            }
+            None => p.push((m, state.to_string())),
+        }
+    }
+
+    /// A connection to the peer broke: suspect it, unless membership has
+    /// already declared it down.
+    fn suspect(&self, m: Member) {
+        let mut p = self.peers.borrow_mut();
+        match p.iter_mut().find(|(x, _)| x.name == m.name) {
+            Some(e) if e.1 == "alive" => e.1 = "suspect".into(),
+            Some(_) => {}
+            None => p.push((m, "suspect".into())),
+        }
+    }
+
+    pub(super) fn forget(&self, name: &str) {
+        self.peers.borrow_mut().retain(|(m, _)| m.name != name);
+    }
 }
 
 /// Run a node until SIGINT or SIGTERM.
 pub fn run(cfg: Config) -> Result<(), String> {
     let stop = signal_channel()?;
-    let ex = Rc::new(smol::LocalExecutor::new());
+    let ex: Rc<smol::LocalExecutor<'static>> = Rc::new(smol::LocalExecutor::new());
     smol::block_on(ex.run(async {
-        let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+        let (listener, udp) = bind(&cfg.listen).await?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?.to_string();
         let addr = cfg.advertise.clone().unwrap_or(bound.clone());
         let name = cfg.name.clone().unwrap_or(addr.clone());
         let incarnation = super::now_millis();
         let me = Member { name: name.clone(), addr, incarnation, capacity: cfg.capacity };
-        let state = Rc::new(State { me, secret: cfg.secret.clone(), peers: Default::default() });
+        let state = Rc::new(State { me: me.clone(), secret: cfg.secret.clone(), peers: Default::default() });
+        let advertised: std::net::SocketAddr =
+            me.addr.parse().map_err(|_| format!("--advertise {}: expected an IP address and port", me.addr))?;
+        let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
+        let seed = incarnation ^ u64::from(std::process::id());
+        let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);
+        let (gtx, grx) = async_channel::unbounded();
+        ex.spawn(super::gossip::run(ex.clone(), state.clone(), udp, members, grx, gtx.clone())).detach();
         crate::owriteln!("noodle node {name} listening on {bound}");
         let _ = std::io::Write::flush(&mut std::io::stdout());
         for peer in &cfg.join {
             ex.spawn(join(state.clone(), peer.clone())).detach();
+            match smol::net::resolve(peer.as_str()).await.ok().and_then(|a| a.into_iter().next()) {
+                Some(a) => drop(gtx.send(super::gossip::Input::Join(a)).await),
+                None => log(&name, "join-failed", &[("addr", peer), ("reason", "cannot resolve the address")]),
+            }
         }
         let accept = async {
             loop {
@@ -147,8 +189,28 @@ pub fn run(cfg: Config) -> Result<(), String> {
         };
         let sig = smol::future::or(accept, async { stop.recv().await.unwrap_or(0) }).await;
         log(&name, "leave", &[("signal", &sig.to_string())]);
+        // Tell the others (bounded: a node that cannot send still exits).
+        let (dtx, drx) = async_channel::bounded(1);
+        if gtx.send(super::gossip::Input::Leave(dtx)).await.is_ok() {
+            let _ = with_timeout(Duration::from_secs(1), async { drx.recv().await.map_err(|e| e.to_string()) }).await;
+        }
         Ok(())
     }))
+}
+
+/// TCP for connections and UDP for membership on one port. With port 0
+/// the TCP port is picked first; if that port is taken for UDP, try again.
+async fn bind(listen: &str) -> Result<(TcpListener, smol::net::UdpSocket), String> {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let at = tcp.local_addr().map_err(|e| e.to_string())?;
+        match smol::net::UdpSocket::bind(at).await {
+            Ok(udp) => return Ok((tcp, udp)),
+            Err(e) if !listen.ends_with(":0") => return Err(format!("cannot listen on {at} (UDP): {e}")),
+            Err(_) => continue,
+        }
+    }
+    Err(format!("cannot find a port free for both TCP and UDP on {listen}"))
 }
 
 /// SIGINT and SIGTERM as a channel (their number).
@@ -279,7 +341,7 @@ async fn serve(state: Rc<State>, stream: TcpStream, from: String) {
         };
         let r = match m {
             Msg::Join(m) => {
-                log(&me, "join", &[("peer", &m.name), ("addr", &m.addr), ("incarnation", &m.incarnation.to_string())]);
+                log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
                 state.set_peer(m.clone(), "alive");
                 joined = Some(m);
                 c.send(&Msg::Join(state.me.clone())).await
@@ -306,7 +368,7 @@ async fn serve(state: Rc<State>, stream: TcpStream, from: String) {
     if let Some(m) = joined {
         // A broken connection is an immediate suspicion.
         log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
-        state.set_peer(m, "suspect");
+        state.suspect(m);
     }
 }
 
@@ -328,7 +390,7 @@ async fn join(state: Rc<State>, addr: String) {
     loop {
         match c.recv().await {
             Ok(Msg::Join(m)) => {
-                log(&me, "join", &[("peer", &m.name), ("addr", &m.addr), ("incarnation", &m.incarnation.to_string())]);
+                log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
                 state.set_peer(m.clone(), "alive");
                 known = Some(m);
             }
@@ -341,7 +403,7 @@ async fn join(state: Rc<State>, addr: String) {
     }
     let m = known.unwrap_or(Member { name: peer, addr, incarnation: 0, capacity: Resources::default() });
     log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
-    state.set_peer(m, "suspect");
+    state.suspect(m);
 }
 
 /// `noodle cluster status`: ask a node for its view.

@@ -76,7 +76,10 @@ fn start_node(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Result<N
         let _ = tx.send(line);
     });
     let mut node = Node { child, addr: String::new() };
-    let line = rx.recv_timeout(Duration::from_secs(10)).map_err(|_| format!("node {name} did not say where it listens"))?;
+    let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    if line.is_empty() {
+        return Err(format!("node {name} did not say where it listens:\n{}", s.read(&format!("{name}.log"))).into());
+    }
     let want = format!("noodle node {name} listening on 127.0.0.1:");
     if !line.starts_with(&want) {
         return Err(format!("node {name} printed {line:?}").into());
@@ -87,7 +90,7 @@ fn start_node(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Result<N
 
 /// Poll `noodle cluster status` (bounded) until `ok` holds for its output.
 fn status_until(addr: &str, secret: &str, ok: impl Fn(&str) -> bool) -> Result<String, Failed> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (out, err, code) = run(&["cluster", "status", "--cluster", addr, "--secret-file", secret], "");
         if code == 0 && ok(&out) {
@@ -105,19 +108,29 @@ fn nodes_join_and_report_status() -> Result<(), Failed> {
     let secret = s.file("secret", SECRET);
     let a = start_node(&s, "a", &secret, &[])?;
     let b = start_node(&s, "b", &secret, &["--join", &a.addr, "--capacity", "cpus=8,memory=4GB,gpus=1"])?;
-    let out = status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("b ") && l.contains("alive")))?;
+    // b's capacity comes over its direct connection, its liveness by gossip.
+    let out = status_until(&a.addr, &secret, |o| {
+        o.lines().any(|l| l.starts_with("b ") && l.contains("alive") && l.split_whitespace().rev().take(3).eq(["1", "4GB", "8"]))
+    })?;
     let b_line = out.lines().find(|l| l.starts_with("b ")).unwrap_or_default();
     let cols: Vec<&str> = b_line.split_whitespace().collect();
     if !out.starts_with("NODE") || cols.get(2) != Some(&b.addr.as_str()) || !cols.ends_with(&["8", "4GB", "1"]) {
         return Err(format!("status:\n{out}").into());
     }
+    // c joins through b; a learns of it by gossip (SWIM).
+    let c = start_node(&s, "c", &secret, &["--join", &b.addr])?;
+    status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("c ") && l.contains("alive")))?;
     let (members, _, code) = run(&["cluster", "members", "--cluster", &a.addr, "--secret-file", &secret], "");
-    if code != 0 || members != "a\nb\n" {
+    if code != 0 || members != "a\nb\nc\n" {
         return Err(format!("members: {members:?}").into());
     }
-    // A node that goes away is suspected at once (its connection broke).
+    // A crashed node is declared down by failure detection (the lan preset
+    // takes a few seconds)...
+    drop(c);
+    status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("c ") && l.contains("down")))?;
+    // ...and one whose connection broke is suspected at once.
     drop(b);
-    status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("b ") && l.contains("suspect")))?;
+    status_until(&a.addr, &secret, |o| o.lines().any(|l| l.starts_with("b ") && (l.contains("suspect") || l.contains("down"))))?;
     // The wrong secret: refused, and the node says why in its log.
     let wrong = s.file("wrong", "not-the-cluster-secret-at-all");
     let (_, err, code) = run(&["cluster", "status", "--cluster", &a.addr, "--secret-file", &wrong], "");
@@ -125,7 +138,7 @@ fn nodes_join_and_report_status() -> Result<(), Failed> {
         return Err(format!("wrong secret: exit {code}\n{err}").into());
     }
     let log = s.read("a.log");
-    for want in ["event=join peer=b", "event=suspect peer=b", "event=refused"] {
+    for want in ["event=join peer=b", "event=join peer=c", "event=down peer=c", "event=refused"] {
         if !log.contains(want) {
             return Err(format!("a's log lacks {want}:\n{log}").into());
         }
