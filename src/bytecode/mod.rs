@@ -52,6 +52,7 @@ pub const BUILTINS: &[&str] = &[
     "rand",
     "monitor",
     "node_of",
+    "nodes",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -70,6 +70,7 @@ pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
         "promise" => (&[], false),
         "lookup" => (&[("name", false)], false),
         "monitor" | "node_of" => (&[("actor", false)], false),
+        "nodes" => (&[], false),
         "matrix" => (&[("rows", false)], false),
         "zeros" | "ones" => (&[("rows", false), ("cols", false)], false),
         "eye" => (&[("n", false)], false),

@@ -42,6 +42,9 @@ impl Host for Worker {
         // One node: every actor is local (the cluster names nodes).
         Value::str("local")
     }
+    fn nodes(&self) -> Vec<String> {
+        vec!["local".to_string()]
+    }
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value> {
         vm.actor_self_field(name)
     }

@@ -203,6 +203,13 @@ pub fn node_of(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     }
 }
 
+/// `nodes()`: the names of the live nodes.
+pub fn nodes(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
+    kwarg("nodes", kw, &[])?;
+    arity("nodes", args, 0, 0)?;
+    Ok(Value::list(vm.host("nodes")?.nodes().iter().map(|n| Value::str(n)).collect()))
+}
+
 /// `send_message(actor_or_name, {type: ..., payload: ...})`: a raw message,
 /// delivered to the actor's `handle_message`.
 pub fn send_message(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {

@@ -16,7 +16,7 @@ macro_rules! natives {
     };
 }
 
-use super::async_builtins::{all, any, lookup, monitor, node_of, promise, send_message, sleep, timeout};
+use super::async_builtins::{all, any, lookup, monitor, node_of, nodes, promise, send_message, sleep, timeout};
 use super::matrix::{eye, matrix, ones, rand, zeros};
 
 natives! {
@@ -28,7 +28,7 @@ natives! {
     "sleep" => sleep, "all" => all, "any" => any, "timeout" => timeout, "promise" => promise,
     "lookup" => lookup, "send_message" => send_message,
     "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
-    "monitor" => monitor, "node_of" => node_of,
+    "monitor" => monitor, "node_of" => node_of, "nodes" => nodes,
 }
 
 fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {

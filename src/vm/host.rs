@@ -40,6 +40,8 @@ pub trait Host: Any {
     fn monitor(&self, vm: &mut Vm, target: &Arc<ActorCell>) -> R;
     /// `node_of(ref)`: where the actor runs.
     fn node_of(&self, target: &Arc<ActorCell>) -> Value;
+    /// `nodes()`: the live nodes' names.
+    fn nodes(&self) -> Vec<String>;
     /// `self.id`, `self.name` inside an actor.
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value>;
     /// `self.checkpoint()`, `self.stop(forget: false)` inside an actor.
