@@ -3,7 +3,7 @@
 //! node's table and log.
 
 use super::membership::{Event, Membership, NodeId, Output};
-use super::node::{log, Member, State};
+use super::table::{log, Member, State};
 use foca::Timer;
 use smol::net::UdpSocket;
 use std::rc::Rc;

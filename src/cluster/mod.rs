@@ -7,6 +7,7 @@ mod gossip;
 pub mod membership;
 pub mod node;
 pub mod placement;
+mod table;
 pub mod wire;
 
 pub use placement::{place_actor, ClusterView, NodeView, Placement, Request, Resources, Strategy};

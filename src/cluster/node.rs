@@ -5,6 +5,8 @@
 //! an unauthenticated peer, an oversized or malformed frame — closes that
 //! connection and is logged; the node goes on.
 
+pub use super::table::Member;
+use super::table::{log, State};
 use super::wire::{self, Framer, Session, WireError, MAX_FRAME, MAX_HANDSHAKE};
 use super::Resources;
 use serde::{Deserialize, Serialize};
@@ -33,16 +35,6 @@ pub enum Msg {
     Leave {
         name: String,
     },
-}
-
-/// A node as others know it: identity (name, address, incarnation) and
-/// what it offers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    pub name: String,
-    pub addr: String,
-    pub incarnation: u64,
-    pub capacity: Resources,
 }
 
 pub struct Config {
@@ -90,63 +82,6 @@ fn parse_size(v: &str) -> Option<u64> {
         }
     }
     v.parse().ok()
-}
-
-pub(super) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
-    let mut line = format!("noodle node {me}: event={event}");
-    for (k, v) in fields {
-        if v.contains(' ') || v.contains('"') || v.is_empty() {
-            line.push_str(&format!(" {k}={v:?}"));
-        } else {
-            line.push_str(&format!(" {k}={v}"));
-        }
-    }
-    crate::ewriteln!("{line}");
-}
-
-pub(super) struct State {
-    pub me: Member,
-    secret: Vec<u8>,
-    peers: std::cell::RefCell<Vec<(Member, String)>>,
-}
-
-impl State {
-    fn set_peer(&self, m: Member, state: &str) {
-        let mut p = self.peers.borrow_mut();
-        match p.iter_mut().find(|(x, _)| x.name == m.name) {
-            Some(e) => *e = (m, state.to_string()),
-            None => p.push((m, state.to_string())),
-        }
-    }
-
-    /// Membership's news of a peer: its state, keeping what a direct
-    /// connection told of it (capacity).
-    pub(super) fn peer_state(&self, m: Member, state: &str) {
-        let mut p = self.peers.borrow_mut();
-        match p.iter_mut().find(|(x, _)| x.name == m.name) {
-            Some(e) => {
-                e.0.addr = m.addr;
-                e.0.incarnation = e.0.incarnation.max(m.incarnation);
-                e.1 = state.to_string();
-            }
-            None => p.push((m, state.to_string())),
-        }
-    }
-
-    /// A connection to the peer broke: suspect it, unless membership has
-    /// already declared it down.
-    fn suspect(&self, m: Member) {
-        let mut p = self.peers.borrow_mut();
-        match p.iter_mut().find(|(x, _)| x.name == m.name) {
-            Some(e) if e.1 == "alive" => e.1 = "suspect".into(),
-            Some(_) => {}
-            None => p.push((m, "suspect".into())),
-        }
-    }
-
-    pub(super) fn forget(&self, name: &str) {
-        self.peers.borrow_mut().retain(|(m, _)| m.name != name);
-    }
 }
 
 /// Run a node until SIGINT or SIGTERM.

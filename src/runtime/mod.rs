@@ -323,6 +323,22 @@ impl Node {
             .clone()
     }
 
+    /// Have `workers` commit their durable actors, and wait for them (each
+    /// gets a few seconds to finish the turn it is in; after that its actors
+    /// keep their last commit).
+    pub(crate) fn commit_on(self: &Arc<Self>, workers: &[usize]) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for &w in workers {
+            self.post(w, WorkerMsg::Commit(tx.clone()));
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for _ in workers {
+            if rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_err() {
+                break;
+            }
+        }
+    }
+
     /// Close the durable store cleanly, if it was opened (the end of the
     /// process: a file left open needs a repair scan at the next open).
     pub fn close_records(&self) {
@@ -533,18 +549,9 @@ pub fn commit_on_signals(node: Arc<Node>) {
                     std::process::exit(128 + sig);
                 }
             });
-            let (tx, rx) = std::sync::mpsc::channel();
             let mut workers = node.started_workers();
             workers.push(0);
-            for &w in &workers {
-                node.post(w, WorkerMsg::Commit(tx.clone()));
-            }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            for _ in &workers {
-                if rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_err() {
-                    break;
-                }
-            }
+            node.commit_on(&workers);
         }
         node.close_records();
         std::process::exit(128 + sig);

@@ -273,15 +273,5 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
 fn commit_everywhere(rc: &Rc<RefCell<Vm>>) {
     super::persist::commit_durable(&mut rc.borrow_mut());
     let Some(node) = rc.borrow().rt_node().cloned() else { return };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let workers = node.started_workers();
-    for &w in &workers {
-        node.post(w, WorkerMsg::Commit(tx.clone()));
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    for _ in &workers {
-        if rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_err() {
-            break;
-        }
-    }
+    node.commit_on(&node.started_workers());
 }

@@ -137,13 +137,22 @@ fn nodes_join_and_report_status() -> Result<(), Failed> {
     if code != 3 || !err.contains("does not know the cluster secret") {
         return Err(format!("wrong secret: exit {code}\n{err}").into());
     }
-    let log = s.read("a.log");
-    for want in ["event=join peer=b", "event=join peer=c", "event=down peer=c", "event=refused"] {
-        if !log.contains(want) {
-            return Err(format!("a's log lacks {want}:\n{log}").into());
+    // The node logs the refusal once it sees the connection end: wait for it.
+    log_until(&s, "a", &["event=join peer=b", "event=join peer=c", "event=down peer=c", "event=refused"])?;
+    Ok(())
+}
+
+/// Wait (bounded) until node `name`'s log has every line in `wants`.
+fn log_until(s: &Scratch, name: &str, wants: &[&str]) -> Result<String, Failed> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = s.read(&format!("{name}.log"));
+        match wants.iter().find(|w| !log.contains(*w)) {
+            None => return Ok(log),
+            Some(w) if Instant::now() > deadline => return Err(format!("{name}'s log lacks {w}:\n{log}").into()),
+            Some(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-    Ok(())
 }
 
 /// Connect, send `bytes`, and wait (bounded) for the node to close.
@@ -245,8 +254,8 @@ fn node_survives_bad_input() -> Result<(), Failed> {
     }
     // Still serving, and it said what it refused.
     status_until(&a.addr, &secret, |o| o.starts_with("NODE"))?;
-    let log = s.read("a.log");
-    if log.contains("panicked") || !log.contains("over the limit") || !log.contains("event=bad-frame") {
+    let log = log_until(&s, "a", &["over the limit", "event=bad-frame"])?;
+    if log.contains("panicked") {
         return Err(format!("node log:\n{}", log.lines().take(20).collect::<Vec<_>>().join("\n")).into());
     }
     Ok(())
