@@ -21,6 +21,8 @@ mod cli;
 mod cluster;
 #[path = "support/crash.rs"]
 mod crash;
+#[path = "support/scratch.rs"]
+mod scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

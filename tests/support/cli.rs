@@ -5,34 +5,11 @@
 
 use libtest_mimic::{Failed, Trial};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::scratch::Scratch;
 use super::{run, BIN};
-
-/// A scratch directory for one test, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("noodle-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Scratch(d)
-    }
-    fn file(&self, name: &str, text: impl AsRef<[u8]>) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).expect("write");
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Start noodle with stdout and stderr piped to the test.
 fn spawn_piped(args: &[&str]) -> Result<Child, Failed> {

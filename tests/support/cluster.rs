@@ -8,10 +8,10 @@ use libtest_mimic::{Failed, Trial};
 use noodle::cluster::wire;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::scratch::Scratch;
 use super::{run, BIN};
 
 pub fn trials() -> Vec<Trial> {
@@ -23,31 +23,6 @@ pub fn trials() -> Vec<Trial> {
 }
 
 const SECRET: &str = "test-cluster-secret-0123456789";
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("noodle-cluster-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Scratch(d)
-    }
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).expect("write");
-        p.to_string_lossy().into_owned()
-    }
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.0.join(name)).unwrap_or_default()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A running node: killed (SIGKILL, by PID) and reaped when dropped.
 struct Node {
@@ -262,7 +237,7 @@ fn node_survives_bad_input() -> Result<(), Failed> {
 }
 
 fn node_usage_errors() -> Result<(), Failed> {
-    let s = Scratch::new("usage");
+    let s = Scratch::new("node-usage");
     let short = s.file("short", "tiny");
     let missing = s.0.join("nope").to_string_lossy().into_owned();
     for (secret, want) in [(short.as_str(), "too short"), (missing.as_str(), "cannot read the secret file")] {

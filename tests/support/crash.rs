@@ -6,10 +6,10 @@
 
 use libtest_mimic::{Failed, Trial};
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::scratch::Scratch;
 use super::{run, BIN};
 
 pub fn trials() -> Vec<Trial> {
@@ -20,27 +20,6 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("crash::interval_commits_an_idle_actor", interval_commits_an_idle_actor),
         Trial::test("crash::damaged_record_uses_the_previous", damaged_record_uses_the_previous),
     ]
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("noodle-crash-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A child killed (SIGKILL, by PID) and reaped when dropped.
