@@ -18,8 +18,7 @@ pub mod vm;
 #[macro_export]
 macro_rules! ewrite {
     ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($t)*);
+        $crate::stderr_write(format_args!($($t)*), false);
     }};
 }
 
@@ -27,9 +26,46 @@ macro_rules! ewrite {
 #[macro_export]
 macro_rules! ewriteln {
     ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($t)*);
+        $crate::stderr_line(format_args!($($t)*));
     }};
+}
+
+thread_local! {
+    static STDERR_TO: std::cell::RefCell<Option<std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Send this thread's diagnostics (`ewrite!`, `ewriteln!`) elsewhere: a
+/// worker hosting actors for a program on another node sends them there.
+pub fn redirect_stderr(to: std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>) {
+    STDERR_TO.with(|s| *s.borrow_mut() = Some(to));
+}
+
+#[doc(hidden)]
+pub fn stderr_write(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write as _;
+    let forwarded = STDERR_TO.with(|s| match &*s.borrow() {
+        Some(f) => {
+            let mut text = args.to_string();
+            if newline {
+                text.push('\n');
+            }
+            f(text.as_bytes());
+            true
+        }
+        None => false,
+    });
+    if !forwarded {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_fmt(args);
+        if newline {
+            let _ = e.write_all(b"\n");
+        }
+    }
+}
+
+#[doc(hidden)]
+pub fn stderr_line(args: std::fmt::Arguments<'_>) {
+    stderr_write(args, true)
 }
 
 /// `print!`/`println!` for the CLI that ignore a closed stdout.

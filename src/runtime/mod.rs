@@ -18,6 +18,7 @@ pub mod durable;
 mod monitor;
 mod options;
 mod persist;
+pub mod remote;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;
@@ -52,6 +53,8 @@ pub struct Mailbox {
     pub reason: Mutex<Option<(String, String)>>,
     /// Who waits for the actor's next restart or stop (`monitor.rs`).
     pub monitors: Mutex<Vec<ReplyTo>>,
+    /// Set for an actor on another node: messages go over the network.
+    pub remote: Option<Box<remote::RemoteAt>>,
 }
 
 /// The mailbox behind an actor handle.
@@ -124,6 +127,7 @@ pub(crate) fn new_cell(
         stopped: AtomicBool::new(false),
         reason: Mutex::new(None),
         monitors: Mutex::new(Vec::new()),
+        remote: None,
     };
     ActorCell { id, id_str: Arc::from(id.to_string()), name, class_name, handlers, key, port: Box::new(port) }
 }
@@ -257,9 +261,46 @@ pub struct Node {
     capacity: std::sync::OnceLock<crate::cluster::Resources>,
     reserved: Mutex<crate::cluster::Resources>,
     program_hash: std::sync::OnceLock<String>,
+    /// The cluster, when this node is part of one (`remote.rs`).
+    net: std::sync::OnceLock<Arc<dyn remote::Net>>,
+    /// For a node hosting actors of a program whose main runs elsewhere:
+    /// that node's name.
+    pub home: Option<Arc<str>>,
+    /// Asks from other nodes being answered here: slot → (node, worker, id).
+    remote_replies: Mutex<FxHashMap<u64, (Arc<str>, u32, u64)>>,
+    /// The program as shipped to other nodes: content hash and NBC bytes.
+    shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
 }
 
 impl Node {
+    /// A node running actors for the program run `run_id` whose main runs on
+    /// `home`; their output and `exit()` go there.
+    pub fn hosted(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm, run_id: uuid::Uuid, home: Arc<str>, data: Option<std::path::PathBuf>) -> Arc<Node> {
+        let mut n = Node::build(workers + 1, program, vm);
+        n.run_id = run_id;
+        n.home = Some(home);
+        n.data = data;
+        Arc::new(n)
+    }
+
+    /// The program's content hash and NBC encoding (what other nodes are sent).
+    pub fn shipped(&self) -> (String, Arc<Vec<u8>>) {
+        self.shipped
+            .get_or_init(|| {
+                use sha2::Digest;
+                let bytes = crate::bytecode::nbc::encode(lock(&self.program).program());
+                let hash = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+                (hash, Arc::new(bytes))
+            })
+            .clone()
+    }
+
+    /// Reserve what an actor placed here by another node needs.
+    pub(crate) fn reserve(&self, needs: &run::Needs) {
+        let mut reserved = lock(&self.reserved);
+        *reserved = reserved.add(&needs.resources);
+    }
+
     /// A node whose durable records live in `data` (`None`: in memory).
     pub fn with_data(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm, data: Option<std::path::PathBuf>) -> Arc<Node> {
         let mut n = Node::build(workers, program, vm);
@@ -383,6 +424,10 @@ impl Node {
             capacity: std::sync::OnceLock::new(),
             reserved: Mutex::new(Default::default()),
             program_hash: std::sync::OnceLock::new(),
+            net: std::sync::OnceLock::new(),
+            home: None,
+            remote_replies: Mutex::new(FxHashMap::default()),
+            shipped: std::sync::OnceLock::new(),
         }
     }
 
@@ -394,18 +439,25 @@ impl Node {
     /// Round-robin over the workers, for `strategy: "balanced"` (the
     /// placement engine is a later issue).
     pub(crate) fn pick_worker(&self) -> usize {
-        self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers
+        let w = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers;
+        // A hosting node has no main: worker 0 stays unused.
+        if w == 0 && self.home.is_some() {
+            return self.pick_worker();
+        }
+        w
     }
 
     pub(crate) fn new_key(&self) -> u64 {
-        self.next_key.fetch_add(1, Ordering::Relaxed)
+        remote::global_key()
     }
 
     /// Send to a worker, starting its thread on first use.
     pub(crate) fn post(self: &Arc<Self>, worker: usize, msg: WorkerMsg) {
-        if worker >= self.links.len() {
-            // Only a malformed packet (a promise from a bigger node) gets here.
-            return;
+        if worker >= self.links.len() || (worker == 0 && self.home.is_some()) {
+            // A reply owed to another node, `exit()` of a program whose main
+            // runs elsewhere; otherwise a malformed packet (a promise from a
+            // bigger node).
+            return self.post_remote(worker, msg);
         }
         if worker != 0 {
             self.ensure_thread(worker);
@@ -475,6 +527,11 @@ impl Node {
     /// Nothing anywhere can make progress: no worker thread is busy or has
     /// timers, and nothing is in flight between them.
     pub(crate) fn quiet(&self) -> bool {
+        // On a cluster, work may be under way on other nodes: only the
+        // wait-for graph reports deadlocks there.
+        if self.net.get().is_some() {
+            return false;
+        }
         self.in_flight.load(Ordering::SeqCst) <= 0 && self.active.load(Ordering::SeqCst) <= 0
     }
 

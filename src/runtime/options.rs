@@ -52,6 +52,8 @@ pub struct Options {
     pub place: Option<Box<Needs>>,
     /// The `strategy:` given (`"local"` by default).
     pub strategy: &'static str,
+    /// `near: ref` (affinity): the actor to run beside.
+    pub near: Option<std::sync::Arc<crate::vm::host::ActorCell>>,
 }
 
 /// What `spawn ... with {...}` asks of the node that runs the actor.
@@ -79,6 +81,7 @@ impl Options {
             interval_ms: 0,
             place: None,
             strategy: "local",
+            near: None,
         };
         let m = match v {
             Value::None => return Ok(o),
@@ -119,6 +122,9 @@ impl Options {
                 "near" => {
                     if !matches!(v, Value::Actor(_) | Value::Str(_) | Value::None) {
                         return err("TypeError", format!("spawn option `near` takes an actor, not {}", v.type_name()));
+                    }
+                    if let Value::Actor(c) = v {
+                        o.near = Some(c.clone());
                     }
                 }
                 "require_node" | "avoid_node" => {

@@ -22,6 +22,8 @@ pub struct Start {
     pub class: Packet,
     pub args: Packet,
     pub opts: Options,
+    /// The options as sent by another node (read here, replacing `opts`).
+    pub raw_opts: Option<Packet>,
     pub globals: Vec<(u32, u32, Packet)>,
     pub program: Arc<crate::bytecode::Verified>,
 }
@@ -211,7 +213,16 @@ impl Vm {
             m.state = crate::vm::ModState::Done;
         }
         let cell = s.cell.clone();
-        let r = self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, s.opts, private));
+        let opts = match &s.raw_opts {
+            None => Ok(s.opts),
+            Some(p) => self.from_portable(p).and_then(|v| Options::parse(&v)).inspect(|o| {
+                if let (Some(needs), Some(node)) = (&o.place, self.rt_node()) {
+                    node.reserve(needs);
+                }
+            }),
+        };
+        let r = opts
+            .and_then(|opts| self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, opts, private)));
         if let Err(e) = r {
             self.flush();
             crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));

@@ -70,6 +70,9 @@ impl Vm {
         if cell.mb().stopped.load(Ordering::Acquire) {
             return Err(env);
         }
+        if let Some(at) = &cell.mb().remote {
+            return self.deliver_remote(cell, at, env);
+        }
         self.flush_shared();
         if self.rt_node().is_none() {
             self.node();
@@ -240,7 +243,12 @@ impl Vm {
         let args = self.spawn_args(&class, slot, argc, names)?;
         let opts = Options::parse(&self.stack[slot + 1 + argc])?;
         let node = self.node();
-        if let Some(needs) = &opts.place {
+        if node.net().is_some() && (opts.strategy != "local" || opts.place.is_some()) {
+            let raw = std::mem::take(&mut self.stack[slot + 1 + argc]);
+            if let Some(cell) = self.spawn_elsewhere(&node, &class, &args, &opts, &raw)? {
+                return Ok(Value::Actor(cell));
+            }
+        } else if let Some(needs) = &opts.place {
             node.place(&class.name, opts.strategy, needs).map_err(|m| Value::error("PlacementError", m))?;
         }
         let worker = if opts.spread { node.pick_worker() } else { self.rt.worker };
@@ -283,6 +291,7 @@ impl Vm {
                 class: to_portable(&Value::Class(class))?,
                 args,
                 opts,
+                raw_opts: None,
                 globals: self.globals_for(&refs),
                 program: self.program.clone().unwrap_or_default(),
             };
@@ -317,7 +326,7 @@ impl Vm {
     /// Module-level values the actor's code reads, as sent to another worker:
     /// each defined non-`var` one (values that cannot travel, such as futures,
     /// stay behind; an actor naming one finds it undefined).
-    fn globals_for(&self, refs: &[(u32, u32)]) -> Vec<(u32, u32, crate::vm::portable::Packet)> {
+    pub(crate) fn globals_for(&self, refs: &[(u32, u32)]) -> Vec<(u32, u32, crate::vm::portable::Packet)> {
         let mut out = Vec::new();
         for &(m, s) in refs {
             let Some(md) = self.modules.get(m as usize) else { continue };

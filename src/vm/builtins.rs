@@ -55,6 +55,9 @@ fn print(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
 fn input(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     no_kw("input", kw)?;
     arity("input", args, 0, 1)?;
+    if !vm.has_terminal() {
+        return err("IOError", "input() reads the program's stdin, which is on another node");
+    }
     if let Some(p) = args.first() {
         vm.write_out(to_display(p).as_bytes())?;
     }

@@ -113,19 +113,83 @@ impl PartialEq for ActorRef {
     }
 }
 
+thread_local! {
+    /// Set while a value is encoded for another node: the name of this
+    /// node, so that a reference says where its actor runs.
+    static WIRE_NODE: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Encode with `f` for another node (`me`): actor references carry their
+/// class, name and node, so the receiver can reach them.
+pub fn for_wire<T>(me: &Arc<str>, f: impl FnOnce() -> T) -> T {
+    let old = WIRE_NODE.with(|w| w.replace(Some(me.clone())));
+    let r = f();
+    WIRE_NODE.with(|w| *w.borrow_mut() = old);
+    r
+}
+
+/// The runtime's answers about references that cross nodes: where a cell's
+/// actor runs (`None`: here), and the handle of an actor on another node.
+pub struct RemoteRefs {
+    pub node_of: fn(&ActorCell) -> Option<Arc<str>>,
+    pub remote: fn(id: uuid::Uuid, class: &str, name: Option<&str>, node: &str) -> Arc<ActorCell>,
+}
+
+pub static REMOTE_REFS: OnceLock<RemoteRefs> = OnceLock::new();
+
 impl serde::Serialize for ActorRef {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.id_str)
+        let wire = WIRE_NODE.with(|w| w.borrow().clone());
+        match wire {
+            None => s.serialize_str(&self.0.id_str),
+            Some(me) => {
+                let node = REMOTE_REFS.get().and_then(|r| (r.node_of)(&self.0)).unwrap_or(me);
+                let c = &self.0;
+                serde::Serialize::serialize(&(&*c.id_str, &*c.class_name, c.name.as_deref(), &*node), s)
+            }
+        }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for ActorRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let id = uuid::Uuid::parse_str(&s).map_err(serde::de::Error::custom)?;
+        d.deserialize_any(RefVisitor)
+    }
+}
+
+struct RefVisitor;
+
+fn parse_id<E: serde::de::Error>(s: &str) -> Result<uuid::Uuid, E> {
+    uuid::Uuid::parse_str(s).map_err(E::custom)
+}
+
+impl<'de> serde::de::Visitor<'de> for RefVisitor {
+    type Value = ActorRef;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an actor reference")
+    }
+
+    /// A checkpoint's reference: the id alone.
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ActorRef, E> {
+        let id = parse_id(s)?;
         match ACTOR_BY_ID.get() {
             Some(find) => Ok(ActorRef(find(id))),
-            None => Err(serde::de::Error::custom("an actor reference, read without the actor runtime")),
+            None => Err(E::custom("an actor reference, read without the actor runtime")),
+        }
+    }
+
+    /// A reference from another node: id, class, name, node.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<ActorRef, A::Error> {
+        use serde::de::Error;
+        let id: String = a.next_element()?.ok_or_else(|| A::Error::custom("an actor id"))?;
+        let class: String = a.next_element()?.ok_or_else(|| A::Error::custom("an actor class"))?;
+        let name: Option<String> = a.next_element()?.ok_or_else(|| A::Error::custom("an actor name"))?;
+        let node: String = a.next_element()?.ok_or_else(|| A::Error::custom("an actor node"))?;
+        let id = parse_id(&id)?;
+        match REMOTE_REFS.get() {
+            Some(r) => Ok(ActorRef((r.remote)(id, &class, name.as_deref(), &node))),
+            None => Err(A::Error::custom("an actor reference, read without the actor runtime")),
         }
     }
 }

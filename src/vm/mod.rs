@@ -26,6 +26,7 @@ use crate::diag::SourceMap;
 use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::Arc;
 use value::*;
 pub use value::{err, Value};
 
@@ -174,7 +175,7 @@ pub struct Vm {
     pub(crate) received_globals: std::cell::RefCell<Vec<(u32, u32, Value)>>,
 
     // Program I/O and the `random` module's state.
-    pub(crate) out: std::io::BufWriter<std::io::Stdout>,
+    pub(crate) out: std::io::BufWriter<Sink>,
     pub(crate) rng: u64,
 }
 
@@ -250,7 +251,7 @@ impl Vm {
             task_depth: 0,
             task_fut: None,
             native_depth: 0,
-            out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            out: std::io::BufWriter::with_capacity(1 << 16, Sink::Stdout),
             rng: 0x9E37_79B9_7F4A_7C15,
             exit_code: None,
             halt: None,
@@ -385,6 +386,18 @@ impl Vm {
         }
     }
 
+    /// Send program output elsewhere (an actor hosted for a program running
+    /// on another node: its output goes to that program's stdout).
+    pub fn redirect_output(&mut self, to: Arc<dyn Fn(&[u8]) + Send + Sync>) {
+        self.flush();
+        self.out = std::io::BufWriter::with_capacity(1 << 16, Sink::Forward(to));
+    }
+
+    /// Whether output and `input()` are this process's own.
+    pub(crate) fn has_terminal(&self) -> bool {
+        matches!(self.out.get_ref(), Sink::Stdout)
+    }
+
     /// Flush only when something is buffered.
     pub(crate) fn flush_pending(&mut self) {
         if !self.out.buffer().is_empty() {
@@ -454,6 +467,42 @@ impl Vm {
             let end = t.len() - keep;
             t.drain(keep..end);
             t.insert(keep, format!("  [{omitted} more lines]"));
+        }
+    }
+}
+
+/// Where a VM's program output goes: this process's stdout, or a function
+/// that carries it to the program's node.
+pub enum Sink {
+    Stdout,
+    Forward(Arc<dyn Fn(&[u8]) + Send + Sync>),
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout => std::io::stdout().write(b),
+            Sink::Forward(f) => {
+                f(b);
+                Ok(b.len())
+            }
+        }
+    }
+
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout => std::io::stdout().write_all(b),
+            Sink::Forward(f) => {
+                f(b);
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout => std::io::stdout().flush(),
+            Sink::Forward(_) => Ok(()),
         }
     }
 }

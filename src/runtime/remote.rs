@@ -1,0 +1,437 @@
+//! The runtime's side of the cluster (runtime.md §8): what crosses between
+//! nodes for actors (`Wire`), references to actors on other nodes (a cell
+//! whose mailbox forwards over the network), and what a node does with what
+//! arrives. The network itself is the cluster's (`cluster/agent.rs`), seen
+//! here only as `Net`, so the runtime imports no sockets.
+
+use super::*;
+use crate::cluster::{ClusterView, Placement, Request};
+use crate::vm::host::{RemoteRefs, REMOTE_REFS};
+use serde::{Deserialize, Serialize};
+
+/// `ReplyTo::worker` of an ask that came from another node: the reply goes
+/// back over the network (`Node::remote_replies`).
+pub const REMOTE_WORKER: usize = usize::MAX / 2;
+
+/// The network as the runtime sees it.
+pub trait Net: Send + Sync {
+    /// This node's name.
+    fn me(&self) -> &Arc<str>;
+    /// Send to a node (queued; the order of one sender's sends to one node
+    /// is kept).
+    fn send(&self, to: &str, w: &Wire);
+    /// The live nodes as the placement engine sees them.
+    fn view(&self) -> ClusterView;
+    /// An actor was placed on `node` by this node (counted until that
+    /// node's next load report).
+    fn placed(&self, node: &str);
+}
+
+/// What nodes send each other about a program's actors. Ids are UUIDs as
+/// numbers; `run` is the program run's id.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Wire {
+    Spawn(Box<SpawnMsg>),
+    Deliver(Box<Delivery>),
+    Reply { run: u128, worker: u32, id: u64, result: Result<Packet, Packet> },
+    /// Program output from an actor hosted elsewhere (`err`: its stderr).
+    Output { run: u128, text: String, err: bool },
+    /// `exit(code)` called by an actor hosted elsewhere.
+    Exit { run: u128, code: i32 },
+    /// The program ended: stop its actors.
+    End { run: u128 },
+    /// Send me the program with this hash (I have none yet).
+    NeedProgram { hash: String },
+    Program { hash: String, bytes: serde_bytes::ByteBuf },
+}
+
+impl Wire {
+    pub fn run(&self) -> Option<u128> {
+        match self {
+            Wire::Spawn(s) => Some(s.run),
+            Wire::Deliver(d) => Some(d.run),
+            Wire::Reply { run, .. } | Wire::Output { run, .. } | Wire::Exit { run, .. } | Wire::End { run } => Some(*run),
+            Wire::NeedProgram { .. } | Wire::Program { .. } => None,
+        }
+    }
+}
+
+/// Start an actor here for a program whose main runs on `home`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SpawnMsg {
+    pub run: u128,
+    pub home: String,
+    pub hash: String,
+    pub args: Vec<String>,
+    pub max_depth: u64,
+    pub id: u128,
+    pub name: Option<String>,
+    pub class: Packet,
+    pub init_args: Packet,
+    pub opts: Packet,
+    pub globals: Vec<(u32, u32, Packet)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    pub run: u128,
+    pub to: u128,
+    pub sender: String,
+    pub seq: u64,
+    pub timestamp: f64,
+    pub body: WireBody,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum WireBody {
+    Ask { method: String, args: Packet, worker: u32, id: u64 },
+    Tell { method: String, args: Packet },
+    Raw { kind: Packet, payload: Packet },
+}
+
+/// The runtime's side of a reference to an actor on another node.
+pub struct RemoteAt {
+    /// Where the actor runs (as last known).
+    pub node: Mutex<Arc<str>>,
+}
+
+/// Install the hooks that let actor references cross nodes.
+pub(crate) fn install() {
+    let _ = REMOTE_REFS.set(RemoteRefs { node_of: cell_node, remote: remote_cell });
+}
+
+fn cell_node(c: &ActorCell) -> Option<Arc<str>> {
+    c.mb().remote.as_ref().map(|r| lock(&r.node).clone())
+}
+
+/// The handle of an actor on `node`: the one this process knows, or a new
+/// forwarding one.
+fn remote_cell(id: uuid::Uuid, class: &str, name: Option<&str>, node: &str) -> Arc<ActorCell> {
+    let mut reg = lock(registry());
+    if let Some(c) = reg.by_id.get(&id).and_then(Weak::upgrade) {
+        return c;
+    }
+    let c = Arc::new(proxy_cell(id, name.map(Arc::from), Arc::from(class), Vec::new(), Arc::from(node)));
+    reg.by_id.insert(id, Arc::downgrade(&c));
+    c
+}
+
+pub(crate) fn proxy_cell(id: uuid::Uuid, name: Option<Arc<str>>, class: Arc<str>, handlers: Vec<Arc<str>>, node: Arc<str>) -> ActorCell {
+    let (tx, _) = async_channel::bounded::<Box<Envelope>>(1);
+    let mut c = new_cell(id, name, class, handlers, global_key(), 0, usize::MAX, tx);
+    if let Some(mb) = c.port.downcast_mut::<Mailbox>() {
+        mb.remote = Some(Box::new(RemoteAt { node: Mutex::new(node) }));
+    }
+    c
+}
+
+impl Node {
+    /// This node's name in the cluster (`local` alone).
+    pub(crate) fn me_name(&self) -> String {
+        self.net.get().map(|n| n.me().to_string()).unwrap_or_else(|| "local".into())
+    }
+
+    /// The cluster this node belongs to, if any.
+    pub fn net(&self) -> Option<&Arc<dyn Net>> {
+        self.net.get()
+    }
+
+    /// Join this node's runtime to a cluster.
+    pub fn set_net(&self, net: Arc<dyn Net>) {
+        install();
+        let _ = self.net.set(net);
+    }
+
+    /// Where to start an actor: this node (`None`) or another one, by the
+    /// placement engine over the cluster's live nodes.
+    pub(crate) fn place_in_cluster(&self, req: &mut Request) -> Result<Option<Placement>, String> {
+        let Some(net) = self.net.get() else { return Ok(None) };
+        let view = net.view();
+        req.ticket = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let p = crate::cluster::place_actor(req, &view)?;
+        if p.primary == **net.me() {
+            return Ok(None);
+        }
+        net.placed(&p.primary);
+        Ok(Some(p))
+    }
+
+    /// A message for the network on behalf of `post` (a reply owed to
+    /// another node, or `exit()` of a program whose main runs elsewhere).
+    pub(crate) fn post_remote(&self, worker: usize, msg: WorkerMsg) {
+        let Some(net) = self.net.get() else { return };
+        let run = self.run_id.as_u128();
+        match msg {
+            WorkerMsg::Reply { id, result } if worker == REMOTE_WORKER => {
+                let Some((to, worker, id)) = lock(&self.remote_replies).remove(&id) else { return };
+                net.send(&to, &Wire::Reply { run, worker, id, result });
+            }
+            WorkerMsg::Exit(code) => {
+                if let Some(home) = &self.home {
+                    net.send(home, &Wire::Exit { run, code });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Text for the program's stderr from this node.
+    pub(crate) fn report(&self, text: String) {
+        match (&self.home, self.net.get()) {
+            (Some(home), Some(net)) => net.send(home, &Wire::Output { run: self.run_id.as_u128(), text: text + "\n", err: true }),
+            _ => crate::ewriteln!("{text}"),
+        }
+    }
+
+    /// Something arrived from node `from` for this node's run.
+    pub fn receive(self: &Arc<Self>, from: &str, w: Wire) {
+        match w {
+            Wire::Deliver(d) => self.receive_delivery(from, *d),
+            Wire::Reply { worker, id, result, .. } => self.post(worker as usize, WorkerMsg::Reply { id, result }),
+            Wire::Spawn(s) => self.receive_spawn(*s),
+            Wire::Output { text, err, .. } => {
+                use std::io::Write;
+                if err {
+                    let _ = std::io::stderr().write_all(text.as_bytes());
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(text.as_bytes());
+                    let _ = out.flush();
+                }
+            }
+            Wire::Exit { code, .. } => self.post(0, WorkerMsg::Exit(code)),
+            Wire::End { .. } => self.end_hosted(),
+            Wire::NeedProgram { .. } | Wire::Program { .. } => {}
+        }
+    }
+
+    fn receive_delivery(self: &Arc<Self>, from: &str, d: Delivery) {
+        let id = uuid::Uuid::from_u128(d.to);
+        let cell = lock(registry()).by_id.get(&id).and_then(Weak::upgrade).filter(|c| c.mb().remote.is_none());
+        let run = self.run_id.as_u128();
+        let Some(cell) = cell.filter(|c| !c.mb().stopped.load(Ordering::Acquire)) else {
+            return self.undeliverable(from, id, d.body, None);
+        };
+        let body = match d.body {
+            WireBody::Ask { method, args, worker, id: ask } => {
+                if !cell.has_handler(&method) {
+                    let e = to_portable(&Value::error("TypeError", format!("actor {} has no handler `{method}`", cell.class_name)));
+                    net_reply(self, from, run, worker, ask, Err(e.unwrap_or(Packet::none())));
+                    return;
+                }
+                let slot = self.next_key.fetch_add(1, Ordering::Relaxed);
+                lock(&self.remote_replies).insert(slot, (Arc::from(from), worker, ask));
+                Body::Ask { method: Arc::from(method), args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
+            }
+            WireBody::Tell { method, args } => {
+                if !cell.has_handler(&method) {
+                    self.report(format!("error in tell {}.{method}(): TypeError: actor {} has no handler `{method}`", cell.label(), cell.class_name));
+                    return;
+                }
+                Body::Tell { method: Arc::from(method), args }
+            }
+            WireBody::Raw { kind, payload } => Body::Raw { kind, payload },
+        };
+        let env = Box::new(Envelope { sender: Arc::from(d.sender), seq: d.seq, timestamp: d.timestamp, body });
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = cell.mb().tx.try_send(env) {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let env = e.into_inner();
+            let body = match env.body {
+                Body::Ask { method, args, reply } => {
+                    let (_, worker, ask) = lock(&self.remote_replies).remove(&reply.id).unwrap_or((Arc::from(from), 0, 0));
+                    WireBody::Ask { method: method.to_string(), args, worker, id: ask }
+                }
+                Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
+                Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
+            };
+            self.undeliverable(from, id, body, Some(&cell));
+        }
+    }
+
+    /// A message for an actor that does not run here (any more): an ask
+    /// fails, anything else is a dead letter.
+    fn undeliverable(&self, from: &str, id: uuid::Uuid, body: WireBody, cell: Option<&Arc<ActorCell>>) {
+        let run = self.run_id.as_u128();
+        let label = cell.map(|c| c.label()).unwrap_or_else(|| format!("actor {id}"));
+        match body {
+            WireBody::Ask { worker, id: ask, .. } => {
+                let e = match cell {
+                    Some(c) => stopped_error(c),
+                    None => crate::vm::value::err("ActorStoppedError", format!("{label} has stopped")),
+                };
+                let p = e.err().map(|e| to_portable(&e).unwrap_or(Packet::none())).unwrap_or(Packet::none());
+                net_reply(self, from, run, worker, ask, Err(p));
+            }
+            WireBody::Tell { method, .. } => {
+                self.dead_letters.fetch_add(1, Ordering::Relaxed);
+                self.report(format!("dead letter: {method}() to stopped actor {label}"));
+            }
+            WireBody::Raw { .. } => {
+                self.dead_letters.fetch_add(1, Ordering::Relaxed);
+                self.report(format!("dead letter: message to stopped actor {label}"));
+            }
+        }
+    }
+
+    fn receive_spawn(self: &Arc<Self>, s: SpawnMsg) {
+        let id = uuid::Uuid::from_u128(s.id);
+        let (tx, rx) = async_channel::unbounded();
+        let worker = self.pick_worker();
+        let class_name = match &s.class.root {
+            crate::vm::portable::Portable::Class { name, .. } => name.clone(),
+            _ => "actor".into(),
+        };
+        let handlers = class_handlers(&s.class);
+        let cell = Arc::new(new_cell(id, s.name.as_deref().map(Arc::from), Arc::from(class_name), handlers, global_key(), worker, DEFAULT_MAILBOX, tx));
+        {
+            let mut reg = lock(registry());
+            if let Some(n) = &cell.name {
+                reg.by_name.insert(n.clone(), cell.clone());
+            }
+            reg.by_id.insert(id, Arc::downgrade(&cell));
+        }
+        let start = run::Start {
+            cell,
+            rx,
+            class: s.class,
+            args: s.init_args,
+            opts: run::Options::parse(&Value::None).unwrap_or_else(|_| unreachable!("no options parse")),
+            raw_opts: Some(s.opts),
+            globals: s.globals,
+            program: lock(&self.program).clone(),
+        };
+        self.post(worker, WorkerMsg::Start(Box::new(start)));
+    }
+
+    /// The program this node hosts actors for has ended: commit its durable
+    /// actors and stop them all.
+    fn end_hosted(self: &Arc<Self>) {
+        if self.home.is_none() {
+            return;
+        }
+        if self.has_durable.load(Ordering::SeqCst) {
+            self.commit_on(&self.started_workers());
+        }
+        self.shutdown();
+        self.close_records();
+    }
+}
+
+fn net_reply(node: &Node, to: &str, run: u128, worker: u32, id: u64, result: Result<Packet, Packet>) {
+    if let Some(net) = node.net.get() {
+        net.send(to, &Wire::Reply { run, worker, id, result });
+    }
+}
+
+/// An actor class's handler names, from its portable form.
+fn class_handlers(p: &Packet) -> Vec<Arc<str>> {
+    use crate::vm::portable::Portable;
+    let mut out: Vec<Arc<str>> = Vec::new();
+    let mut at = Some(&p.root);
+    while let Some(Portable::Class { methods, parent, .. }) = at {
+        for (m, _) in methods {
+            if !m.starts_with('$') && m != "init" && !out.iter().any(|h| **h == **m) {
+                out.push(Arc::from(m.as_str()));
+            }
+        }
+        at = parent.as_deref();
+    }
+    out
+}
+
+/// Actor keys are unique in the process (references from other nodes get
+/// theirs here too).
+pub(crate) fn global_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+use crate::vm::portable::to_portable;
+use crate::vm::Value;
+use std::rc::Rc;
+
+impl crate::vm::Vm {
+    /// `spawn` on a cluster: ask the placement engine; when it picks another
+    /// node, start the actor there and return a reference to it (`None`: it
+    /// runs here, its needs reserved).
+    pub(crate) fn spawn_elsewhere(
+        &mut self,
+        node: &Arc<Node>,
+        class: &Rc<crate::vm::value::Class>,
+        args: &[Value],
+        opts: &run::Options,
+        raw_opts: &Value,
+    ) -> Result<Option<Arc<ActorCell>>, Value> {
+        use crate::cluster::Strategy;
+        let mut req = Request::new(&class.name, Strategy::from_name(opts.strategy).unwrap_or(Strategy::Local));
+        if let Some(needs) = &opts.place {
+            req.needs = needs.resources;
+            req.stateful = needs.stateful;
+            req.state_size = needs.state_size;
+            req.require_node = needs.require_node.clone();
+            req.avoid_node = needs.avoid_node.clone();
+            req.replicas = needs.replicas.unwrap_or(0);
+        }
+        req.near = opts.near.as_ref().map(|c| cell_node(c).map(|n| n.to_string()).unwrap_or_else(|| node.me_name()));
+        let placed = node.place_in_cluster(&mut req).map_err(|m| Value::error("PlacementError", m))?;
+        let Some(p) = placed else {
+            if let Some(needs) = &opts.place {
+                node.reserve(needs);
+            }
+            return Ok(None);
+        };
+        let name = opts.name.as_deref().map(Arc::from);
+        let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
+        let id = uuid::Uuid::new_v4();
+        let cell = Arc::new(proxy_cell(id, name.clone(), Arc::from(&*class.name), handlers, Arc::from(p.primary.as_str())));
+        {
+            let mut reg = lock(registry());
+            if let Some(n) = &name {
+                if reg.by_name.get(n).is_some_and(|c| !c.mb().stopped.load(Ordering::Acquire)) {
+                    return Err(Value::error("ValueError", format!("an actor named \"{n}\" is already running")));
+                }
+                reg.by_name.insert(n.clone(), cell.clone());
+            }
+            reg.by_id.insert(id, Arc::downgrade(&cell));
+        }
+        let refs = self.actor_globals(class);
+        let (hash, _) = node.shipped();
+        let home = node.home.as_deref().map(str::to_string).unwrap_or_else(|| node.me_name());
+        let msg = SpawnMsg {
+            run: node.run_id.as_u128(),
+            home,
+            hash,
+            args: node.args.clone(),
+            max_depth: node.max_depth as u64,
+            id: id.as_u128(),
+            name: opts.name.clone(),
+            class: to_portable(&Value::Class(class.clone()))?,
+            init_args: self.portable_args_for_worker(args)?,
+            opts: to_portable(raw_opts)?,
+            globals: self.globals_for(&refs),
+        };
+        self.flush();
+        if let Some(net) = node.net() {
+            net.send(&p.primary, &Wire::Spawn(Box::new(msg)));
+        }
+        Ok(Some(cell))
+    }
+
+    /// Send an envelope to an actor on another node.
+    pub(crate) fn deliver_remote(&mut self, cell: &ActorCell, at: &RemoteAt, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
+        let Some(node) = self.rt_node().cloned() else { return Err(env) };
+        let Some(net) = node.net.get() else { return Err(env) };
+        // Output printed before the send reaches the program's stdout first.
+        self.flush();
+        let to = lock(&at.node).clone();
+        let body = match env.body {
+            Body::Ask { method, args, reply } => WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id },
+            Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
+            Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
+        };
+        let d = Delivery { run: node.run_id.as_u128(), to: cell.id.as_u128(), sender: env.sender.to_string(), seq: env.seq, timestamp: env.timestamp, body };
+        net.send(&to, &Wire::Deliver(Box::new(d)));
+        Ok(())
+    }
+}
