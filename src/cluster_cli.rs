@@ -20,10 +20,12 @@ pub struct NodeArgs {
     pub name: Option<String>,
     pub capacity: Option<String>,
     pub fd: String,
+    pub data: Option<PathBuf>,
+    pub workers: Option<usize>,
 }
 
 pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
-    let NodeArgs { listen, advertise, join, name, capacity, fd } = a;
+    let NodeArgs { listen, advertise, join, name, capacity, fd, data, workers } = a;
     let Some(fd) = noodle::cluster::membership::Preset::from_name(&fd) else {
         return fail(EXIT_USAGE, &format!("--fd {fd}: use fast, lan or wan"));
     };
@@ -37,7 +39,8 @@ pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
         Ok(c) => c.unwrap_or(base),
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    match node::run(Config { listen, advertise, join, secret, name, capacity, fd }) {
+    let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
+    match node::run(Config { listen, advertise, join, secret, name, capacity, fd, data, workers }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(EXIT_FAILED, &e),
     }
@@ -51,7 +54,7 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    let (me, peers) = match node::status(&addr, &secret) {
+    let (me, peers, loads) = match node::status(&addr, &secret) {
         Ok(x) => x,
         Err(e) => return fail(EXIT_FAILED, &e),
     };
@@ -63,9 +66,21 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
         return ExitCode::SUCCESS;
     }
     let size = noodle::cluster::placement::size;
-    let mut rows =
-        vec![["NODE".to_string(), "STATE".into(), "ADDRESS".into(), "INCARNATION".into(), "CPUS".into(), "MEMORY".into(), "GPUS".into()]];
+    let mut rows = vec![[
+        "NODE".to_string(),
+        "STATE".into(),
+        "ADDRESS".into(),
+        "INCARNATION".into(),
+        "CPUS".into(),
+        "MEMORY".into(),
+        "GPUS".into(),
+        "ACTORS".into(),
+        "BUSY".into(),
+        "FREE".into(),
+    ]];
     let row = |m: &node::Member, state: &str| {
+        let load = loads.iter().find(|(n, _)| *n == m.name).map(|(_, l)| l);
+        let or_dash = |f: &dyn Fn(&node::Load) -> String| load.map(f).unwrap_or_else(|| "-".into());
         [
             m.name.clone(),
             state.to_string(),
@@ -74,16 +89,35 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
             m.capacity.cpus.to_string(),
             size(m.capacity.memory),
             m.capacity.gpus.to_string(),
+            or_dash(&|l| l.actors.to_string()),
+            or_dash(&|l| format!("{:.0}%", l.busy * 100.0)),
+            or_dash(&|l| size(l.free_memory)),
         ]
     };
     rows.push(row(&me, "alive (asked)"));
     for (p, state) in &peers {
         rows.push(row(p, state));
     }
-    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..10).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for r in rows {
         let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         noodle::owriteln!("{}", line.join("  ").trim_end());
     }
     ExitCode::SUCCESS
+}
+
+/// `noodle run --cluster`: this process joins the cluster as a node.
+pub fn program_node(cluster: String, secret_file: &Path, listen: Option<String>, workers: usize) -> Result<node::Handle, String> {
+    let secret = node::read_secret(secret_file)?;
+    node::start(Config {
+        listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+        advertise: None,
+        join: vec![cluster],
+        secret,
+        name: None,
+        capacity: noodle::cluster::machine_capacity(),
+        fd: noodle::cluster::membership::Preset::Lan,
+        data: None,
+        workers,
+    })
 }

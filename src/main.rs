@@ -58,6 +58,15 @@ enum Cmd {
         workers: Option<usize>,
         #[command(flatten)]
         data: DataOpts,
+        /// Run on a cluster: a node to join (docs/cluster.md).
+        #[arg(long, value_name = "HOST:PORT", requires = "secret_file")]
+        cluster: Option<String>,
+        /// File holding the cluster's shared secret.
+        #[arg(long, value_name = "FILE", requires = "cluster")]
+        secret_file: Option<PathBuf>,
+        /// Address this program's node listens on (default: 127.0.0.1, a free port).
+        #[arg(long, value_name = "HOST:PORT", requires = "cluster")]
+        listen: Option<String>,
     },
     /// Compile a program and its imports into one .nbc file.
     Build {
@@ -103,6 +112,9 @@ enum Cmd {
         /// Failure detection preset: fast, lan (default) or wan (docs/cluster.md).
         #[arg(long, default_value = "lan")]
         fd: String,
+        /// Worker threads for the actors hosted here (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Ask a cluster node about the cluster.
     Cluster {
@@ -196,13 +208,25 @@ fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
         None => repl::run(None, Some(PathBuf::from(".noodle"))),
         Some(Cmd::Repl { workers, data }) => repl::run(workers, data.dir()),
-        Some(Cmd::Run { program, max_depth, workers, data }) => {
+        Some(Cmd::Run { program, max_depth, workers, data, cluster, secret_file, listen }) => {
             let file = PathBuf::from(&program[0]);
             let args = program[1..].to_vec();
-            match load(&file) {
-                Ok(p) => execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers, data.dir()),
-                Err(code) => code,
-            }
+            let p = match load(&file) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
+            let net = match (cluster, secret_file) {
+                (Some(c), Some(f)) => match cluster_cli::program_node(c, &f, listen, workers) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        noodle::ewriteln!("error: {e}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                },
+                _ => None,
+            };
+            execute(p, args, max_depth.min(usize::MAX as u64) as usize, workers, data.dir(), net)
         }
         Some(Cmd::State { action, data }) => {
             let action = match action {
@@ -212,8 +236,8 @@ fn run_cli(cli: Cli) -> ExitCode {
             };
             state::run(action, &data)
         }
-        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data: _, fd }) => {
-            cluster_cli::node(cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd }, &secret_file)
+        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data, fd, workers }) => {
+            cluster_cli::node(cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd, data, workers }, &secret_file)
         }
         Some(Cmd::Cluster { action, cluster, secret_file }) => {
             cluster_cli::query(matches!(action, ClusterCmd::Members), cluster, secret_file)
@@ -318,24 +342,31 @@ fn load(file: &Path) -> Result<Verified, ExitCode> {
     }
 }
 
-fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: Option<usize>, data: Option<PathBuf>) -> ExitCode {
+fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: usize, data: Option<PathBuf>, net: Option<noodle::cluster::node::Handle>) -> ExitCode {
     let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
     vm.library = noodle::library::MODULES;
     vm.args = args;
     vm.max_depth = max_depth.max(1);
     vm.load(&p);
-    let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
     let node = noodle::runtime::Node::with_data(workers, p.clone(), &vm, data);
+    if let Some(h) = &net {
+        node.set_net(h.agent.clone());
+        h.agent.add_run(&node);
+    }
     noodle::runtime::attach(&mut vm, node.clone());
     noodle::runtime::commit_on_signals(node.clone());
     vm.program = Some(p.clone());
     let entry = &p.modules[p.entry as usize];
     let exit = vm.run_main(p.entry, entry.main);
     vm.flush();
-    // Actors and tasks still running stop with the program.
+    // Actors and tasks still running stop with the program, on every node.
     node.shutdown();
     node.close_records();
+    if let Some(h) = net {
+        h.agent.end_run(&node);
+        h.stop();
+    }
     match exit {
         Exit::Finished(_) => ExitCode::SUCCESS,
         Exit::ExitCode(c) => ExitCode::from(c as u8),

@@ -3,7 +3,7 @@
 //! node's table and log.
 
 use super::membership::{Event, Membership, NodeId, Output};
-use super::table::{log, Member, State};
+use super::table::{log, Member};
 use foca::Timer;
 use smol::net::UdpSocket;
 use std::rc::Rc;
@@ -21,12 +21,13 @@ pub enum Input {
 /// loop handling every input in turn (foca is not shared).
 pub async fn run(
     ex: Rc<smol::LocalExecutor<'static>>,
-    state: Rc<State>,
+    agent: std::sync::Arc<super::agent::Agent>,
     udp: UdpSocket,
     mut m: Membership,
     rx: async_channel::Receiver<Input>,
     tx: async_channel::Sender<Input>,
 ) {
+    let state = agent.state.clone();
     let me = state.me.name.clone();
     let (u2, t2) = (udp.clone(), tx.clone());
     ex.spawn(async move {
@@ -57,7 +58,7 @@ pub async fn run(
             },
             Input::Leave(done) => (m.leave(), Some(done)),
         };
-        apply(&ex, &state, &udp, &tx, out).await;
+        apply(&ex, &agent, &udp, &tx, out).await;
         if let Some(done) = done {
             let _ = done.send(()).await;
             break;
@@ -65,7 +66,7 @@ pub async fn run(
     }
 }
 
-async fn apply(ex: &smol::LocalExecutor<'static>, state: &State, udp: &UdpSocket, tx: &async_channel::Sender<Input>, out: Output) {
+async fn apply(ex: &smol::LocalExecutor<'static>, agent: &super::agent::Agent, udp: &UdpSocket, tx: &async_channel::Sender<Input>, out: Output) {
     for (to, d) in out.send {
         let _ = udp.send_to(&d, to).await;
     }
@@ -77,6 +78,7 @@ async fn apply(ex: &smol::LocalExecutor<'static>, state: &State, udp: &UdpSocket
         })
         .detach();
     }
+    let state = &agent.state;
     let me = &state.me.name;
     for e in out.events {
         let member = |id: &NodeId| Member {
@@ -93,6 +95,7 @@ async fn apply(ex: &smol::LocalExecutor<'static>, state: &State, udp: &UdpSocket
             Event::Down(id) => {
                 log(me, "down", &[("peer", &id.name), ("addr", &id.addr.to_string())]);
                 state.peer_state(member(&id), "down");
+                agent.peer_down(&id.name);
             }
             Event::Renamed(old, new) => {
                 log(me, "renamed", &[("peer", &new.name), ("was", &old.name), ("incarnation", &new.incarnation.to_string())]);

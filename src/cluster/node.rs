@@ -5,8 +5,11 @@
 //! an unauthenticated peer, an oversized or malformed frame — closes that
 //! connection and is logged; the node goes on.
 
-pub use super::table::Member;
+use super::agent::Agent;
+use super::link::{self, Frame, Out, Reader};
+pub use super::table::{Load, Member};
 use super::table::{log, State};
+use std::sync::Arc;
 use super::wire::{self, Framer, Session, WireError, MAX_FRAME, MAX_HANDSHAKE};
 use super::Resources;
 use serde::{Deserialize, Serialize};
@@ -23,11 +26,17 @@ const HANDSHAKE_TIME: Duration = Duration::from_secs(5);
 pub enum Msg {
     /// A node introduces itself.
     Join(Member),
+    /// The peers the sender knows (sent after a `Join` is answered).
+    Peers(Vec<Member>),
+    /// The sender's load (every second).
+    Load(Load),
     /// `noodle cluster status`: the answer is `Status`.
     StatusRequest,
     Status {
         me: Member,
         peers: Vec<(Member, String)>,
+        #[serde(default)]
+        loads: Vec<(String, Load)>,
     },
     Ping(u64),
     Pong(u64),
@@ -46,6 +55,10 @@ pub struct Config {
     pub capacity: Resources,
     /// Failure detection preset (`--fd fast|lan|wan`).
     pub fd: super::membership::Preset,
+    /// Where actors hosted here keep durable records.
+    pub data: Option<std::path::PathBuf>,
+    /// Worker threads for hosted actors.
+    pub workers: usize,
 }
 
 /// The shared secret from a file (surrounding whitespace ignored).
@@ -84,39 +97,131 @@ fn parse_size(v: &str) -> Option<u64> {
     v.parse().ok()
 }
 
-/// Run a node until SIGINT or SIGTERM.
+/// Run a node until SIGINT or SIGTERM (`noodle node`).
 pub fn run(cfg: Config) -> Result<(), String> {
     let stop = signal_channel()?;
+    event_loop(cfg, stop, None)
+}
+
+/// A node running on its own thread beside a program (`noodle run
+/// --cluster`): its agent, and how to stop it.
+pub struct Handle {
+    pub agent: Arc<Agent>,
+    stop: async_channel::Sender<i32>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Handle {
+    /// Leave the cluster (bounded) and stop the node's thread.
+    pub fn stop(mut self) {
+        self.agent.drain(Duration::from_secs(2));
+        let _ = self.stop.try_send(0);
+        if let Some(t) = self.thread.take() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// Start a node on its own thread and join the cluster through `cfg.join`;
+/// returns once it is linked to the nodes it heard of (or gave up waiting).
+pub fn start(cfg: Config) -> Result<Handle, String> {
+    super::table::QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (stop_tx, stop_rx) = async_channel::bounded(1);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("noodle-cluster".into())
+        .spawn(move || event_loop(cfg, stop_rx, Some(ready_tx)))
+        .map_err(|e| e.to_string())?;
+    let agent = match ready_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(thread_error(thread)),
+    };
+    let h = Handle { agent, stop: stop_tx, thread: Some(thread) };
+    // Linked to every node the cluster told of (their capacities known).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let peers = h.agent.state.peers();
+        let alive: Vec<_> = peers.iter().filter(|(_, s)| s == "alive").collect();
+        if !alive.is_empty() && alive.iter().all(|(m, _)| m.capacity.cpus > 0) {
+            return Ok(h);
+        }
+        if std::time::Instant::now() > deadline {
+            if alive.is_empty() {
+                let e = "could not join the cluster: no node answered (see the log above)".to_string();
+                h.stop();
+                return Err(e);
+            }
+            return Ok(h);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn thread_error(t: std::thread::JoinHandle<Result<(), String>>) -> String {
+    if t.is_finished() {
+        if let Ok(Err(e)) = t.join() {
+            return e;
+        }
+    }
+    "the cluster node did not start in time".into()
+}
+
+type Ready = std::sync::mpsc::Sender<Result<Arc<Agent>, String>>;
+
+fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Ready>) -> Result<(), String> {
     let ex: Rc<smol::LocalExecutor<'static>> = Rc::new(smol::LocalExecutor::new());
-    smol::block_on(ex.run(async {
+    let announce = ready.is_none();
+    let r: Result<(), String> = smol::block_on(ex.run(async {
         let (listener, udp) = bind(&cfg.listen).await?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?.to_string();
         let addr = cfg.advertise.clone().unwrap_or(bound.clone());
         let name = cfg.name.clone().unwrap_or(addr.clone());
         let incarnation = super::now_millis();
         let me = Member { name: name.clone(), addr, incarnation, capacity: cfg.capacity };
-        let state = Rc::new(State { me: me.clone(), secret: cfg.secret.clone(), peers: Default::default() });
         let advertised: std::net::SocketAddr =
             me.addr.parse().map_err(|_| format!("--advertise {}: expected an IP address and port", me.addr))?;
+        let state = Arc::new(State::new(me, cfg.secret.clone()));
+        let (agent, dials) = Agent::new(state.clone(), cfg.data.clone(), cfg.workers);
         let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
         let seed = incarnation ^ u64::from(std::process::id());
         let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);
         let (gtx, grx) = async_channel::unbounded();
-        ex.spawn(super::gossip::run(ex.clone(), state.clone(), udp, members, grx, gtx.clone())).detach();
-        crate::owriteln!("noodle node {name} listening on {bound}");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
+        ex.spawn(super::gossip::run(ex.clone(), agent.clone(), udp, members, grx, gtx.clone())).detach();
+        if announce {
+            crate::owriteln!("noodle node {name} listening on {bound}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
         for peer in &cfg.join {
-            ex.spawn(join(state.clone(), peer.clone())).detach();
+            ex.spawn(connect(ex.clone(), agent.clone(), peer.clone(), None)).detach();
             match smol::net::resolve(peer.as_str()).await.ok().and_then(|a| a.into_iter().next()) {
                 Some(a) => drop(gtx.send(super::gossip::Input::Join(a)).await),
                 None => log(&name, "join-failed", &[("addr", peer), ("reason", "cannot resolve the address")]),
             }
         }
+        // Links opened on first need (a send to a node not linked yet).
+        let (ex2, a2) = (ex.clone(), agent.clone());
+        ex.spawn(async move {
+            while let Ok((peer, tx, rx)) = dials.recv().await {
+                match a2.state.addr_of(&peer) {
+                    Some(addr) => ex2.spawn(connect(ex2.clone(), a2.clone(), addr, Some((tx, rx)))).detach(),
+                    None => log(&a2.state.me.name, "link-failed", &[("peer", &peer), ("reason", "no address known")]),
+                }
+            }
+        })
+        .detach();
+        ex.spawn(report_load(agent.clone())).detach();
+        if let Some(r) = &ready {
+            let _ = r.send(Ok(agent.clone()));
+        }
         let accept = async {
             loop {
                 match listener.accept().await {
                     Ok((stream, from)) => {
-                        ex.spawn(serve(state.clone(), stream, from.to_string())).detach();
+                        ex.spawn(serve(ex.clone(), agent.clone(), stream, from.to_string())).detach();
                     }
                     Err(e) => log(&name, "accept-failed", &[("error", &e.to_string())]),
                 }
@@ -124,13 +229,28 @@ pub fn run(cfg: Config) -> Result<(), String> {
         };
         let sig = smol::future::or(accept, async { stop.recv().await.unwrap_or(0) }).await;
         log(&name, "leave", &[("signal", &sig.to_string())]);
+        agent.broadcast(&Msg::Leave { name: name.clone() });
+        agent.drain(Duration::from_millis(500));
         // Tell the others (bounded: a node that cannot send still exits).
         let (dtx, drx) = async_channel::bounded(1);
         if gtx.send(super::gossip::Input::Leave(dtx)).await.is_ok() {
             let _ = with_timeout(Duration::from_secs(1), async { drx.recv().await.map_err(|e| e.to_string()) }).await;
         }
         Ok(())
-    }))
+    }));
+    if let (Err(e), Some(ready)) = (&r, ready) {
+        let _ = ready.send(Err(e.clone()));
+    }
+    r
+}
+
+/// Every second, tell the linked peers this node's load.
+async fn report_load(agent: Arc<Agent>) {
+    let mut cpu = super::CpuMeter::default();
+    loop {
+        smol::Timer::after(Duration::from_secs(1)).await;
+        agent.broadcast(&Msg::Load(agent.load(cpu.busy())));
+    }
 }
 
 /// TCP for connections and UDP for membership on one port. With port 0
@@ -212,6 +332,17 @@ impl Conn {
         rmp_serde::from_slice(&payload).map_err(|e| format!("malformed message: {e}"))
     }
 
+    /// After the handshake: a writer task for `rx` on `ex`, and the reader.
+    fn into_link(self, ex: &smol::LocalExecutor<'static>, rx: LinkRx) -> Option<Reader> {
+        let (sealer, opener) = self.session?.split();
+        let stream = self.stream.clone();
+        ex.spawn(async move {
+            let _ = link::writer(stream, sealer, rx).await;
+        })
+        .detach();
+        Some(Reader::new(self.stream, self.framer, opener))
+    }
+
     fn authenticated(&mut self, s: Session) {
         self.session = Some(s);
         self.framer.set_max(MAX_FRAME);
@@ -244,7 +375,8 @@ async fn with_timeout<T>(d: Duration, f: impl std::future::Future<Output = Resul
 
 /// An incoming connection: the handshake first (nothing else is read
 /// before the peer proved the secret), then messages until it closes.
-async fn serve(state: Rc<State>, stream: TcpStream, from: String) {
+async fn serve(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, stream: TcpStream, from: String) {
+    let state = agent.state.clone();
     let me = state.me.name.clone();
     let mut c = Conn::new(stream);
     let hs = async {
@@ -263,52 +395,15 @@ async fn serve(state: Rc<State>, stream: TcpStream, from: String) {
             return;
         }
     };
-    let mut joined: Option<Member> = None;
-    loop {
-        let m = match c.recv().await {
-            Ok(m) => m,
-            Err(why) => {
-                if why != "connection closed" {
-                    log(&me, "bad-frame", &[("peer", &peer), ("from", &from), ("reason", &why)]);
-                }
-                break;
-            }
-        };
-        let r = match m {
-            Msg::Join(m) => {
-                log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
-                state.set_peer(m.clone(), "alive");
-                joined = Some(m);
-                c.send(&Msg::Join(state.me.clone())).await
-            }
-            Msg::StatusRequest => {
-                let peers = state.peers.borrow().clone();
-                c.send(&Msg::Status { me: state.me.clone(), peers }).await
-            }
-            Msg::Ping(n) => c.send(&Msg::Pong(n)).await,
-            Msg::Leave { name } => {
-                log(&me, "leave", &[("peer", &name)]);
-                if let Some(m) = joined.take() {
-                    state.set_peer(m, "left");
-                }
-                break;
-            }
-            Msg::Pong(_) | Msg::Status { .. } => Ok(()),
-        };
-        if let Err(why) = r {
-            log(&me, "send-failed", &[("peer", &peer), ("reason", &why)]);
-            break;
-        }
-    }
-    if let Some(m) = joined {
-        // A broken connection is an immediate suspicion.
-        log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
-        state.suspect(m);
-    }
+    let (tx, rx) = async_channel::unbounded();
+    let Some(reader) = c.into_link(&ex, rx) else { return };
+    link_loop(agent, reader, tx, peer, from, false).await;
 }
 
-/// `--join`: introduce this node to a peer, and keep the connection.
-async fn join(state: Rc<State>, addr: String) {
+/// Connect to a peer at `addr`: for `--join` (`link: None`), or as the
+/// link a send asked for (its queue).
+async fn connect(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, addr: String, link: Option<(LinkTx, LinkRx)>) {
+    let state = agent.state.clone();
     let me = state.me.name.clone();
     let stream = match TcpStream::connect(&addr).await {
         Ok(s) => s,
@@ -318,31 +413,87 @@ async fn join(state: Rc<State>, addr: String) {
         Ok(x) => x,
         Err(why) => return log(&me, "join-failed", &[("addr", &addr), ("reason", &why)]),
     };
+    // The introduction goes first, before anything queued.
     if let Err(why) = c.send(&Msg::Join(state.me.clone())).await {
         return log(&me, "join-failed", &[("addr", &addr), ("reason", &why)]);
     }
-    let mut known = None;
+    let (tx, rx) = link.unwrap_or_else(async_channel::unbounded);
+    let Some(reader) = c.into_link(&ex, rx) else { return };
+    link_loop(agent, reader, tx, peer, addr, true).await;
+}
+
+type LinkTx = async_channel::Sender<Out>;
+type LinkRx = async_channel::Receiver<Out>;
+
+/// Read one connection until it closes: control messages answered on its
+/// own queue, actor traffic handed to the agent.
+async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String, from: String, dialed: bool) {
+    let state = agent.state.clone();
+    let me = state.me.name.clone();
+    let mut joined: Option<Member> = None;
     loop {
-        match c.recv().await {
-            Ok(Msg::Join(m)) => {
+        let m = match reader.next().await {
+            Ok(Frame::Wires(items)) => {
+                agent.receive(&peer, items);
+                continue;
+            }
+            Ok(Frame::Msg(m)) => m,
+            Err(why) => {
+                if why != "connection closed" {
+                    log(&me, "bad-frame", &[("peer", &peer), ("from", &from), ("reason", &why)]);
+                }
+                break;
+            }
+        };
+        let reply = |m: &Msg| drop(tx.try_send(link::msg(m)));
+        match m {
+            Msg::Join(m) => {
                 log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
                 state.set_peer(m.clone(), "alive");
-                known = Some(m);
+                peer = m.name.clone();
+                agent.offer_link(&peer, &tx);
+                if !dialed {
+                    reply(&Msg::Join(state.me.clone()));
+                    let known = state.peers().into_iter().filter(|(p, s)| s == "alive" && p.name != m.name).map(|(p, _)| p).collect();
+                    reply(&Msg::Peers(known));
+                }
+                joined = Some(m);
             }
-            Ok(Msg::Ping(n)) => {
-                let _ = c.send(&Msg::Pong(n)).await;
+            Msg::Peers(list) => {
+                for p in list {
+                    if p.name != me && state.addr_of(&p.name).is_none() {
+                        state.set_peer(p.clone(), "alive");
+                        drop(agent.link(&p.name));
+                    }
+                }
             }
-            Ok(_) => {}
-            Err(_) => break,
+            Msg::Load(l) => state.set_load(&peer, l),
+            Msg::StatusRequest => {
+                let loads = crate::contain::lock(&state.loads).iter().map(|(n, (l, _))| (n.clone(), l.clone())).collect();
+                reply(&Msg::Status { me: state.me.clone(), peers: state.peers(), loads });
+            }
+            Msg::Ping(n) => reply(&Msg::Pong(n)),
+            Msg::Leave { name } => {
+                log(&me, "leave", &[("peer", &name)]);
+                if let Some(m) = joined.take() {
+                    state.set_peer(m, "left");
+                }
+                break;
+            }
+            Msg::Pong(_) | Msg::Status { .. } => {}
         }
     }
-    let m = known.unwrap_or(Member { name: peer, addr, incarnation: 0, capacity: Resources::default() });
-    log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
-    state.suspect(m);
+    agent.drop_link(&peer, &tx);
+    tx.close();
+    if let Some(m) = joined {
+        // A broken connection is an immediate suspicion.
+        log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
+        state.suspect(m);
+    }
 }
 
 /// `noodle cluster status`: ask a node for its view.
-pub fn status(addr: &str, secret: &[u8]) -> Result<(Member, Vec<(Member, String)>), String> {
+pub fn status(addr: &str, secret: &[u8]) -> Result<(Member, Vec<(Member, String)>, Vec<(String, Load)>), String> {
     smol::block_on(async {
         let stream = with_timeout(HANDSHAKE_TIME, async { TcpStream::connect(addr).await.map_err(|e| e.to_string()) })
             .await
@@ -350,7 +501,7 @@ pub fn status(addr: &str, secret: &[u8]) -> Result<(Member, Vec<(Member, String)
         let (mut c, _) = Conn::connect(stream, secret, "noodle-cluster").await.map_err(|e| format!("{addr}: {e}"))?;
         c.send(&Msg::StatusRequest).await?;
         match with_timeout(HANDSHAKE_TIME, c.recv()).await? {
-            Msg::Status { me, peers } => Ok((me, peers)),
+            Msg::Status { me, peers, loads } => Ok((me, peers, loads)),
             other => Err(format!("{addr} answered {other:?}")),
         }
     })

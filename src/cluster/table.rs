@@ -15,8 +15,16 @@ pub struct Member {
     pub capacity: Resources,
 }
 
+/// A program's own node (`noodle run --cluster`) logs only what went
+/// wrong: the routine events would mix with the program's stderr.
+pub(crate) static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+const ROUTINE: &[&str] = &["join", "connect", "leave", "run", "renamed", "rejoined"];
+
 /// One structured line per event on stderr: `noodle node NAME: event=E k=v ...`.
 pub(crate) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) && ROUTINE.contains(&event) {
+        return;
+    }
     let mut line = format!("noodle node {me}: event={event}");
     for (k, v) in fields {
         if v.contains(' ') || v.contains('"') || v.is_empty() {
@@ -28,15 +36,50 @@ pub(crate) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
     crate::ewriteln!("{line}");
 }
 
-pub(crate) struct State {
+/// What a node reports of its load to the others (every second), for
+/// placement and `noodle cluster status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// Actors running there.
+    pub actors: u64,
+    /// Share of its cores' time the process was busy over the last period.
+    pub busy: f64,
+    pub free_memory: u64,
+    /// What its actors reserved of its capacity.
+    pub reserved: Resources,
+}
+
+/// The node's view of the cluster: shared by the node's event loop and,
+/// through the agent, by the runtime's worker threads (placement).
+pub struct State {
     pub me: Member,
     pub secret: Vec<u8>,
-    pub peers: std::cell::RefCell<Vec<(Member, String)>>,
+    pub peers: std::sync::Mutex<Vec<(Member, String)>>,
+    /// The latest load report of each peer, and actors this node placed
+    /// there since.
+    pub loads: std::sync::Mutex<rustc_hash::FxHashMap<String, (Load, u64)>>,
 }
 
 impl State {
+    pub fn new(me: Member, secret: Vec<u8>) -> State {
+        State { me, secret, peers: Default::default(), loads: Default::default() }
+    }
+
+    /// The peers and their states, as now.
+    pub fn peers(&self) -> Vec<(Member, String)> {
+        crate::contain::lock(&self.peers).clone()
+    }
+
+    /// A peer's address, if it is known and not down.
+    pub fn addr_of(&self, name: &str) -> Option<String> {
+        crate::contain::lock(&self.peers).iter().find(|(m, st)| m.name == name && st != "down" && st != "left").map(|(m, _)| m.addr.clone())
+    }
+
+    pub fn set_load(&self, name: &str, l: Load) {
+        crate::contain::lock(&self.loads).insert(name.to_string(), (l, 0));
+    }
     pub fn set_peer(&self, m: Member, state: &str) {
-        let mut p = self.peers.borrow_mut();
+        let mut p = crate::contain::lock(&self.peers);
         match p.iter_mut().find(|(x, _)| x.name == m.name) {
             Some(e) => *e = (m, state.to_string()),
             None => p.push((m, state.to_string())),
@@ -46,7 +89,7 @@ impl State {
     /// Membership's news of a peer: its state, keeping what a direct
     /// connection told of it (capacity).
     pub(super) fn peer_state(&self, m: Member, state: &str) {
-        let mut p = self.peers.borrow_mut();
+        let mut p = crate::contain::lock(&self.peers);
         match p.iter_mut().find(|(x, _)| x.name == m.name) {
             Some(e) => {
                 e.0.addr = m.addr;
@@ -60,7 +103,7 @@ impl State {
     /// A connection to the peer broke: suspect it, unless membership has
     /// already declared it down.
     pub fn suspect(&self, m: Member) {
-        let mut p = self.peers.borrow_mut();
+        let mut p = crate::contain::lock(&self.peers);
         match p.iter_mut().find(|(x, _)| x.name == m.name) {
             Some(e) if e.1 == "alive" => e.1 = "suspect".into(),
             Some(_) => {}
@@ -69,6 +112,6 @@ impl State {
     }
 
     pub(super) fn forget(&self, name: &str) {
-        self.peers.borrow_mut().retain(|(m, _)| m.name != name);
+        crate::contain::lock(&self.peers).retain(|(m, _)| m.name != name);
     }
 }

@@ -119,6 +119,14 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+fn keyed_mac(key: &HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = key.clone();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
 /// Equal in constant time (no early exit an attacker could time).
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -238,10 +246,21 @@ pub fn server_accept(secret: &[u8], ch: &ServerChallenge, proof: &[u8]) -> Resul
 /// One side of an authenticated connection: sealing what it sends, opening
 /// what it receives, each direction with its own key and sequence numbers.
 pub struct Session {
-    send_key: [u8; 32],
-    recv_key: [u8; 32],
-    send_seq: u64,
-    recv_seq: u64,
+    tx: Sealer,
+    rx: Opener,
+}
+
+/// The sending half of a session.
+pub struct Sealer {
+    /// HMAC keyed once (cloned per frame: no key schedule per message).
+    key: HmacSha256,
+    seq: u64,
+}
+
+/// The receiving half of a session.
+pub struct Opener {
+    key: HmacSha256,
+    seq: u64,
 }
 
 impl Session {
@@ -249,31 +268,51 @@ impl Session {
         let c2s = mac(secret, &[b"session client-to-server", client, server]);
         let s2c = mac(secret, &[b"session server-to-client", client, server]);
         let (send_key, recv_key) = if is_client { (c2s, s2c) } else { (s2c, c2s) };
-        Session { send_key, recv_key, send_seq: 0, recv_seq: 0 }
+        let keyed = |k: [u8; 32]| <HmacSha256 as KeyInit>::new_from_slice(&k).expect("HMAC takes any key length");
+        Session { tx: Sealer { key: keyed(send_key), seq: 0 }, rx: Opener { key: keyed(recv_key), seq: 0 } }
     }
 
     /// A frame carrying `payload` and its MAC.
     pub fn seal(&mut self, payload: &[u8]) -> Vec<u8> {
-        let seq = self.send_seq;
-        self.send_seq += 1;
-        let tag = mac(&self.send_key, &[&seq.to_le_bytes(), payload]);
         let mut out = Vec::with_capacity(4 + payload.len() + TAG);
-        out.extend_from_slice(&((payload.len() + TAG) as u32).to_le_bytes());
-        out.extend_from_slice(payload);
-        out.extend_from_slice(&tag[..TAG]);
+        self.tx.seal_into(payload, &mut out);
         out
     }
 
     /// The payload of a received frame's body, if its MAC holds.
     pub fn open(&mut self, body: &[u8]) -> Result<Vec<u8>, WireError> {
-        let seq = self.recv_seq;
+        self.rx.open(body).map(<[u8]>::to_vec)
+    }
+
+    /// The two directions apart, for a writer and a reader task.
+    pub fn split(self) -> (Sealer, Opener) {
+        (self.tx, self.rx)
+    }
+}
+
+impl Sealer {
+    /// Append a frame carrying `payload` and its MAC to `out`.
+    pub fn seal_into(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        let seq = self.seq;
+        self.seq += 1;
+        let tag = keyed_mac(&self.key, &[&seq.to_le_bytes(), payload]);
+        out.extend_from_slice(&((payload.len() + TAG) as u32).to_le_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&tag[..TAG]);
+    }
+}
+
+impl Opener {
+    /// The payload of a received frame's body, if its MAC holds.
+    pub fn open<'a>(&mut self, body: &'a [u8]) -> Result<&'a [u8], WireError> {
+        let seq = self.seq;
         let (payload, tag) = body.split_at_checked(body.len().wrapping_sub(TAG)).ok_or(WireError::Malformed("frame"))?;
-        let want = mac(&self.recv_key, &[&seq.to_le_bytes(), payload]);
+        let want = keyed_mac(&self.key, &[&seq.to_le_bytes(), payload]);
         if !same(tag, &want[..TAG]) {
             return Err(WireError::BadMac { seq });
         }
-        self.recv_seq += 1;
-        Ok(payload.to_vec())
+        self.seq += 1;
+        Ok(payload)
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod task;
 pub(crate) mod worker;
 
 pub use checkpoint::{CheckpointStore, MemoryStore};
+pub use remote::local_actors;
 pub use task::{catch_interrupts, INTERRUPTED};
 
 use crate::bytecode::Verified;
@@ -293,6 +294,11 @@ impl Node {
                 (hash, Arc::new(bytes))
             })
             .clone()
+    }
+
+    /// What the actors running here reserved.
+    pub fn reserved(&self) -> crate::cluster::Resources {
+        *lock(&self.reserved)
     }
 
     /// Reserve what an actor placed here by another node needs.

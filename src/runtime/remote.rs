@@ -35,7 +35,7 @@ pub enum Wire {
     Deliver(Box<Delivery>),
     Reply { run: u128, worker: u32, id: u64, result: Result<Packet, Packet> },
     /// Program output from an actor hosted elsewhere (`err`: its stderr).
-    Output { run: u128, text: String, err: bool },
+    Output { run: u128, text: serde_bytes::ByteBuf, err: bool },
     /// `exit(code)` called by an actor hosted elsewhere.
     Exit { run: u128, code: i32 },
     /// The program ended: stop its actors.
@@ -178,7 +178,9 @@ impl Node {
     /// Text for the program's stderr from this node.
     pub(crate) fn report(&self, text: String) {
         match (&self.home, self.net.get()) {
-            (Some(home), Some(net)) => net.send(home, &Wire::Output { run: self.run_id.as_u128(), text: text + "\n", err: true }),
+            (Some(home), Some(net)) => {
+                net.send(home, &Wire::Output { run: self.run_id.as_u128(), text: serde_bytes::ByteBuf::from(text + "\n"), err: true })
+            }
             _ => crate::ewriteln!("{text}"),
         }
     }
@@ -192,15 +194,18 @@ impl Node {
             Wire::Output { text, err, .. } => {
                 use std::io::Write;
                 if err {
-                    let _ = std::io::stderr().write_all(text.as_bytes());
+                    let _ = std::io::stderr().write_all(&text);
                 } else {
                     let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(text.as_bytes());
+                    let _ = out.write_all(&text);
                     let _ = out.flush();
                 }
             }
             Wire::Exit { code, .. } => self.post(0, WorkerMsg::Exit(code)),
-            Wire::End { .. } => self.end_hosted(),
+            Wire::End { .. } => {
+                let n = self.clone();
+                let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
+            }
             Wire::NeedProgram { .. } | Wire::Program { .. } => {}
         }
     }
@@ -306,7 +311,7 @@ impl Node {
 
     /// The program this node hosts actors for has ended: commit its durable
     /// actors and stop them all.
-    fn end_hosted(self: &Arc<Self>) {
+    pub fn end_hosted(self: &Arc<Self>) {
         if self.home.is_none() {
             return;
         }
@@ -338,6 +343,25 @@ fn class_handlers(p: &Packet) -> Vec<Arc<str>> {
         at = parent.as_deref();
     }
     out
+}
+
+/// Actors running in this process (for load reports).
+pub fn local_actors() -> usize {
+    lock(registry()).by_id.values().filter_map(Weak::upgrade).filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Relaxed)).count()
+}
+
+/// Forward a hosted worker's program output and diagnostics to the
+/// program's node.
+pub(crate) fn forward_output(vm: &mut crate::vm::Vm, node: &Node) {
+    let (Some(home), Some(net)) = (node.home.clone(), node.net.get().cloned()) else { return };
+    let run = node.run_id.as_u128();
+    let sink = |err: bool| {
+        let (home, net) = (home.clone(), net.clone());
+        Arc::new(move |b: &[u8]| net.send(&home, &Wire::Output { run, text: serde_bytes::ByteBuf::from(b.to_vec()), err }))
+            as Arc<dyn Fn(&[u8]) + Send + Sync>
+    };
+    vm.redirect_output(sink(false));
+    crate::redirect_stderr(sink(true));
 }
 
 /// Actor keys are unique in the process (references from other nodes get

@@ -38,12 +38,18 @@ impl Host for Worker {
     fn monitor(&self, vm: &mut Vm, target: &Arc<ActorCell>) -> R {
         Ok(Value::Future(vm.monitor(target)))
     }
-    fn node_of(&self, _target: &Arc<ActorCell>) -> Value {
-        // One node: every actor is local (the cluster names nodes).
-        Value::str("local")
+    fn node_of(&self, target: &Arc<ActorCell>) -> Value {
+        // Alone, every actor is on the node called `local`.
+        match &target.mb().remote {
+            Some(at) => Value::str(&lock(&at.node)),
+            None => Value::str(&self.node.me_name()),
+        }
     }
     fn nodes(&self) -> Vec<String> {
-        vec!["local".to_string()]
+        match self.node.net() {
+            Some(net) => net.view().nodes.into_iter().map(|n| n.name).collect(),
+            None => vec!["local".to_string()],
+        }
     }
     fn self_field(&self, vm: &Vm, name: &str) -> Option<Value> {
         vm.actor_self_field(name)
@@ -117,6 +123,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     vm.library = node.library;
     attach(&mut vm, node.clone());
     vm.rt.worker = index;
+    super::remote::forward_output(&mut vm, &node);
     let ex = Rc::new(smol::LocalExecutor::new());
     vm.executor = Some(ex.clone());
     let timers = vm.timers.clone();

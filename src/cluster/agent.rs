@@ -1,0 +1,342 @@
+//! The bridge between a node's network and the runtimes of the program runs
+//! it takes part in: the runtime's `Net` (send to a node, the cluster as
+//! placement sees it), the links to peers (opened on first need), the runs
+//! hosted here with the programs they run (fetched by content hash from the
+//! node that asked, then cached), and what arrives for them.
+
+use super::link::{self, Out};
+use super::node::Msg;
+use super::table::{log, Load, State};
+use super::{ClusterView, NodeView, Resources};
+use crate::bytecode::Verified;
+use crate::contain::lock;
+use crate::runtime::remote::{Net, Wire};
+use crate::runtime::Node;
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex};
+
+/// Messages parked for a run that has no node here yet (its program is on
+/// the way); beyond this many, later ones are dropped and logged.
+const MAX_PARKED: usize = 100_000;
+
+/// A link to open: the peer, and its queue's two ends.
+pub type Dial = (String, async_channel::Sender<Out>, async_channel::Receiver<Out>);
+
+pub struct Agent {
+    pub state: Arc<State>,
+    me: Arc<str>,
+    links: Mutex<FxHashMap<String, async_channel::Sender<Out>>>,
+    /// Peers to connect to, with the queue their link will write.
+    dial: async_channel::Sender<Dial>,
+    runs: Mutex<FxHashMap<u128, Arc<Node>>>,
+    programs: Mutex<FxHashMap<String, (Arc<Verified>, Arc<Vec<u8>>)>>,
+    /// Run → (program hash awaited, messages in arrival order).
+    parked: Mutex<FxHashMap<u128, (String, Vec<(String, Wire)>)>>,
+    /// Where hosted runs keep durable records.
+    pub data: Option<std::path::PathBuf>,
+    pub workers: usize,
+}
+
+impl Agent {
+    pub fn new(state: Arc<State>, data: Option<std::path::PathBuf>, workers: usize) -> (Arc<Agent>, async_channel::Receiver<Dial>) {
+        let (dial, dials) = async_channel::unbounded();
+        let me = Arc::from(state.me.name.as_str());
+        let a = Agent {
+            state,
+            me,
+            links: Default::default(),
+            dial,
+            runs: Default::default(),
+            programs: Default::default(),
+            parked: Default::default(),
+            data,
+            workers,
+        };
+        (Arc::new(a), dials)
+    }
+
+    /// The queue to `peer`, opening a link on first need.
+    pub fn link(&self, peer: &str) -> async_channel::Sender<Out> {
+        let mut links = lock(&self.links);
+        if let Some(l) = links.get(peer) {
+            if !l.is_closed() {
+                return l.clone();
+            }
+        }
+        let (tx, rx) = async_channel::unbounded();
+        links.insert(peer.to_string(), tx.clone());
+        let _ = self.dial.try_send((peer.to_string(), tx.clone(), rx));
+        tx
+    }
+
+    /// A connection from `peer` came up: it carries our traffic too, unless
+    /// we already have a link. `true` if it was taken.
+    pub fn offer_link(&self, peer: &str, tx: &async_channel::Sender<Out>) -> bool {
+        let mut links = lock(&self.links);
+        match links.get(peer) {
+            Some(l) if !l.is_closed() => false,
+            _ => {
+                links.insert(peer.to_string(), tx.clone());
+                true
+            }
+        }
+    }
+
+    /// A link went down: forget it (the next send opens a new one).
+    pub fn drop_link(&self, peer: &str, tx: &async_channel::Sender<Out>) {
+        let mut links = lock(&self.links);
+        if links.get(peer).is_some_and(|l| l.same_channel(tx)) {
+            links.remove(peer);
+        }
+    }
+
+    /// Send a control message to every linked peer.
+    pub fn broadcast(&self, m: &Msg) {
+        let links: Vec<_> = lock(&self.links).values().cloned().collect();
+        for l in links {
+            let _ = l.try_send(link::msg(m));
+        }
+    }
+
+    /// The program run whose main runs here.
+    pub fn add_run(&self, node: &Arc<Node>) {
+        lock(&self.runs).insert(node.run_id.as_u128(), node.clone());
+    }
+
+    /// The program run `node` ended: tell every node that may host its actors.
+    pub fn end_run(&self, node: &Arc<Node>) {
+        let run = node.run_id.as_u128();
+        lock(&self.runs).remove(&run);
+        let peers: Vec<String> = self.state.peers().into_iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name).collect();
+        for p in peers {
+            self.send(&p, &Wire::End { run });
+        }
+    }
+
+    /// Wait (bounded) until every queue to a peer has been written.
+    pub fn drain(&self, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if lock(&self.links).values().all(|l| l.is_empty()) {
+                // The last batch may still be in its write.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// This node's load, as reported to the others.
+    pub fn load(&self, busy: f64) -> Load {
+        let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
+        let reserved = runs.iter().fold(Resources::default(), |r, n| r.add(&n.reserved()));
+        Load { actors: crate::runtime::local_actors() as u64, busy, free_memory: super::free_memory(), reserved }
+    }
+
+    /// A batch of actor traffic from `from`.
+    pub fn receive(self: &Arc<Self>, from: &str, items: Vec<Vec<u8>>) {
+        for b in items {
+            match rmp_serde::from_slice::<Wire>(&b) {
+                Ok(w) => self.dispatch(from, w),
+                Err(e) => log(&self.me, "bad-frame", &[("peer", from), ("reason", &format!("malformed actor message: {e}"))]),
+            }
+        }
+    }
+
+    fn dispatch(self: &Arc<Self>, from: &str, w: Wire) {
+        match w {
+            Wire::NeedProgram { hash } => match self.program(&hash) {
+                Some((_, bytes)) => self.send(from, &Wire::Program { hash, bytes: serde_bytes::ByteBuf::from((*bytes).clone()) }),
+                None => log(&self.me, "no-program", &[("peer", from), ("hash", &hash)]),
+            },
+            Wire::Program { hash, bytes } => self.program_arrived(from, hash, bytes.into_vec()),
+            w => {
+                let Some(run) = w.run() else { return };
+                let node = lock(&self.runs).get(&run).cloned();
+                match (node, w) {
+                    (Some(n), Wire::End { .. }) => {
+                        lock(&self.runs).remove(&run);
+                        // Committing and stopping takes a while: not on the event loop.
+                        let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
+                    }
+                    (Some(n), w) => n.receive(from, w),
+                    (None, Wire::Spawn(s)) => self.host(from, Wire::Spawn(s)),
+                    (None, w @ Wire::Deliver(_)) => self.park(from, run, None, w),
+                    // Replies, output and ends of runs that are gone.
+                    (None, _) => {}
+                }
+            }
+        }
+    }
+
+    /// A spawn for a run not hosted here yet: start hosting it, or fetch
+    /// its program first.
+    fn host(self: &Arc<Self>, from: &str, w: Wire) {
+        let Wire::Spawn(s) = &w else { return };
+        let run = s.run;
+        match self.program(&s.hash) {
+            Some((program, _)) => {
+                let node = self.start_run(run, program, &s.args, s.max_depth, &s.home);
+                self.unpark(run, &node);
+                node.receive(from, w);
+            }
+            None => {
+                let hash = s.hash.clone();
+                let first = !lock(&self.parked).values().any(|(h, _)| *h == hash);
+                self.park(from, run, Some(hash.clone()), w);
+                if first {
+                    self.send(from, &Wire::NeedProgram { hash });
+                }
+            }
+        }
+    }
+
+    fn park(&self, from: &str, run: u128, hash: Option<String>, w: Wire) {
+        let mut parked = lock(&self.parked);
+        let e = parked.entry(run).or_insert_with(|| (String::new(), Vec::new()));
+        if let Some(h) = hash {
+            e.0 = h;
+        }
+        if e.1.len() >= MAX_PARKED {
+            return log(&self.me, "dropped", &[("peer", from), ("reason", "too many messages for a run not started here")]);
+        }
+        e.1.push((from.to_string(), w));
+    }
+
+    fn unpark(&self, run: u128, node: &Arc<Node>) {
+        let waiting = lock(&self.parked).remove(&run);
+        for (from, w) in waiting.map(|(_, v)| v).unwrap_or_default() {
+            node.receive(&from, w);
+        }
+    }
+
+    fn program_arrived(self: &Arc<Self>, from: &str, hash: String, bytes: Vec<u8>) {
+        use sha2::Digest;
+        let got: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        if got != hash {
+            return log(&self.me, "bad-program", &[("peer", from), ("reason", "its content does not match its hash")]);
+        }
+        let program = match crate::bytecode::nbc::decode(&bytes) {
+            Ok(p) => Arc::new(p),
+            Err(e) => return log(&self.me, "bad-program", &[("peer", from), ("reason", &e)]),
+        };
+        lock(&self.programs).insert(hash.clone(), (program, Arc::new(bytes)));
+        let runs: Vec<u128> = lock(&self.parked).iter().filter(|(_, (h, _))| *h == hash).map(|(r, _)| *r).collect();
+        for run in runs {
+            let Some((_, items)) = lock(&self.parked).remove(&run) else { continue };
+            for (from, w) in items {
+                self.dispatch(&from, w);
+            }
+        }
+    }
+
+    /// A program by content hash: fetched before, or run here.
+    fn program(&self, hash: &str) -> Option<(Arc<Verified>, Arc<Vec<u8>>)> {
+        if let Some(p) = lock(&self.programs).get(hash) {
+            return Some(p.clone());
+        }
+        let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
+        for n in runs {
+            let (h, bytes) = n.shipped();
+            if h == hash {
+                return Some((lock(&n.program).clone(), bytes));
+            }
+        }
+        None
+    }
+
+    fn start_run(self: &Arc<Self>, run: u128, program: Arc<Verified>, args: &[String], max_depth: u64, home: &str) -> Arc<Node> {
+        let mut vm = crate::vm::Vm::new();
+        vm.library = crate::library::MODULES;
+        vm.args = args.to_vec();
+        vm.max_depth = (max_depth as usize).max(1);
+        let id = uuid::Uuid::from_u128(run);
+        let node = Node::hosted(self.workers, program, &vm, id, Arc::from(home), self.data.clone());
+        node.set_net(self.clone());
+        lock(&self.runs).insert(run, node.clone());
+        log(&self.me, "run", &[("run", &id.to_string()), ("home", home)]);
+        node
+    }
+
+    /// A peer is down: the runs whose main ran there end here.
+    pub fn peer_down(&self, name: &str) {
+        let ended: Vec<Arc<Node>> = {
+            let mut runs = lock(&self.runs);
+            let gone: Vec<u128> = runs.iter().filter(|(_, n)| n.home.as_deref() == Some(name)).map(|(r, _)| *r).collect();
+            gone.iter().filter_map(|r| runs.remove(r)).collect()
+        };
+        for n in ended {
+            let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
+        }
+    }
+}
+
+impl Net for Agent {
+    fn me(&self) -> &Arc<str> {
+        &self.me
+    }
+
+    fn send(&self, to: &str, w: &Wire) {
+        let bytes = match crate::vm::host::for_wire(&self.me, || rmp_serde::to_vec(w)) {
+            Ok(b) => b,
+            Err(e) => return log(&self.me, "send-failed", &[("peer", to), ("reason", &e.to_string())]),
+        };
+        if to == &*self.me {
+            // To ourselves (a reference that came back home): as if received.
+            if let Ok(w) = rmp_serde::from_slice::<Wire>(&bytes) {
+                self.dispatch_local(w);
+            }
+            return;
+        }
+        if bytes.len() > link::MAX_MESSAGE {
+            return log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than a frame")]);
+        }
+        let _ = self.link(to).try_send(Out::Wire(bytes));
+    }
+
+    fn view(&self) -> ClusterView {
+        let mut nodes = Vec::new();
+        let me = &self.state.me;
+        let mine = self.load(0.0);
+        nodes.push(NodeView {
+            name: me.name.clone(),
+            capacity: me.capacity,
+            reserved: mine.reserved,
+            actors: mine.actors,
+            busy: 0.0,
+            free_memory: mine.free_memory,
+        });
+        let loads = lock(&self.state.loads);
+        for (m, st) in self.state.peers() {
+            if st != "alive" {
+                continue;
+            }
+            let (l, placed) = loads.get(&m.name).cloned().unwrap_or_default();
+            nodes.push(NodeView {
+                name: m.name.clone(),
+                capacity: m.capacity,
+                reserved: l.reserved,
+                actors: l.actors + placed,
+                busy: l.busy,
+                free_memory: l.free_memory,
+            });
+        }
+        ClusterView { nodes, local: me.name.clone() }
+    }
+
+    fn placed(&self, node: &str) {
+        lock(&self.state.loads).entry(node.to_string()).or_default().1 += 1;
+    }
+}
+
+impl Agent {
+    fn dispatch_local(&self, w: Wire) {
+        if let Some(run) = w.run() {
+            let node = lock(&self.runs).get(&run).cloned();
+            if let Some(n) = node {
+                let me = self.me.clone();
+                n.receive(&me, w);
+            }
+        }
+    }
+}
