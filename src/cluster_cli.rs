@@ -107,14 +107,14 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
 }
 
 /// `noodle run --cluster`: this process joins the cluster as a node.
-pub fn program_node(cluster: String, secret_file: &Path, listen: Option<String>, workers: usize) -> Result<node::Handle, String> {
+pub fn program_node(cluster: String, secret_file: &Path, listen: Option<String>, name: Option<String>, workers: usize) -> Result<node::Handle, String> {
     let secret = node::read_secret(secret_file)?;
     node::start(Config {
         listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),
         advertise: None,
         join: vec![cluster],
         secret,
-        name: None,
+        name,
         capacity: noodle::cluster::machine_capacity(),
         fd: noodle::cluster::membership::Preset::Lan,
         data: None,

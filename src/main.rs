@@ -67,6 +67,9 @@ enum Cmd {
         /// Address this program's node listens on (default: 127.0.0.1, a free port).
         #[arg(long, value_name = "HOST:PORT", requires = "cluster")]
         listen: Option<String>,
+        /// This program's node's name in the cluster (default: its address).
+        #[arg(long, requires = "cluster")]
+        name: Option<String>,
     },
     /// Compile a program and its imports into one .nbc file.
     Build {
@@ -208,7 +211,7 @@ fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
         None => repl::run(None, Some(PathBuf::from(".noodle"))),
         Some(Cmd::Repl { workers, data }) => repl::run(workers, data.dir()),
-        Some(Cmd::Run { program, max_depth, workers, data, cluster, secret_file, listen }) => {
+        Some(Cmd::Run { program, max_depth, workers, data, cluster, secret_file, listen, name }) => {
             let file = PathBuf::from(&program[0]);
             let args = program[1..].to_vec();
             let p = match load(&file) {
@@ -217,7 +220,7 @@ fn run_cli(cli: Cli) -> ExitCode {
             };
             let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
             let net = match (cluster, secret_file) {
-                (Some(c), Some(f)) => match cluster_cli::program_node(c, &f, listen, workers) {
+                (Some(c), Some(f)) => match cluster_cli::program_node(c, &f, listen, name, workers) {
                     Ok(h) => Some(h),
                     Err(e) => {
                         noodle::ewriteln!("error: {e}");

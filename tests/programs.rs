@@ -6,7 +6,9 @@
 //! - `# expect-compile-error: TEXT` — stderr contains TEXT and the exit code is 1;
 //! - `# expect-stderr: TEXT` — stderr contains TEXT (logs, dead letters);
 //! - `# args: A B` — program arguments; `# stdin: TEXT` — a line of input;
-//! - `# workers: N` — run with `--workers N`; `# expect-exit: N` — exit code.
+//! - `# workers: N` — run with `--workers N`; `# expect-exit: N` — exit code;
+//! - `# cluster: N` — run on N `noodle node` processes (n1..nN, on
+//!   127.0.0.1), the program's own node named `main`.
 //!
 //! Programs that run are also built to `.nbc` and run again from it, which
 //! must give the same result. Golden files (`tests/golden/{diag,disasm}`)
@@ -41,6 +43,9 @@ struct Expect {
     /// (durable actors), checking each run's `# expect-run K:` lines.
     runs: usize,
     run_stdout: Vec<(usize, String)>,
+    /// `# cluster: N`: run on a cluster of N `noodle node`s (n1..nN) as
+    /// node `main`.
+    cluster: usize,
 }
 
 fn parse_expect(src: &str) -> Expect {
@@ -55,6 +60,7 @@ fn parse_expect(src: &str) -> Expect {
         exit: None,
         runs: 1,
         run_stdout: vec![],
+        cluster: 0,
     };
     for line in src.lines() {
         let Some(pos) = line.find("# ") else { continue };
@@ -77,6 +83,8 @@ fn parse_expect(src: &str) -> Expect {
             if let Some((k, line)) = t.split_once(':') {
                 e.run_stdout.push((k.trim().parse().unwrap_or(0), line.strip_prefix(' ').unwrap_or(line).to_string()));
             }
+        } else if let Some(t) = c.strip_prefix("cluster: ") {
+            e.cluster = t.trim().parse().unwrap_or(0);
         } else if let Some(t) = c.strip_prefix("workers: ") {
             e.workers = Some(t.trim().to_string());
         } else if let Some(t) = c.strip_prefix("args: ") {
@@ -110,7 +118,13 @@ fn check_program(path: &Path) -> Result<(), Failed> {
     }
     // Durable actors keep their records in memory: no test leaves a
     // `.noodle/` behind.
+    let cluster = match e.cluster {
+        0 => None,
+        n => Some(cluster::Cluster::start(n)?),
+    };
+    let on_cluster = cluster.as_ref().map(|c| c.run_args()).unwrap_or_default();
     let mut argv = vec!["run", "--ephemeral"];
+    argv.extend(on_cluster.iter().map(String::as_str));
     if let Some(w) = &e.workers {
         argv.extend(["--workers", w.as_str()]);
     }
@@ -141,6 +155,7 @@ fn check_program(path: &Path) -> Result<(), Failed> {
         return Err(format!("build failed ({bcode}): {berr}").into());
     }
     let mut argv = vec!["run", "--ephemeral"];
+    argv.extend(on_cluster.iter().map(String::as_str));
     if let Some(w) = &e.workers {
         argv.extend(["--workers", w.as_str()]);
     }

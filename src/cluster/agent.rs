@@ -39,6 +39,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(state: Arc<State>, data: Option<std::path::PathBuf>, workers: usize) -> (Arc<Agent>, async_channel::Receiver<Dial>) {
+        crate::runtime::remote::install();
         let (dial, dials) = async_channel::unbounded();
         let me = Arc::from(state.me.name.as_str());
         let a = Agent {
@@ -321,6 +322,8 @@ impl Net for Agent {
                 free_memory: l.free_memory,
             });
         }
+        // By name: the same order on every node (round-robin, messages).
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
         ClusterView { nodes, local: me.name.clone() }
     }
 

@@ -96,7 +96,7 @@ pub struct RemoteAt {
 }
 
 /// Install the hooks that let actor references cross nodes.
-pub(crate) fn install() {
+pub fn install() {
     let _ = REMOTE_REFS.set(RemoteRefs { node_of: cell_node, remote: remote_cell });
 }
 

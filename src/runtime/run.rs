@@ -565,6 +565,8 @@ impl Vm {
         match name {
             "id" => Some(Value::str(&a.cell.id_str)),
             "name" => Some(a.cell.name.as_ref().map_or(Value::None, |n| Value::str(n))),
+            // For built-ins given `self` (not a field users can name).
+            "$ref" => Some(Value::Actor(a.cell.clone())),
             _ => None,
         }
     }

@@ -139,7 +139,9 @@ impl Vm {
         }
         // A reference to an actor that no longer runs here (read back from a
         // checkpoint) knows no handlers: the send fails as "stopped" instead.
-        if cell.mb().stopped.load(Ordering::Acquire) && cell.handlers.is_empty() {
+        // Nor does one to an actor on another node whose class this node
+        // has not seen: that node checks.
+        if cell.handlers.is_empty() && (cell.mb().remote.is_some() || cell.mb().stopped.load(Ordering::Acquire)) {
             return Ok(Arc::from(method));
         }
         err("TypeError", format!("actor {} has no handler `{method}`", cell.class_name))

@@ -199,6 +199,14 @@ pub fn node_of(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     arity("node_of", args, 1, 1)?;
     match &args[0] {
         Value::Actor(cell) => Ok(vm.host("node_of")?.node_of(cell)),
+        // `node_of(self)` inside an actor.
+        Value::Instance(i) if i.class.actor.is_some() => {
+            let host = vm.host("node_of")?;
+            match host.self_field(vm, "$ref") {
+                Some(Value::Actor(cell)) => Ok(host.node_of(&cell)),
+                _ => err("TypeError", "`node_of` needs an actor"),
+            }
+        }
         other => err("TypeError", format!("`node_of` needs an actor, not {}", other.type_name())),
     }
 }

@@ -24,6 +24,39 @@ pub fn trials() -> Vec<Trial> {
 
 const SECRET: &str = "test-cluster-secret-0123456789";
 
+/// A cluster of nodes n1..nN for a program to run on; every node is killed
+/// when it drops.
+pub struct Cluster {
+    nodes: Vec<Node>,
+    secret: String,
+    _scratch: Scratch,
+}
+
+impl Cluster {
+    /// Start `n` nodes (each joining n1) and wait until each is linked to
+    /// all the others (their capacities known).
+    pub fn start(n: usize) -> Result<Cluster, Failed> {
+        let s = Scratch::new("cluster");
+        let secret = s.file("secret", SECRET);
+        let mut nodes = vec![start_node(&s, "n1", &secret, &[])?];
+        for i in 2..=n {
+            let first = nodes[0].addr.clone();
+            nodes.push(start_node(&s, &format!("n{i}"), &secret, &["--join", &first])?);
+        }
+        for node in &nodes {
+            status_until(&node.addr, &secret, |o| {
+                o.lines().skip(1).filter(|l| l.contains(" alive") && l.split_whitespace().nth(4).is_some_and(|c| c != "0")).count() == n
+            })?;
+        }
+        Ok(Cluster { nodes, secret, _scratch: s })
+    }
+
+    /// `noodle run`'s options to run on this cluster.
+    pub fn run_args(&self) -> Vec<String> {
+        ["--cluster", &self.nodes[0].addr, "--secret-file", &self.secret, "--name", "main"].map(String::from).to_vec()
+    }
+}
+
 /// A running node: killed (SIGKILL, by PID) and reaped when dropped.
 struct Node {
     child: Child,
