@@ -35,9 +35,19 @@ pub struct Agent {
     /// Where hosted runs keep durable records.
     pub data: Option<std::path::PathBuf>,
     pub workers: usize,
+    /// The share of the cores this process kept busy lately (as f64 bits).
+    busy: std::sync::atomic::AtomicU64,
 }
 
 impl Agent {
+    pub fn busy(&self) -> f64 {
+        f64::from_bits(self.busy.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn set_busy(&self, b: f64) {
+        self.busy.store(b.to_bits(), std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(state: Arc<State>, data: Option<std::path::PathBuf>, workers: usize) -> (Arc<Agent>, async_channel::Receiver<Dial>) {
         crate::runtime::remote::install();
         let (dial, dials) = async_channel::unbounded();
@@ -52,6 +62,7 @@ impl Agent {
             parked: Default::default(),
             data,
             workers,
+            busy: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -125,6 +136,15 @@ impl Agent {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
+    }
+
+    /// `drain` for the node's own event loop (which runs the writers).
+    pub async fn drained(&self, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline && !lock(&self.links).values().all(|l| l.is_empty()) {
+            smol::Timer::after(std::time::Duration::from_millis(2)).await;
+        }
+        smol::Timer::after(std::time::Duration::from_millis(5)).await;
     }
 
     /// This node's load, as reported to the others.
@@ -304,7 +324,7 @@ impl Net for Agent {
             capacity: me.capacity,
             reserved: mine.reserved,
             actors: mine.actors,
-            busy: 0.0,
+            busy: self.busy(),
             free_memory: mine.free_memory,
         });
         let loads = lock(&self.state.loads);

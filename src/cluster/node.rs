@@ -230,7 +230,7 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         let sig = smol::future::or(accept, async { stop.recv().await.unwrap_or(0) }).await;
         log(&name, "leave", &[("signal", &sig.to_string())]);
         agent.broadcast(&Msg::Leave { name: name.clone() });
-        agent.drain(Duration::from_millis(500));
+        agent.drained(Duration::from_millis(500)).await;
         // Tell the others (bounded: a node that cannot send still exits).
         let (dtx, drx) = async_channel::bounded(1);
         if gtx.send(super::gossip::Input::Leave(dtx)).await.is_ok() {
@@ -249,7 +249,8 @@ async fn report_load(agent: Arc<Agent>) {
     let mut cpu = super::CpuMeter::default();
     loop {
         smol::Timer::after(Duration::from_secs(1)).await;
-        agent.broadcast(&Msg::Load(agent.load(cpu.busy())));
+        agent.set_busy(cpu.busy());
+        agent.broadcast(&Msg::Load(agent.load(agent.busy())));
     }
 }
 
@@ -460,16 +461,17 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 joined = Some(m);
             }
             Msg::Peers(list) => {
-                for p in list {
-                    if p.name != me && state.addr_of(&p.name).is_none() {
-                        state.set_peer(p.clone(), "alive");
-                        drop(agent.link(&p.name));
-                    }
+                for p in list.into_iter().filter(|p| p.name != me) {
+                    let name = p.name.clone();
+                    state.learn(p);
+                    drop(agent.link(&name));
                 }
             }
             Msg::Load(l) => state.set_load(&peer, l),
             Msg::StatusRequest => {
-                let loads = crate::contain::lock(&state.loads).iter().map(|(n, (l, _))| (n.clone(), l.clone())).collect();
+                let mut loads: Vec<(String, Load)> =
+                    crate::contain::lock(&state.loads).iter().map(|(n, (l, _))| (n.clone(), l.clone())).collect();
+                loads.push((me.clone(), agent.load(agent.busy())));
                 reply(&Msg::Status { me: state.me.clone(), peers: state.peers(), loads });
             }
             Msg::Ping(n) => reply(&Msg::Pong(n)),

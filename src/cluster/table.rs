@@ -18,7 +18,7 @@ pub struct Member {
 /// A program's own node (`noodle run --cluster`) logs only what went
 /// wrong: the routine events would mix with the program's stderr.
 pub(crate) static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-const ROUTINE: &[&str] = &["join", "connect", "leave", "run", "renamed", "rejoined"];
+const ROUTINE: &[&str] = &["join", "connect", "leave", "run", "renamed", "rejoined", "suspect"];
 
 /// One structured line per event on stderr: `noodle node NAME: event=E k=v ...`.
 pub(crate) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
@@ -97,6 +97,17 @@ impl State {
                 e.1 = state.to_string();
             }
             None => p.push((m, state.to_string())),
+        }
+    }
+
+    /// A peer another node told of: added as alive if unknown; its
+    /// capacity taken if ours was not known yet.
+    pub fn learn(&self, m: Member) {
+        let mut p = crate::contain::lock(&self.peers);
+        match p.iter_mut().find(|(x, _)| x.name == m.name) {
+            Some(e) if e.0.capacity == Resources::default() => e.0.capacity = m.capacity,
+            Some(_) => {}
+            None => p.push((m, "alive".into())),
         }
     }
 

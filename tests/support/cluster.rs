@@ -118,11 +118,11 @@ fn nodes_join_and_report_status() -> Result<(), Failed> {
     let b = start_node(&s, "b", &secret, &["--join", &a.addr, "--capacity", "cpus=8,memory=4GB,gpus=1"])?;
     // b's capacity comes over its direct connection, its liveness by gossip.
     let out = status_until(&a.addr, &secret, |o| {
-        o.lines().any(|l| l.starts_with("b ") && l.contains("alive") && l.split_whitespace().rev().take(3).eq(["1", "4GB", "8"]))
+        o.lines().any(|l| l.starts_with("b ") && l.contains("alive") && l.split_whitespace().skip(4).take(3).eq(["8", "4GB", "1"]))
     })?;
     let b_line = out.lines().find(|l| l.starts_with("b ")).unwrap_or_default();
     let cols: Vec<&str> = b_line.split_whitespace().collect();
-    if !out.starts_with("NODE") || cols.get(2) != Some(&b.addr.as_str()) || !cols.ends_with(&["8", "4GB", "1"]) {
+    if !out.starts_with("NODE") || cols.get(2) != Some(&b.addr.as_str()) || cols[4..7] != ["8", "4GB", "1"] {
         return Err(format!("status:\n{out}").into());
     }
     // c joins through b; a learns of it by gossip (SWIM).
