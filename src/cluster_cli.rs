@@ -54,7 +54,7 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    let (me, peers, loads) = match node::status(&addr, &secret) {
+    let node::Report { me, peers, loads } = match node::status(&addr, &secret) {
         Ok(x) => x,
         Err(e) => return fail(EXIT_FAILED, &e),
     };
@@ -107,7 +107,13 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
 }
 
 /// `noodle run --cluster`: this process joins the cluster as a node.
-pub fn program_node(cluster: String, secret_file: &Path, listen: Option<String>, name: Option<String>, workers: usize) -> Result<node::Handle, String> {
+pub fn program_node(
+    cluster: String,
+    secret_file: &Path,
+    listen: Option<String>,
+    name: Option<String>,
+    workers: usize,
+) -> Result<node::Handle, String> {
     let secret = node::read_secret(secret_file)?;
     node::start(Config {
         listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),

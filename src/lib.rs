@@ -30,13 +30,16 @@ macro_rules! ewriteln {
     }};
 }
 
+/// Where forwarded output goes (a function carrying bytes to another node).
+pub type OutputFn = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 thread_local! {
-    static STDERR_TO: std::cell::RefCell<Option<std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>>> = const { std::cell::RefCell::new(None) };
+    static STDERR_TO: std::cell::RefCell<Option<OutputFn>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Send this thread's diagnostics (`ewrite!`, `ewriteln!`) elsewhere: a
 /// worker hosting actors for a program on another node sends them there.
-pub fn redirect_stderr(to: std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>) {
+pub fn redirect_stderr(to: OutputFn) {
     STDERR_TO.with(|s| *s.borrow_mut() = Some(to));
 }
 

@@ -345,7 +345,14 @@ fn load(file: &Path) -> Result<Verified, ExitCode> {
     }
 }
 
-fn execute(p: Verified, args: Vec<String>, max_depth: usize, workers: usize, data: Option<PathBuf>, net: Option<noodle::cluster::node::Handle>) -> ExitCode {
+fn execute(
+    p: Verified,
+    args: Vec<String>,
+    max_depth: usize,
+    workers: usize,
+    data: Option<PathBuf>,
+    net: Option<noodle::cluster::node::Handle>,
+) -> ExitCode {
     let p = std::sync::Arc::new(p);
     let mut vm = Vm::new();
     vm.library = noodle::library::MODULES;

@@ -19,6 +19,13 @@ use std::sync::{Arc, Mutex};
 /// the way); beyond this many, later ones are dropped and logged.
 const MAX_PARKED: usize = 100_000;
 
+/// A program as run and as shipped (NBC bytes).
+type Shipped = (Arc<Verified>, Arc<Vec<u8>>);
+
+/// The program hash a run waits for, and the messages that came for it
+/// meanwhile (with their senders), in order.
+type Parked = (String, Vec<(String, Wire)>);
+
 /// A link to open: the peer, and its queue's two ends.
 pub type Dial = (String, async_channel::Sender<Out>, async_channel::Receiver<Out>);
 
@@ -29,9 +36,9 @@ pub struct Agent {
     /// Peers to connect to, with the queue their link will write.
     dial: async_channel::Sender<Dial>,
     runs: Mutex<FxHashMap<u128, Arc<Node>>>,
-    programs: Mutex<FxHashMap<String, (Arc<Verified>, Arc<Vec<u8>>)>>,
+    programs: Mutex<FxHashMap<String, Shipped>>,
     /// Run → (program hash awaited, messages in arrival order).
-    parked: Mutex<FxHashMap<u128, (String, Vec<(String, Wire)>)>>,
+    parked: Mutex<FxHashMap<u128, Parked>>,
     /// Where hosted runs keep durable records.
     pub data: Option<std::path::PathBuf>,
     pub workers: usize,
@@ -252,7 +259,7 @@ impl Agent {
     }
 
     /// A program by content hash: fetched before, or run here.
-    fn program(&self, hash: &str) -> Option<(Arc<Verified>, Arc<Vec<u8>>)> {
+    fn program(&self, hash: &str) -> Option<Shipped> {
         if let Some(p) = lock(&self.programs).get(hash) {
             return Some(p.clone());
         }

@@ -66,7 +66,13 @@ pub async fn run(
     }
 }
 
-async fn apply(ex: &smol::LocalExecutor<'static>, agent: &super::agent::Agent, udp: &UdpSocket, tx: &async_channel::Sender<Input>, out: Output) {
+async fn apply(
+    ex: &smol::LocalExecutor<'static>,
+    agent: &super::agent::Agent,
+    udp: &UdpSocket,
+    tx: &async_channel::Sender<Input>,
+    out: Output,
+) {
     for (to, d) in out.send {
         let _ = udp.send_to(&d, to).await;
     }

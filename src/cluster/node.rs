@@ -7,15 +7,15 @@
 
 use super::agent::Agent;
 use super::link::{self, Frame, Out, Reader};
-pub use super::table::{Load, Member};
 use super::table::{log, State};
-use std::sync::Arc;
+pub use super::table::{Load, Member};
 use super::wire::{self, Framer, Session, WireError, MAX_FRAME, MAX_HANDSHAKE};
 use super::Resources;
 use serde::{Deserialize, Serialize};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a peer has to finish the handshake.
@@ -494,8 +494,15 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
     }
 }
 
+/// What a node told of the cluster.
+pub struct Report {
+    pub me: Member,
+    pub peers: Vec<(Member, String)>,
+    pub loads: Vec<(String, Load)>,
+}
+
 /// `noodle cluster status`: ask a node for its view.
-pub fn status(addr: &str, secret: &[u8]) -> Result<(Member, Vec<(Member, String)>, Vec<(String, Load)>), String> {
+pub fn status(addr: &str, secret: &[u8]) -> Result<Report, String> {
     smol::block_on(async {
         let stream = with_timeout(HANDSHAKE_TIME, async { TcpStream::connect(addr).await.map_err(|e| e.to_string()) })
             .await
@@ -503,7 +510,7 @@ pub fn status(addr: &str, secret: &[u8]) -> Result<(Member, Vec<(Member, String)
         let (mut c, _) = Conn::connect(stream, secret, "noodle-cluster").await.map_err(|e| format!("{addr}: {e}"))?;
         c.send(&Msg::StatusRequest).await?;
         match with_timeout(HANDSHAKE_TIME, c.recv()).await? {
-            Msg::Status { me, peers, loads } => Ok((me, peers, loads)),
+            Msg::Status { me, peers, loads } => Ok(Report { me, peers, loads }),
             other => Err(format!("{addr} answered {other:?}")),
         }
     })

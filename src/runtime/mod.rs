@@ -268,7 +268,7 @@ pub struct Node {
     /// that node's name.
     pub home: Option<Arc<str>>,
     /// Asks from other nodes being answered here: slot → (node, worker, id).
-    remote_replies: Mutex<FxHashMap<u64, (Arc<str>, u32, u64)>>,
+    remote_replies: Mutex<FxHashMap<u64, remote::OwedReply>>,
     /// The program as shipped to other nodes: content hash and NBC bytes.
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
 }
@@ -276,7 +276,14 @@ pub struct Node {
 impl Node {
     /// A node running actors for the program run `run_id` whose main runs on
     /// `home`; their output and `exit()` go there.
-    pub fn hosted(workers: usize, program: Arc<Verified>, vm: &crate::vm::Vm, run_id: uuid::Uuid, home: Arc<str>, data: Option<std::path::PathBuf>) -> Arc<Node> {
+    pub fn hosted(
+        workers: usize,
+        program: Arc<Verified>,
+        vm: &crate::vm::Vm,
+        run_id: uuid::Uuid,
+        home: Arc<str>,
+        data: Option<std::path::PathBuf>,
+    ) -> Arc<Node> {
         let mut n = Node::build(workers + 1, program, vm);
         n.run_id = run_id;
         n.home = Some(home);

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// back over the network (`Node::remote_replies`).
 pub const REMOTE_WORKER: usize = usize::MAX / 2;
 
+/// An ask from another node being answered here: its node, and the
+/// asker's worker and pending-reply number there.
+pub(crate) type OwedReply = (Arc<str>, u32, u64);
+
 /// The network as the runtime sees it.
 pub trait Net: Send + Sync {
     /// This node's name.
@@ -33,16 +37,35 @@ pub trait Net: Send + Sync {
 pub enum Wire {
     Spawn(Box<SpawnMsg>),
     Deliver(Box<Delivery>),
-    Reply { run: u128, worker: u32, id: u64, result: Result<Packet, Packet> },
+    Reply {
+        run: u128,
+        worker: u32,
+        id: u64,
+        result: Result<Packet, Packet>,
+    },
     /// Program output from an actor hosted elsewhere (`err`: its stderr).
-    Output { run: u128, text: serde_bytes::ByteBuf, err: bool },
+    Output {
+        run: u128,
+        text: serde_bytes::ByteBuf,
+        err: bool,
+    },
     /// `exit(code)` called by an actor hosted elsewhere.
-    Exit { run: u128, code: i32 },
+    Exit {
+        run: u128,
+        code: i32,
+    },
     /// The program ended: stop its actors.
-    End { run: u128 },
+    End {
+        run: u128,
+    },
     /// Send me the program with this hash (I have none yet).
-    NeedProgram { hash: String },
-    Program { hash: String, bytes: serde_bytes::ByteBuf },
+    NeedProgram {
+        hash: String,
+    },
+    Program {
+        hash: String,
+        bytes: serde_bytes::ByteBuf,
+    },
 }
 
 impl Wire {
@@ -230,7 +253,11 @@ impl Node {
             }
             WireBody::Tell { method, args } => {
                 if !cell.has_handler(&method) {
-                    self.report(format!("error in tell {}.{method}(): TypeError: actor {} has no handler `{method}`", cell.label(), cell.class_name));
+                    self.report(format!(
+                        "error in tell {}.{method}(): TypeError: actor {} has no handler `{method}`",
+                        cell.label(),
+                        cell.class_name
+                    ));
                     return;
                 }
                 Body::Tell { method: Arc::from(method), args }
@@ -288,7 +315,16 @@ impl Node {
             _ => "actor".into(),
         };
         let handlers = class_handlers(&s.class);
-        let cell = Arc::new(new_cell(id, s.name.as_deref().map(Arc::from), Arc::from(class_name), handlers, global_key(), worker, DEFAULT_MAILBOX, tx));
+        let cell = Arc::new(new_cell(
+            id,
+            s.name.as_deref().map(Arc::from),
+            Arc::from(class_name),
+            handlers,
+            global_key(),
+            worker,
+            DEFAULT_MAILBOX,
+            tx,
+        ));
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
@@ -347,7 +383,12 @@ fn class_handlers(p: &Packet) -> Vec<Arc<str>> {
 
 /// Actors running in this process (for load reports).
 pub fn local_actors() -> usize {
-    lock(registry()).by_id.values().filter_map(Weak::upgrade).filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Relaxed)).count()
+    lock(registry())
+        .by_id
+        .values()
+        .filter_map(Weak::upgrade)
+        .filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Relaxed))
+        .count()
 }
 
 /// Forward a hosted worker's program output and diagnostics to the
@@ -358,7 +399,7 @@ pub(crate) fn forward_output(vm: &mut crate::vm::Vm, node: &Node) {
     let sink = |err: bool| {
         let (home, net) = (home.clone(), net.clone());
         Arc::new(move |b: &[u8]| net.send(&home, &Wire::Output { run, text: serde_bytes::ByteBuf::from(b.to_vec()), err }))
-            as Arc<dyn Fn(&[u8]) + Send + Sync>
+            as crate::OutputFn
     };
     vm.redirect_output(sink(false));
     crate::redirect_stderr(sink(true));
@@ -450,11 +491,20 @@ impl crate::vm::Vm {
         self.flush();
         let to = lock(&at.node).clone();
         let body = match env.body {
-            Body::Ask { method, args, reply } => WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id },
+            Body::Ask { method, args, reply } => {
+                WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id }
+            }
             Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
             Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
         };
-        let d = Delivery { run: node.run_id.as_u128(), to: cell.id.as_u128(), sender: env.sender.to_string(), seq: env.seq, timestamp: env.timestamp, body };
+        let d = Delivery {
+            run: node.run_id.as_u128(),
+            to: cell.id.as_u128(),
+            sender: env.sender.to_string(),
+            seq: env.seq,
+            timestamp: env.timestamp,
+            body,
+        };
         net.send(&to, &Wire::Deliver(Box::new(d)));
         Ok(())
     }

@@ -26,7 +26,6 @@ use crate::diag::SourceMap;
 use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::Arc;
 use value::*;
 pub use value::{err, Value};
 
@@ -388,7 +387,7 @@ impl Vm {
 
     /// Send program output elsewhere (an actor hosted for a program running
     /// on another node: its output goes to that program's stdout).
-    pub fn redirect_output(&mut self, to: Arc<dyn Fn(&[u8]) + Send + Sync>) {
+    pub fn redirect_output(&mut self, to: crate::OutputFn) {
         self.flush();
         self.out = std::io::BufWriter::with_capacity(1 << 16, Sink::Forward(to));
     }
@@ -475,7 +474,7 @@ impl Vm {
 /// that carries it to the program's node.
 pub enum Sink {
     Stdout,
-    Forward(Arc<dyn Fn(&[u8]) + Send + Sync>),
+    Forward(crate::OutputFn),
 }
 
 impl std::io::Write for Sink {
