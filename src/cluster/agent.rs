@@ -10,7 +10,7 @@ use super::table::{log, Load, State};
 use super::{ClusterView, NodeView, Resources};
 use crate::bytecode::Verified;
 use crate::contain::lock;
-use crate::runtime::remote::{Net, Wire};
+use crate::runtime::remote::{Entry, Net, Wire};
 use crate::runtime::Node;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
@@ -44,7 +44,15 @@ pub struct Agent {
     pub workers: usize,
     /// The share of the cores this process kept busy lately (as f64 bits).
     busy: std::sync::atomic::AtomicU64,
+    /// The part of the name directory this node keeps: name → (run, entry).
+    directory: Mutex<FxHashMap<String, (u128, Entry)>>,
+    /// Directory questions waiting for their answer, by request number.
+    calls: Mutex<FxHashMap<u64, std::sync::mpsc::Sender<Wire>>>,
+    next_req: std::sync::atomic::AtomicU64,
 }
+
+/// How long a directory question may take.
+const CALL_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Agent {
     pub fn busy(&self) -> f64 {
@@ -70,6 +78,9 @@ impl Agent {
             data,
             workers,
             busy: Default::default(),
+            directory: Default::default(),
+            calls: Default::default(),
+            next_req: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -126,6 +137,7 @@ impl Agent {
     pub fn end_run(&self, node: &Arc<Node>) {
         let run = node.run_id.as_u128();
         lock(&self.runs).remove(&run);
+        self.forget_names(run);
         let peers: Vec<String> = self.state.peers().into_iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name).collect();
         for p in peers {
             self.send(&p, &Wire::End { run });
@@ -178,12 +190,24 @@ impl Agent {
                 None => log(&self.me, "no-program", &[("peer", from), ("hash", &hash)]),
             },
             Wire::Program { hash, bytes } => self.program_arrived(from, hash, bytes.into_vec()),
+            Wire::Claimed { req, .. } | Wire::Found { req, .. } => {
+                if let Some(tx) = lock(&self.calls).remove(&req) {
+                    let _ = tx.send(w);
+                }
+            }
+            w @ (Wire::Claim { .. } | Wire::Find { .. } | Wire::Release { .. }) => {
+                if let Some(answer) = self.answer(w) {
+                    self.send(from, &answer);
+                }
+            }
+            Wire::End { run } if !lock(&self.runs).contains_key(&run) => self.forget_names(run),
             w => {
                 let Some(run) = w.run() else { return };
                 let node = lock(&self.runs).get(&run).cloned();
                 match (node, w) {
                     (Some(n), Wire::End { .. }) => {
                         lock(&self.runs).remove(&run);
+                        self.forget_names(run);
                         // Committing and stopping takes a while: not on the event loop.
                         let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
                     }
@@ -357,9 +381,98 @@ impl Net for Agent {
     fn placed(&self, node: &str) {
         lock(&self.state.loads).entry(node.to_string()).or_default().1 += 1;
     }
+
+    fn claim(&self, run: u128, name: &str, entry: &Entry) -> Result<(), String> {
+        let owner = self.owner(name);
+        match self.call(&owner, |req| Wire::Claim { run, name: name.to_string(), entry: entry.clone(), req }) {
+            Some(Wire::Claimed { result, .. }) => result,
+            _ => Err(format!("the name directory (node {owner}) did not answer for \"{name}\"")),
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<Entry> {
+        let owner = self.owner(name);
+        match self.call(&owner, |req| Wire::Find { name: name.to_string(), req }) {
+            Some(Wire::Found { entry, .. }) => entry,
+            _ => None,
+        }
+    }
+
+    fn release(&self, name: &str, id: u128) {
+        let owner = self.owner(name);
+        self.send(&owner, &Wire::Release { name: name.to_string(), id });
+    }
+}
+
+/// The node keeping `name` in the directory: the live node with the
+/// highest hash of (name, node) — rendezvous hashing, so a node joining or
+/// leaving moves only its share of the names.
+pub fn directory_owner<'a>(name: &str, nodes: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    nodes.max_by_key(|n| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes().chain([0xff]).chain(n.bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        // A final mix: FNV alone is weak in its high bits.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    })
 }
 
 impl Agent {
+    fn owner(&self, name: &str) -> String {
+        let view = self.view();
+        directory_owner(name, view.nodes.iter().map(|n| n.name.as_str())).unwrap_or(&self.me).to_string()
+    }
+
+    /// Ask `to` a directory question and wait (bounded) for the answer.
+    fn call(&self, to: &str, make: impl FnOnce(u64) -> Wire) -> Option<Wire> {
+        let req = self.next_req.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let w = make(req);
+        if to == &*self.me {
+            return self.answer(w);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        lock(&self.calls).insert(req, tx);
+        self.send(to, &w);
+        let r = rx.recv_timeout(CALL_TIME).ok();
+        lock(&self.calls).remove(&req);
+        r
+    }
+
+    /// The directory's side: answer a question about a name kept here.
+    fn answer(&self, w: Wire) -> Option<Wire> {
+        let mut dir = lock(&self.directory);
+        match w {
+            Wire::Claim { run, name, entry, req } => {
+                let result = match dir.get(&name) {
+                    Some((_, e)) if e.id != entry.id => {
+                        Err(format!("an actor named \"{name}\" is already running (on node {})", e.node))
+                    }
+                    _ => {
+                        dir.insert(name, (run, entry));
+                        Ok(())
+                    }
+                };
+                Some(Wire::Claimed { req, result })
+            }
+            Wire::Find { name, req } => Some(Wire::Found { req, entry: dir.get(&name).map(|(_, e)| e.clone()) }),
+            Wire::Release { name, id } => {
+                if dir.get(&name).is_some_and(|(_, e)| e.id == id) {
+                    dir.remove(&name);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// A run ended: its names are free.
+    fn forget_names(&self, run: u128) {
+        lock(&self.directory).retain(|_, (r, _)| *r != run);
+    }
+
     fn dispatch_local(&self, w: Wire) {
         if let Some(run) = w.run() {
             let node = lock(&self.runs).get(&run).cloned();

@@ -336,6 +336,8 @@ impl Conn {
     /// After the handshake: a writer task for `rx` on `ex`, and the reader.
     fn into_link(self, ex: &smol::LocalExecutor<'static>, rx: LinkRx) -> Option<Reader> {
         let (sealer, opener) = self.session?.split();
+        // Small messages go out at once (the writer batches on its own).
+        let _ = self.stream.set_nodelay(true);
         let stream = self.stream.clone();
         ex.spawn(async move {
             let _ = link::writer(stream, sealer, rx).await;

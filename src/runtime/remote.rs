@@ -29,6 +29,21 @@ pub trait Net: Send + Sync {
     /// An actor was placed on `node` by this node (counted until that
     /// node's next load report).
     fn placed(&self, node: &str);
+    /// Register `name` cluster-wide for the actor `id` running on `node`
+    /// (waits for the directory); an error says who holds it.
+    fn claim(&self, run: u128, name: &str, entry: &Entry) -> Result<(), String>;
+    /// The actor registered under `name` anywhere in the cluster.
+    fn find(&self, name: &str) -> Option<Entry>;
+    /// The actor `id` no longer holds `name`.
+    fn release(&self, name: &str, id: u128);
+}
+
+/// A name directory entry: the actor, its class, and where it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: u128,
+    pub class: String,
+    pub node: String,
 }
 
 /// What nodes send each other about a program's actors. Ids are UUIDs as
@@ -66,6 +81,13 @@ pub enum Wire {
         hash: String,
         bytes: serde_bytes::ByteBuf,
     },
+    /// The name directory (kept by the node a name hashes to): register a
+    /// name, look one up, let one go, and the answers (`req` pairs them).
+    Claim { run: u128, name: String, entry: Entry, req: u64 },
+    Claimed { req: u64, result: Result<(), String> },
+    Find { name: String, req: u64 },
+    Found { req: u64, entry: Option<Entry> },
+    Release { name: String, id: u128 },
 }
 
 impl Wire {
@@ -74,7 +96,7 @@ impl Wire {
             Wire::Spawn(s) => Some(s.run),
             Wire::Deliver(d) => Some(d.run),
             Wire::Reply { run, .. } | Wire::Output { run, .. } | Wire::Exit { run, .. } | Wire::End { run } => Some(*run),
-            Wire::NeedProgram { .. } | Wire::Program { .. } => None,
+            _ => None,
         }
     }
 }
@@ -149,6 +171,29 @@ pub(crate) fn proxy_cell(id: uuid::Uuid, name: Option<Arc<str>>, class: Arc<str>
 }
 
 impl Node {
+    /// On a cluster: register a named actor's name in the directory
+    /// (unique cluster-wide), and here. A `ValueError` if it is taken.
+    pub(crate) fn claim_name(&self, name: &Arc<str>, cell: &Arc<ActorCell>, at: &str) -> Result<(), Value> {
+        if let Some(net) = self.net.get() {
+            let entry = Entry { id: cell.id.as_u128(), class: cell.class_name.to_string(), node: at.to_string() };
+            net.claim(self.run_id.as_u128(), name, &entry).map_err(|m| Value::error("ValueError", m))?;
+        }
+        lock(registry()).by_name.insert(name.clone(), cell.clone());
+        Ok(())
+    }
+
+    /// `lookup(name)` on a cluster: here first, then the directory.
+    pub(crate) fn find_name(&self, name: &str) -> Option<Arc<ActorCell>> {
+        let here = lock(registry()).by_name.get(name).filter(|c| !c.mb().stopped.load(Ordering::Acquire)).cloned();
+        if here.as_ref().is_some_and(|c| c.mb().remote.is_none()) {
+            return here;
+        }
+        let net = self.net.get()?;
+        let e = net.find(name)?;
+        let id = uuid::Uuid::from_u128(e.id);
+        Some(remote_cell(id, &e.class, Some(name), &e.node))
+    }
+
     /// This node's name in the cluster (`local` alone).
     pub(crate) fn me_name(&self) -> String {
         self.net.get().map(|n| n.me().to_string()).unwrap_or_else(|| "local".into())
@@ -229,7 +274,7 @@ impl Node {
                 let n = self.clone();
                 let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
             }
-            Wire::NeedProgram { .. } | Wire::Program { .. } => {}
+            _ => {}
         }
     }
 
@@ -456,9 +501,11 @@ impl crate::vm::Vm {
                 if reg.by_name.get(n).is_some_and(|c| !c.mb().stopped.load(Ordering::Acquire)) {
                     return Err(Value::error("ValueError", format!("an actor named \"{n}\" is already running")));
                 }
-                reg.by_name.insert(n.clone(), cell.clone());
             }
             reg.by_id.insert(id, Arc::downgrade(&cell));
+        }
+        if let Some(n) = &name {
+            node.claim_name(n, &cell, &p.primary)?;
         }
         let refs = self.actor_globals(class);
         let (hash, _) = node.shipped();

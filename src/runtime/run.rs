@@ -350,6 +350,9 @@ pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
         if reg.by_name.get(n).is_some_and(|c| c.id == cell.id) {
             reg.by_name.remove(n);
         }
+        if let Some(net) = node.and_then(|n| n.net()) {
+            net.release(n, cell.id.as_u128());
+        }
     }
     reg.by_id.remove(&cell.id);
 }

@@ -190,8 +190,8 @@ impl Vm {
     pub(crate) fn send_raw(&mut self, target: &Value, msg: &Value) -> Result<(), Value> {
         let cell = match target {
             Value::Actor(c) => c.clone(),
-            Value::Str(name) => match lock(registry()).by_name.get(name.as_str()) {
-                Some(c) => c.clone(),
+            Value::Str(name) => match self.node().find_name(name.as_str()) {
+                Some(c) => c,
                 None => return err("NameError", format!("no actor is registered as \"{name}\"")),
             },
             other => return err("TypeError", format!("send_message needs an actor or a registered name, not {}", other.type_name())),
@@ -270,7 +270,9 @@ impl Vm {
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
-                if reg.by_name.contains_key(n) {
+                // A reference to an actor elsewhere is only a cache: the
+                // cluster's directory decides (below).
+                if reg.by_name.get(n).is_some_and(|c| c.mb().remote.is_none()) {
                     if let Some(needs) = &opts.place {
                         node.release(needs);
                     }
@@ -279,6 +281,17 @@ impl Vm {
                 reg.by_name.insert(n.clone(), cell.clone());
             }
             reg.by_id.insert(id, Arc::downgrade(&cell));
+        }
+        if let (Some(n), Some(_)) = (&cell.name, node.net()) {
+            if let Err(e) = node.claim_name(n, &cell, &node.me_name()) {
+                let mut reg = lock(registry());
+                reg.by_name.remove(n);
+                reg.by_id.remove(&id);
+                if let Some(needs) = &opts.place {
+                    node.release(needs);
+                }
+                return Err(e);
+            }
         }
         let args = if worker == self.rt.worker { to_portable_args(&args)? } else { self.portable_args_for_worker(&args)? };
         let refs = self.actor_globals(&class);

@@ -33,7 +33,10 @@ impl Host for Worker {
         vm.send_raw(target, msg)
     }
     fn lookup(&self, name: &str) -> Value {
-        Vm::lookup_actor(name)
+        if self.node.net().is_none() {
+            return Vm::lookup_actor(name);
+        }
+        self.node.find_name(name).map_or(Value::None, Value::Actor)
     }
     fn monitor(&self, vm: &mut Vm, target: &Arc<ActorCell>) -> R {
         Ok(Value::Future(vm.monitor(target)))
@@ -213,7 +216,9 @@ pub(crate) fn drive(rc: &Rc<RefCell<Vm>>, main_state: TaskState) -> Stop {
             if main_fut.is_done() || exit_fut.is_done() {
                 break;
             }
-            let threads = rc.borrow().rt_node().is_some_and(|n| n.has_threads());
+            // Other threads (workers, the cluster's) may answer within
+            // microseconds: spin a little before sleeping.
+            let threads = rc.borrow().rt_node().is_some_and(|n| n.has_threads() || n.net().is_some());
             if threads && spin(&ex) {
                 continue;
             }
