@@ -213,7 +213,9 @@ impl Agent {
                     }
                     (Some(n), w) => n.receive(from, w),
                     (None, Wire::Spawn(s)) => self.host(from, Wire::Spawn(s)),
-                    (None, w @ Wire::Deliver(_)) => self.park(from, run, None, w),
+                    // Messages that overtook their actor's spawn (another
+                    // link) or came while its program is fetched wait for it.
+                    (None, w @ (Wire::Deliver(_) | Wire::Monitor { .. })) => self.park(from, run, None, w),
                     // Replies, output and ends of runs that are gone.
                     (None, _) => {}
                 }

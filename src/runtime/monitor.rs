@@ -23,6 +23,16 @@ impl Vm {
     pub(crate) fn monitor(&mut self, cell: &Arc<ActorCell>) -> Rc<FutureObj> {
         let fut = FutureObj::new();
         let id = self.rt.next_pending;
+        if let (Some(at), Some(node)) = (&cell.mb().remote, self.rt_node().cloned()) {
+            // The actor's node keeps the watch and sends the event back.
+            self.rt.next_pending += 1;
+            self.rt.pending.insert(id, fut.clone());
+            if let Some(net) = node.net() {
+                let to = lock(&at.node).clone();
+                net.send(&to, &remote::Wire::Monitor { run: node.run_id.as_u128(), target: cell.id.as_u128(), worker: self.rt.worker as u32, id });
+            }
+            return fut;
+        }
         let mut watchers = lock(&cell.mb().monitors);
         if cell.mb().stopped.load(Ordering::Acquire) {
             drop(watchers);
@@ -69,4 +79,10 @@ fn event_map(cell: &ActorCell, event: Event, error: Option<&Value>) -> Value {
     m.insert(key("error"), error.cloned().unwrap_or(Value::None));
     m.insert(key("time"), Value::Float(now_secs()));
     Value::map(m)
+}
+
+/// The event of an actor that has stopped already, for a watcher elsewhere.
+pub(super) fn stopped_packet(cell: &ActorCell) -> Result<Packet, Packet> {
+    let reason = lock(&cell.mb().reason).clone().map(|(k, m)| Value::error(&k, m));
+    to_portable(&event_map(cell, Event::Stopped, reason.as_ref())).map_err(|e| to_portable(&e).unwrap_or(Packet::none()))
 }

@@ -81,6 +81,9 @@ pub enum Wire {
         hash: String,
         bytes: serde_bytes::ByteBuf,
     },
+    /// Watch an actor here (`monitor(ref)` elsewhere): the event goes back
+    /// as the reply to (`worker`, `id`).
+    Monitor { run: u128, target: u128, worker: u32, id: u64 },
     /// The name directory (kept by the node a name hashes to): register a
     /// name, look one up, let one go, and the answers (`req` pairs them).
     Claim { run: u128, name: String, entry: Entry, req: u64 },
@@ -95,7 +98,11 @@ impl Wire {
         match self {
             Wire::Spawn(s) => Some(s.run),
             Wire::Deliver(d) => Some(d.run),
-            Wire::Reply { run, .. } | Wire::Output { run, .. } | Wire::Exit { run, .. } | Wire::End { run } => Some(*run),
+            Wire::Reply { run, .. }
+            | Wire::Output { run, .. }
+            | Wire::Exit { run, .. }
+            | Wire::End { run }
+            | Wire::Monitor { run, .. } => Some(*run),
             _ => None,
         }
     }
@@ -259,6 +266,7 @@ impl Node {
             Wire::Deliver(d) => self.receive_delivery(from, *d),
             Wire::Reply { worker, id, result, .. } => self.post(worker as usize, WorkerMsg::Reply { id, result }),
             Wire::Spawn(s) => self.receive_spawn(*s),
+            Wire::Monitor { target, worker, id, .. } => self.receive_monitor(from, target, worker, id),
             Wire::Output { text, err, .. } => {
                 use std::io::Write;
                 if err {
@@ -324,6 +332,25 @@ impl Node {
             };
             self.undeliverable(from, id, body, Some(&cell));
         }
+    }
+
+    fn receive_monitor(&self, from: &str, target: u128, worker: u32, id: u64) {
+        let run = self.run_id.as_u128();
+        let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(target)).and_then(Weak::upgrade);
+        let Some(cell) = cell.filter(|c| c.mb().remote.is_none()) else {
+            // Not here (any more): stopped, as a monitor of a stopped actor says.
+            let gone = dead_cell(uuid::Uuid::from_u128(target));
+            return net_reply(self, from, run, worker, id, super::monitor::stopped_packet(&gone));
+        };
+        let slot = self.next_key.fetch_add(1, Ordering::Relaxed);
+        lock(&self.remote_replies).insert(slot, (Arc::from(from), worker, id));
+        let mut watchers = lock(&cell.mb().monitors);
+        if cell.mb().stopped.load(Ordering::Acquire) {
+            drop(watchers);
+            lock(&self.remote_replies).remove(&slot);
+            return net_reply(self, from, run, worker, id, super::monitor::stopped_packet(&cell));
+        }
+        watchers.push(ReplyTo { worker: REMOTE_WORKER, id: slot });
     }
 
     /// A message for an actor that does not run here (any more): an ask
