@@ -36,7 +36,8 @@ impl Cluster {
     /// Start `n` nodes (each joining n1) and wait until each is linked to
     /// all the others (their capacities known).
     pub fn start(n: usize) -> Result<Cluster, Failed> {
-        let s = Scratch::new("cluster");
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let s = Scratch::new(&format!("cluster-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
         let secret = s.file("secret", SECRET);
         let mut nodes = vec![start_node(&s, "n1", &secret, &[])?];
         for i in 2..=n {
