@@ -49,6 +49,8 @@ pub struct Agent {
     /// Directory questions waiting for their answer, by request number.
     calls: Mutex<FxHashMap<u64, std::sync::mpsc::Sender<Wire>>>,
     next_req: std::sync::atomic::AtomicU64,
+    /// The durable record store of the runs hosted here (opened on first need).
+    records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
 }
 
 /// How long a directory question may take.
@@ -81,6 +83,7 @@ impl Agent {
             directory: Default::default(),
             calls: Default::default(),
             next_req: Default::default(),
+            records: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -154,6 +157,17 @@ impl Agent {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// The node is stopping: close the record store of the runs hosted here.
+    pub fn close(&self) {
+        let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
+        for n in runs.iter().filter(|n| n.home.is_some() && n.has_durable.load(std::sync::atomic::Ordering::SeqCst)) {
+            n.commit_on(&n.started_workers());
+        }
+        if let Some(Ok(r)) = self.records.get() {
+            r.close();
         }
     }
 
@@ -307,6 +321,10 @@ impl Agent {
         let id = uuid::Uuid::from_u128(run);
         let node = Node::hosted(self.workers, program, &vm, id, Arc::from(home), self.data.clone());
         node.set_net(self.clone());
+        match self.records.get_or_init(|| crate::runtime::open_records(self.data.as_deref())) {
+            Ok(r) => node.share_records(r.clone()),
+            Err(e) => log(&self.me, "no-records", &[("reason", e)]),
+        }
         lock(&self.runs).insert(run, node.clone());
         log(&self.me, "run", &[("run", &id.to_string()), ("home", home)]);
         node

@@ -185,7 +185,10 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         let advertised: std::net::SocketAddr =
             me.addr.parse().map_err(|_| format!("--advertise {}: expected an IP address and port", me.addr))?;
         let state = Arc::new(State::new(me, cfg.secret.clone()));
-        let (agent, dials) = Agent::new(state.clone(), cfg.data.clone(), cfg.workers);
+        // `noodle node` keeps hosted actors' records in .noodle/nodes/NAME
+        // unless told otherwise.
+        let data = cfg.data.clone().or_else(|| announce.then(|| std::path::Path::new(".noodle").join("nodes").join(&name)));
+        let (agent, dials) = Agent::new(state.clone(), data, cfg.workers);
         let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
         let seed = incarnation ^ u64::from(std::process::id());
         let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);
@@ -236,6 +239,7 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         if gtx.send(super::gossip::Input::Leave(dtx)).await.is_ok() {
             let _ = with_timeout(Duration::from_secs(1), async { drx.recv().await.map_err(|e| e.to_string()) }).await;
         }
+        agent.close();
         Ok(())
     }));
     if let (Err(e), Some(ready)) = (&r, ready) {

@@ -251,7 +251,7 @@ pub struct Node {
     /// Where durable actors' records live: a data directory, or `None` for
     /// memory only (`--ephemeral`). Opened on first need.
     pub data: Option<std::path::PathBuf>,
-    records: std::sync::OnceLock<Result<durable::Records, String>>,
+    records: std::sync::OnceLock<Result<Arc<durable::Records>, String>>,
     pub dead_letters: AtomicU64,
     /// This run's id: durable records note it (senders are identified per run).
     pub run_id: uuid::Uuid,
@@ -303,6 +303,11 @@ impl Node {
             .clone()
     }
 
+    /// Keep durable records in `r` (a node's store, shared by the runs it hosts).
+    pub fn share_records(&self, r: Arc<durable::Records>) {
+        let _ = self.records.set(Ok(r));
+    }
+
     /// What the actors running here reserved.
     pub fn reserved(&self) -> crate::cluster::Resources {
         *lock(&self.reserved)
@@ -328,11 +333,8 @@ impl Node {
 
     /// The durable record store, opened (or made) on first use.
     pub(crate) fn records(&self) -> Result<&durable::Records, String> {
-        let r = self.records.get_or_init(|| match &self.data {
-            Some(dir) => durable::Store::open(dir).map(durable::Records::Disk),
-            None => Ok(durable::Records::Memory(Default::default())),
-        });
-        r.as_ref().map_err(|e| e.clone())
+        let r = self.records.get_or_init(|| open_records(self.data.as_deref()));
+        r.as_ref().map(|r| &**r).map_err(|e| e.clone())
     }
 
     /// The placement engine's answer for an actor with needs, on this node
@@ -396,6 +398,10 @@ impl Node {
     /// Close the durable store cleanly, if it was opened (the end of the
     /// process: a file left open needs a repair scan at the next open).
     pub fn close_records(&self) {
+        // A hosting node's store is the node's, shared by its runs.
+        if self.home.is_some() {
+            return;
+        }
         if let Some(Ok(r)) = self.records.get() {
             r.close();
         }
@@ -601,6 +607,14 @@ impl Node {
 
     pub(crate) fn remove_wait(&self, from: u64) {
         lock(&self.waits).remove(&from);
+    }
+}
+
+/// The durable record store in `dir` (`None`: in memory).
+pub fn open_records(dir: Option<&std::path::Path>) -> Result<Arc<durable::Records>, String> {
+    match dir {
+        Some(dir) => durable::Store::open(dir).map(|s| Arc::new(durable::Records::Disk(s))),
+        None => Ok(Arc::new(durable::Records::Memory(Default::default()))),
     }
 }
 
