@@ -46,7 +46,13 @@ pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
     }
 }
 
-pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<PathBuf>) -> ExitCode {
+pub enum Query {
+    Status,
+    Members,
+    Whereis(String),
+}
+
+pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>) -> ExitCode {
     let (Some(addr), Some(secret_file)) = (cluster, secret_file) else {
         return fail(EXIT_USAGE, "`noodle cluster` needs --cluster HOST:PORT and --secret-file FILE");
     };
@@ -58,7 +64,23 @@ pub fn query(names_only: bool, cluster: Option<String>, secret_file: Option<Path
         Ok(x) => x,
         Err(e) => return fail(EXIT_FAILED, &e),
     };
-    if names_only {
+    if let Query::Whereis(name) = &what {
+        // Each node keeps part of the directory: ask the live ones.
+        let addrs = std::iter::once(me.addr.clone()).chain(peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.addr.clone()));
+        for a in addrs {
+            match node::whereis(&a, &secret, name) {
+                Ok(Some(e)) => {
+                    noodle::owriteln!("{name}: {} {} on node {}", e.class, uuid::Uuid::from_u128(e.id), e.node);
+                    noodle::owriteln!("placed by {}", e.why);
+                    return ExitCode::SUCCESS;
+                }
+                Ok(None) => {}
+                Err(e) => noodle::ewriteln!("warning: {e}"),
+            }
+        }
+        return fail(EXIT_FAILED, &format!("no actor is registered as \"{name}\" in the cluster"));
+    }
+    if matches!(what, Query::Members) {
         noodle::owriteln!("{}", me.name);
         for (p, _) in &peers {
             noodle::owriteln!("{}", p.name);

@@ -146,6 +146,8 @@ enum ClusterCmd {
     Status,
     /// The nodes' names, one per line.
     Members,
+    /// Where the actor registered under NAME runs, and why it was placed there.
+    Whereis { name: String },
 }
 
 #[derive(Subcommand)]
@@ -243,7 +245,12 @@ fn run_cli(cli: Cli) -> ExitCode {
             cluster_cli::node(cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd, data, workers }, &secret_file)
         }
         Some(Cmd::Cluster { action, cluster, secret_file }) => {
-            cluster_cli::query(matches!(action, ClusterCmd::Members), cluster, secret_file)
+            let what = match action {
+                ClusterCmd::Status => cluster_cli::Query::Status,
+                ClusterCmd::Members => cluster_cli::Query::Members,
+                ClusterCmd::Whereis { name } => cluster_cli::Query::Whereis(name),
+            };
+            cluster_cli::query(what, cluster, secret_file)
         }
         Some(Cmd::Build { file, output }) => {
             let Some(p) = compile(&file) else { return ExitCode::from(EXIT_COMPILE) };

@@ -467,9 +467,7 @@ impl Agent {
         match w {
             Wire::Claim { run, name, entry, req } => {
                 let result = match dir.get(&name) {
-                    Some((_, e)) if e.id != entry.id => {
-                        Err(format!("an actor named \"{name}\" is already running (on node {})", e.node))
-                    }
+                    Some((_, e)) if e.id != entry.id => Err(format!("an actor named \"{name}\" is already running (on node {})", e.node)),
                     _ => {
                         dir.insert(name, (run, entry));
                         Ok(())
@@ -486,6 +484,11 @@ impl Agent {
             }
             _ => None,
         }
+    }
+
+    /// The directory entry for `name`, if this node keeps it.
+    pub fn entry(&self, name: &str) -> Option<Entry> {
+        lock(&self.directory).get(name).map(|(_, e)| e.clone())
     }
 
     /// A run ended: its names are free.

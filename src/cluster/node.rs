@@ -40,6 +40,9 @@ pub enum Msg {
     },
     Ping(u64),
     Pong(u64),
+    /// `noodle cluster whereis NAME`: this node's part of the directory.
+    WhereIs(String),
+    Here(Option<crate::runtime::remote::Entry>),
     /// A node leaving the cluster gracefully.
     Leave {
         name: String,
@@ -481,6 +484,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 reply(&Msg::Status { me: state.me.clone(), peers: state.peers(), loads });
             }
             Msg::Ping(n) => reply(&Msg::Pong(n)),
+            Msg::WhereIs(name) => reply(&Msg::Here(agent.entry(&name))),
             Msg::Leave { name } => {
                 log(&me, "leave", &[("peer", &name)]);
                 if let Some(m) = joined.take() {
@@ -488,7 +492,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 }
                 break;
             }
-            Msg::Pong(_) | Msg::Status { .. } => {}
+            Msg::Pong(_) | Msg::Status { .. } | Msg::Here(_) => {}
         }
     }
     agent.drop_link(&peer, &tx);
@@ -498,6 +502,22 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
         log(&me, "suspect", &[("peer", &m.name), ("addr", &m.addr)]);
         state.suspect(m);
     }
+}
+
+/// `noodle cluster whereis`: ask the node at `addr` whether its part of
+/// the directory holds `name`.
+pub fn whereis(addr: &str, secret: &[u8], name: &str) -> Result<Option<crate::runtime::remote::Entry>, String> {
+    smol::block_on(async {
+        let stream = with_timeout(HANDSHAKE_TIME, async { TcpStream::connect(addr).await.map_err(|e| e.to_string()) })
+            .await
+            .map_err(|e| format!("cannot reach {addr}: {e}"))?;
+        let (mut c, _) = Conn::connect(stream, secret, "noodle-cluster").await.map_err(|e| format!("{addr}: {e}"))?;
+        c.send(&Msg::WhereIs(name.to_string())).await?;
+        match with_timeout(HANDSHAKE_TIME, c.recv()).await? {
+            Msg::Here(e) => Ok(e),
+            other => Err(format!("{addr} answered {other:?}")),
+        }
+    })
 }
 
 /// What a node told of the cluster.

@@ -29,7 +29,10 @@ impl Vm {
             self.rt.pending.insert(id, fut.clone());
             if let Some(net) = node.net() {
                 let to = lock(&at.node).clone();
-                net.send(&to, &remote::Wire::Monitor { run: node.run_id.as_u128(), target: cell.id.as_u128(), worker: self.rt.worker as u32, id });
+                net.send(
+                    &to,
+                    &remote::Wire::Monitor { run: node.run_id.as_u128(), target: cell.id.as_u128(), worker: self.rt.worker as u32, id },
+                );
             }
             return fut;
         }

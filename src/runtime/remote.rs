@@ -44,6 +44,9 @@ pub struct Entry {
     pub id: u128,
     pub class: String,
     pub node: String,
+    /// Why it runs there: the strategy, score and reasons of its placement.
+    #[serde(default)]
+    pub why: String,
 }
 
 /// What nodes send each other about a program's actors. Ids are UUIDs as
@@ -83,14 +86,36 @@ pub enum Wire {
     },
     /// Watch an actor here (`monitor(ref)` elsewhere): the event goes back
     /// as the reply to (`worker`, `id`).
-    Monitor { run: u128, target: u128, worker: u32, id: u64 },
+    Monitor {
+        run: u128,
+        target: u128,
+        worker: u32,
+        id: u64,
+    },
     /// The name directory (kept by the node a name hashes to): register a
     /// name, look one up, let one go, and the answers (`req` pairs them).
-    Claim { run: u128, name: String, entry: Entry, req: u64 },
-    Claimed { req: u64, result: Result<(), String> },
-    Find { name: String, req: u64 },
-    Found { req: u64, entry: Option<Entry> },
-    Release { name: String, id: u128 },
+    Claim {
+        run: u128,
+        name: String,
+        entry: Entry,
+        req: u64,
+    },
+    Claimed {
+        req: u64,
+        result: Result<(), String>,
+    },
+    Find {
+        name: String,
+        req: u64,
+    },
+    Found {
+        req: u64,
+        entry: Option<Entry>,
+    },
+    Release {
+        name: String,
+        id: u128,
+    },
 }
 
 impl Wire {
@@ -98,11 +123,9 @@ impl Wire {
         match self {
             Wire::Spawn(s) => Some(s.run),
             Wire::Deliver(d) => Some(d.run),
-            Wire::Reply { run, .. }
-            | Wire::Output { run, .. }
-            | Wire::Exit { run, .. }
-            | Wire::End { run }
-            | Wire::Monitor { run, .. } => Some(*run),
+            Wire::Reply { run, .. } | Wire::Output { run, .. } | Wire::Exit { run, .. } | Wire::End { run } | Wire::Monitor { run, .. } => {
+                Some(*run)
+            }
             _ => None,
         }
     }
@@ -180,9 +203,9 @@ pub(crate) fn proxy_cell(id: uuid::Uuid, name: Option<Arc<str>>, class: Arc<str>
 impl Node {
     /// On a cluster: register a named actor's name in the directory
     /// (unique cluster-wide), and here. A `ValueError` if it is taken.
-    pub(crate) fn claim_name(&self, name: &Arc<str>, cell: &Arc<ActorCell>, at: &str) -> Result<(), Value> {
+    pub(crate) fn claim_name(&self, name: &Arc<str>, cell: &Arc<ActorCell>, at: &str, why: String) -> Result<(), Value> {
         if let Some(net) = self.net.get() {
-            let entry = Entry { id: cell.id.as_u128(), class: cell.class_name.to_string(), node: at.to_string() };
+            let entry = Entry { id: cell.id.as_u128(), class: cell.class_name.to_string(), node: at.to_string(), why };
             net.claim(self.run_id.as_u128(), name, &entry).map_err(|m| Value::error("ValueError", m))?;
         }
         lock(registry()).by_name.insert(name.clone(), cell.clone());
@@ -532,7 +555,8 @@ impl crate::vm::Vm {
             reg.by_id.insert(id, Arc::downgrade(&cell));
         }
         if let Some(n) = &name {
-            node.claim_name(n, &cell, &p.primary)?;
+            let why = format!("strategy {}, score {:.2}: {}", p.strategy.name(), p.score, p.reasons.join("; "));
+            node.claim_name(n, &cell, &p.primary, why)?;
         }
         let refs = self.actor_globals(class);
         let (hash, _) = node.shipped();

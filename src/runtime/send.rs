@@ -283,7 +283,8 @@ impl Vm {
             reg.by_id.insert(id, Arc::downgrade(&cell));
         }
         if let (Some(n), Some(_)) = (&cell.name, node.net()) {
-            if let Err(e) = node.claim_name(n, &cell, &node.me_name()) {
+            let why = format!("strategy {}: the spawner's node", opts.strategy);
+            if let Err(e) = node.claim_name(n, &cell, &node.me_name(), why) {
                 let mut reg = lock(registry());
                 reg.by_name.remove(n);
                 reg.by_id.remove(&id);

@@ -19,6 +19,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cluster::nodes_join_and_report_status", nodes_join_and_report_status),
         Trial::test("cluster::node_survives_bad_input", node_survives_bad_input),
         Trial::test("cluster::node_usage_errors", node_usage_errors),
+        Trial::test("cluster::whereis_and_load", whereis_and_load),
     ]
 }
 
@@ -289,5 +290,49 @@ fn node_usage_errors() -> Result<(), Failed> {
     if code != 3 || !err.contains("cannot reach 127.0.0.1:1") {
         return Err(format!("unreachable: exit {code}\n{err}").into());
     }
+    Ok(())
+}
+
+/// While a program runs on the cluster: `cluster whereis` finds its named
+/// actor and says why it was placed there; `cluster status` counts the
+/// actors each node runs (from their load reports).
+fn whereis_and_load() -> Result<(), Failed> {
+    let c = Cluster::start(3)?;
+    let s = Scratch::new("whereis");
+    let prog = s.file(
+        "p.nd",
+        "actor Cache {\n    def get() { return 1 }\n}\n\
+         let c = spawn Cache() with {name: \"cache\", strategy: \"round_robin\", avoid_node: \"main\"}\n\
+         var others = []\n\
+         for i in range(9) { others.append(spawn Cache() with {require_node: \"n3\"}) }\n\
+         print(node_of(c))\n\
+         await sleep(30000)\n",
+    );
+    let mut args = vec!["run".to_string()];
+    args.extend(c.run_args());
+    args.push(prog);
+    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let guard = Node { child, addr: String::new() };
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
+    let at = line.trim().to_string();
+    if !["n1", "n2", "n3"].contains(&at.as_str()) {
+        return Err(format!("the program printed {line:?}").into());
+    }
+    let (out, err, code) = run(&["cluster", "whereis", "cache", "--cluster", &c.nodes[0].addr, "--secret-file", &c.secret], "");
+    let want = format!("on node {at}\nplaced by strategy round_robin");
+    if code != 0 || !out.starts_with("cache: Cache ") || !out.contains(&want) {
+        return Err(format!("whereis: exit {code}\n{out}\n{err}").into());
+    }
+    let (_, err, code) = run(&["cluster", "whereis", "nobody", "--cluster", &c.nodes[0].addr, "--secret-file", &c.secret], "");
+    if code != 3 || !err.contains("no actor is registered as \"nobody\"") {
+        return Err(format!("whereis nobody: exit {code}\n{err}").into());
+    }
+    // n3 runs the nine unnamed actors (and perhaps the cache).
+    status_until(&c.nodes[0].addr, &c.secret, |o| {
+        o.lines().any(|l| l.starts_with("n3 ") && l.split_whitespace().nth(7).and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n >= 9))
+    })?;
+    drop(guard);
     Ok(())
 }
