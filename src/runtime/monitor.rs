@@ -84,7 +84,9 @@ fn event_map(cell: &ActorCell, event: Event, error: Option<&Value>) -> Value {
     Value::map(m)
 }
 
-/// The event of an actor that has stopped already, for a watcher elsewhere.
+/// The event of an actor that has stopped already, for a watcher elsewhere
+/// (the shape of a reply, as `WorkerMsg::Reply` carries).
+#[allow(clippy::result_large_err)]
 pub(super) fn stopped_packet(cell: &ActorCell) -> Result<Packet, Packet> {
     let reason = lock(&cell.mb().reason).clone().map(|(k, m)| Value::error(&k, m));
     to_portable(&event_map(cell, Event::Stopped, reason.as_ref())).map_err(|e| to_portable(&e).unwrap_or(Packet::none()))
