@@ -22,6 +22,7 @@ pub mod remote;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;
+mod waits;
 pub(crate) mod worker;
 
 pub use checkpoint::{CheckpointStore, MemoryStore};
@@ -204,6 +205,11 @@ pub enum WorkerMsg {
     Exit(i32),
     /// Wake the main thread to look for a deadlock.
     Check,
+    /// An actor's wait closed a cycle across nodes: fail it.
+    Deadlock {
+        key: u64,
+        cycle: String,
+    },
     /// A sender waiting for room here was woken (counted in flight until
     /// taken; see `ActorCell::make_room`).
     Wake,
@@ -269,6 +275,8 @@ pub struct Node {
     pub home: Option<Arc<str>>,
     /// Asks from other nodes being answered here: slot → (node, worker, id).
     remote_replies: Mutex<FxHashMap<u64, remote::OwedReply>>,
+    /// On a program's home node: the run's wait-for graph across nodes.
+    graph: Mutex<waits::Graph>,
     /// The program as shipped to other nodes: content hash and NBC bytes.
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
 }
@@ -446,6 +454,7 @@ impl Node {
             net: std::sync::OnceLock::new(),
             home: None,
             remote_replies: Mutex::new(FxHashMap::default()),
+            graph: Mutex::new(Default::default()),
             shipped: std::sync::OnceLock::new(),
         }
     }

@@ -92,6 +92,24 @@ pub enum Wire {
         worker: u32,
         id: u64,
     },
+    /// Deadlock detection across nodes (`waits.rs`): a handler's wait for
+    /// another actor begins or ends (sent to the run's home), and a wait
+    /// that closed a cycle (sent to the waiter's node).
+    Wait {
+        run: u128,
+        from: u128,
+        to: u128,
+        label: String,
+    },
+    Unwait {
+        run: u128,
+        from: u128,
+    },
+    Deadlock {
+        run: u128,
+        waiter: u128,
+        cycle: String,
+    },
     /// The name directory (kept by the node a name hashes to): register a
     /// name, look one up, let one go, and the answers (`req` pairs them).
     Claim {
@@ -123,10 +141,22 @@ impl Wire {
         match self {
             Wire::Spawn(s) => Some(s.run),
             Wire::Deliver(d) => Some(d.run),
-            Wire::Reply { run, .. } | Wire::Output { run, .. } | Wire::Exit { run, .. } | Wire::End { run } | Wire::Monitor { run, .. } => {
-                Some(*run)
-            }
-            _ => None,
+            Wire::Reply { run, .. }
+            | Wire::Output { run, .. }
+            | Wire::Exit { run, .. }
+            | Wire::End { run }
+            | Wire::Monitor { run, .. }
+            | Wire::Wait { run, .. }
+            | Wire::Unwait { run, .. }
+            | Wire::Deadlock { run, .. } => Some(*run),
+            // Not about one run (every variant named: a new one must choose).
+            Wire::NeedProgram { .. }
+            | Wire::Program { .. }
+            | Wire::Claim { .. }
+            | Wire::Claimed { .. }
+            | Wire::Find { .. }
+            | Wire::Found { .. }
+            | Wire::Release { .. } => None,
         }
     }
 }
@@ -290,6 +320,8 @@ impl Node {
             Wire::Reply { worker, id, result, .. } => self.post(worker as usize, WorkerMsg::Reply { id, result }),
             Wire::Spawn(s) => self.receive_spawn(*s),
             Wire::Monitor { target, worker, id, .. } => self.receive_monitor(from, target, worker, id),
+            w @ (Wire::Wait { .. } | Wire::Unwait { .. }) => self.receive_wait(from, w),
+            Wire::Deadlock { waiter, cycle, .. } => self.receive_deadlock(waiter, cycle),
             Wire::Output { text, err, .. } => {
                 use std::io::Write;
                 if err {

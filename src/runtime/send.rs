@@ -152,6 +152,9 @@ impl Vm {
         let method = Vm::check_handler(cell, method)?;
         let fut = FutureObj::new();
         fut.set_target(cell.key);
+        if self.rt_node().is_some_and(|n| n.net().is_some()) {
+            super::waits::note_target(cell);
+        }
         let packet = self.args_for(cell, args)?;
         let id = self.rt.next_pending;
         self.rt.next_pending += 1;

@@ -118,8 +118,9 @@ impl Future for TaskRun {
         }
         if this.edge {
             this.edge = false;
-            if let (Some(a), Some(n)) = (&this.actor, vm.rt_node()) {
+            if let (Some(a), Some(n)) = (&this.actor, vm.rt_node().cloned()) {
                 n.remove_wait(a.cell().key);
+                n.cluster_unwait(a.cell(), &mut vm);
             }
         }
         if let Some(Some(Err(e))) = this.room_wait.take().map(|f| f.result()) {
@@ -208,7 +209,10 @@ impl TaskRun {
             // An actor waiting on another: a cycle of such waits can never
             // resolve, so the wait that closes one fails instead.
             match n.add_wait(a.cell().key, f.target.get(), a.cell().label()) {
-                Ok(()) => self.edge = true,
+                Ok(()) => {
+                    self.edge = true;
+                    n.cluster_wait(a.cell(), f.target.get(), vm, &f);
+                }
                 Err(cycle) => {
                     let what = if after { "cycle of full mailboxes" } else { "ask cycle" };
                     f.complete(err("DeadlockError", format!("{what}: {cycle}")));
@@ -221,9 +225,10 @@ impl TaskRun {
 impl Drop for TaskRun {
     fn drop(&mut self) {
         if self.edge {
-            if let (Some(a), Ok(vm)) = (&self.actor, self.vm.try_borrow()) {
-                if let Some(n) = vm.rt_node() {
+            if let (Some(a), Ok(mut vm)) = (&self.actor, self.vm.try_borrow_mut()) {
+                if let Some(n) = vm.rt_node().cloned() {
                     n.remove_wait(a.cell().key);
+                    n.cluster_unwait(a.cell(), &mut vm);
                 }
             }
         }

@@ -107,6 +107,10 @@ pub(crate) async fn worker_loop(vm: Rc<RefCell<Vm>>, rx: async_channel::Receiver
                 v.flush();
                 let _ = done.send(());
             }
+            WorkerMsg::Deadlock { key, cycle } => {
+                node.in_flight.fetch_sub(1, Ordering::SeqCst);
+                v.fail_wait(key, cycle);
+            }
             WorkerMsg::Wake => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
             }

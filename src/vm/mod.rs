@@ -214,6 +214,9 @@ pub(crate) struct RuntimeSlots {
     pub main_waiting: Option<Rc<task::FutureObj>>,
     /// The main task's waker while it waits (a Ctrl-C in the REPL wakes it).
     pub main_waker: Option<std::task::Waker>,
+    /// On a cluster: what each actor's handler here awaits from another
+    /// actor, by the actor's key (a deadlock found elsewhere fails it).
+    pub edge_waits: rustc_hash::FxHashMap<u64, std::rc::Weak<task::FutureObj>>,
 }
 
 /// A stack trace shows a run of identical frames this many times, then a count.
