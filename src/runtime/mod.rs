@@ -224,6 +224,9 @@ pub enum WorkerMsg {
 pub struct Registry {
     pub by_id: FxHashMap<uuid::Uuid, Weak<ActorCell>>,
     pub by_name: FxHashMap<Arc<str>, Arc<ActorCell>>,
+    /// Actors that ran here and stopped (on a cluster, a message for an id
+    /// never seen may be ahead of its spawn; one for these is undeliverable).
+    pub gone: rustc_hash::FxHashSet<uuid::Uuid>,
 }
 
 pub fn registry() -> &'static Mutex<Registry> {
@@ -277,6 +280,9 @@ pub struct Node {
     remote_replies: Mutex<FxHashMap<u64, remote::OwedReply>>,
     /// On a program's home node: the run's wait-for graph across nodes.
     graph: Mutex<waits::Graph>,
+    /// Messages for actors whose spawn has not arrived yet (it may come on
+    /// another link): id → (since, the messages and their senders).
+    early: Mutex<FxHashMap<u128, (std::time::Instant, Vec<(Arc<str>, remote::Delivery)>)>>,
     /// The program as shipped to other nodes: content hash and NBC bytes.
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
 }
@@ -455,6 +461,7 @@ impl Node {
             home: None,
             remote_replies: Mutex::new(FxHashMap::default()),
             graph: Mutex::new(Default::default()),
+            early: Mutex::new(FxHashMap::default()),
             shipped: std::sync::OnceLock::new(),
         }
     }

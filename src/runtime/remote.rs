@@ -343,9 +343,15 @@ impl Node {
 
     fn receive_delivery(self: &Arc<Self>, from: &str, d: Delivery) {
         let id = uuid::Uuid::from_u128(d.to);
-        let cell = lock(registry()).by_id.get(&id).and_then(Weak::upgrade).filter(|c| c.mb().remote.is_none());
+        let (cell, gone) = {
+            let reg = lock(registry());
+            (reg.by_id.get(&id).and_then(Weak::upgrade), reg.gone.contains(&id))
+        };
         let run = self.run_id.as_u128();
-        let Some(cell) = cell.filter(|c| !c.mb().stopped.load(Ordering::Acquire)) else {
+        if cell.is_none() && !gone {
+            return self.early(from, d);
+        }
+        let Some(cell) = cell.filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Acquire)) else {
             return self.undeliverable(from, id, d.body, None);
         };
         let body = match d.body {
@@ -406,6 +412,53 @@ impl Node {
             return net_reply(self, from, run, worker, id, super::monitor::stopped_packet(&cell));
         }
         watchers.push(ReplyTo { worker: REMOTE_WORKER, id: slot });
+    }
+
+    /// A message for an actor never seen here: its spawn may still be on
+    /// its way (on another link). Kept for it, in order, for up to 5 s.
+    fn early(self: &Arc<Self>, from: &str, d: Delivery) {
+        let mut early = lock(&self.early);
+        let first = early.is_empty();
+        let id = d.to;
+        early.entry(id).or_insert_with(|| (std::time::Instant::now(), Vec::new())).1.push((Arc::from(from), d));
+        drop(early);
+        // The spawn may have come in meanwhile (a send from this process).
+        if lock(registry()).by_id.contains_key(&uuid::Uuid::from_u128(id)) {
+            self.deliver_early(id);
+        }
+        if first {
+            let node = self.clone();
+            let _ = std::thread::Builder::new().name("noodle-early".into()).spawn(move || node.expire_early());
+        }
+    }
+
+    /// The actor `id` started here: what came for it early, now.
+    fn deliver_early(self: &Arc<Self>, id: u128) {
+        let waiting = lock(&self.early).remove(&id);
+        for (from, d) in waiting.map(|(_, v)| v).unwrap_or_default() {
+            self.receive_delivery(&from, d);
+        }
+    }
+
+    /// Messages kept for actors whose spawn never came: undeliverable.
+    fn expire_early(self: &Arc<Self>) {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let expired: Vec<(u128, Vec<(Arc<str>, Delivery)>)> = {
+                let mut early = lock(&self.early);
+                let old: Vec<u128> =
+                    early.iter().filter(|(_, (t, _))| t.elapsed() > std::time::Duration::from_secs(5)).map(|(k, _)| *k).collect();
+                old.into_iter().filter_map(|k| early.remove(&k).map(|(_, v)| (k, v))).collect()
+            };
+            for (id, items) in expired {
+                for (from, d) in items {
+                    self.undeliverable(&from, uuid::Uuid::from_u128(id), d.body, None);
+                }
+            }
+            if lock(&self.early).is_empty() {
+                return;
+            }
+        }
     }
 
     /// A message for an actor that does not run here (any more): an ask
@@ -470,6 +523,7 @@ impl Node {
             program: lock(&self.program).clone(),
         };
         self.post(worker, WorkerMsg::Start(Box::new(start)));
+        self.deliver_early(id.as_u128());
     }
 
     /// The program this node hosts actors for has ended: commit its durable

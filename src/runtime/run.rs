@@ -355,6 +355,9 @@ pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
         }
     }
     reg.by_id.remove(&cell.id);
+    if node.is_some_and(|n| n.net().is_some()) {
+        reg.gone.insert(cell.id);
+    }
 }
 
 async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::Receiver<Box<Envelope>>, args: Vec<Value>) {
