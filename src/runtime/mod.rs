@@ -282,7 +282,7 @@ pub struct Node {
     graph: Mutex<waits::Graph>,
     /// Messages for actors whose spawn has not arrived yet (it may come on
     /// another link): id → (since, the messages and their senders).
-    early: Mutex<FxHashMap<u128, (std::time::Instant, Vec<(Arc<str>, remote::Delivery)>)>>,
+    early: Mutex<FxHashMap<u128, (std::time::Instant, remote::Early)>>,
     /// The program as shipped to other nodes: content hash and NBC bytes.
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
 }

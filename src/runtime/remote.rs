@@ -17,6 +17,9 @@ pub const REMOTE_WORKER: usize = usize::MAX / 2;
 /// asker's worker and pending-reply number there.
 pub(crate) type OwedReply = (Arc<str>, u32, u64);
 
+/// Messages that came before their actor's spawn, with their senders.
+pub(crate) type Early = Vec<(Arc<str>, Delivery)>;
+
 /// The network as the runtime sees it.
 pub trait Net: Send + Sync {
     /// This node's name.
@@ -444,7 +447,7 @@ impl Node {
     fn expire_early(self: &Arc<Self>) {
         loop {
             std::thread::sleep(std::time::Duration::from_millis(250));
-            let expired: Vec<(u128, Vec<(Arc<str>, Delivery)>)> = {
+            let expired: Vec<(u128, Early)> = {
                 let mut early = lock(&self.early);
                 let old: Vec<u128> =
                     early.iter().filter(|(_, (t, _))| t.elapsed() > std::time::Duration::from_secs(5)).map(|(k, _)| *k).collect();
