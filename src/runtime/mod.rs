@@ -354,20 +354,13 @@ impl Node {
     /// The placement engine's answer for an actor with needs, on this node
     /// (a cluster of one named `local`): reserve them, or say what is missing.
     pub(crate) fn place(&self, class: &str, strategy: &str, needs: &run::Needs) -> Result<(), String> {
-        use crate::cluster::{place_actor, ClusterView, NodeView, Request, Strategy};
+        use crate::cluster::{place_actor, ClusterView, NodeView};
         let mut reserved = lock(&self.reserved);
         let capacity = *self.capacity.get_or_init(crate::cluster::machine_capacity);
         let free_memory = if needs.stateful { crate::cluster::free_memory() } else { capacity.memory };
         let me = NodeView { name: "local".into(), capacity, reserved: *reserved, free_memory, ..Default::default() };
         let view = ClusterView { nodes: vec![me], local: "local".into() };
-        let mut req = Request::new(class, Strategy::from_name(strategy).unwrap_or(Strategy::Local));
-        req.needs = needs.resources;
-        req.stateful = needs.stateful;
-        req.state_size = needs.state_size;
-        req.require_node = needs.require_node.clone();
-        req.avoid_node = needs.avoid_node.clone();
-        req.replicas = needs.replicas.unwrap_or(0);
-        place_actor(&req, &view)?;
+        place_actor(&needs.request(class, strategy), &view)?;
         *reserved = reserved.add(&needs.resources);
         Ok(())
     }

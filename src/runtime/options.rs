@@ -67,6 +67,21 @@ pub struct Needs {
     pub replicas: Option<u64>,
 }
 
+impl Needs {
+    /// The placement engine's request for an actor of `class` with these needs.
+    pub fn request(&self, class: &str, strategy: &str) -> crate::cluster::Request {
+        use crate::cluster::{Request, Strategy};
+        let mut req = Request::new(class, Strategy::from_name(strategy).unwrap_or(Strategy::Local));
+        req.needs = self.resources;
+        req.stateful = self.stateful;
+        req.state_size = self.state_size;
+        req.require_node = self.require_node.clone();
+        req.avoid_node = self.avoid_node.clone();
+        req.replicas = self.replicas.unwrap_or(0);
+        req
+    }
+}
+
 impl Options {
     pub fn parse(v: &Value) -> Result<Options, Value> {
         let mut o = Options {

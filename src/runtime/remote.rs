@@ -612,16 +612,7 @@ impl crate::vm::Vm {
         opts: &run::Options,
         raw_opts: &Value,
     ) -> Result<Option<Arc<ActorCell>>, Value> {
-        use crate::cluster::Strategy;
-        let mut req = Request::new(&class.name, Strategy::from_name(opts.strategy).unwrap_or(Strategy::Local));
-        if let Some(needs) = &opts.place {
-            req.needs = needs.resources;
-            req.stateful = needs.stateful;
-            req.state_size = needs.state_size;
-            req.require_node = needs.require_node.clone();
-            req.avoid_node = needs.avoid_node.clone();
-            req.replicas = needs.replicas.unwrap_or(0);
-        }
+        let mut req = opts.place.as_deref().cloned().unwrap_or_default().request(&class.name, opts.strategy);
         req.near = opts.near.as_ref().map(|c| cell_node(c).map(|n| n.to_string()).unwrap_or_else(|| node.me_name()));
         let placed = node.place_in_cluster(&mut req).map_err(|m| Value::error("PlacementError", m))?;
         let Some(p) = placed else {
