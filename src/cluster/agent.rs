@@ -180,6 +180,11 @@ impl Agent {
         smol::Timer::after(std::time::Duration::from_millis(5)).await;
     }
 
+    /// The runs with actors on this node (its own program's too).
+    pub fn runs(&self) -> Vec<Arc<Node>> {
+        lock(&self.runs).values().cloned().collect()
+    }
+
     /// This node's load, as reported to the others.
     pub fn load(&self, busy: f64) -> Load {
         let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
@@ -226,10 +231,10 @@ impl Agent {
                         let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
                     }
                     (Some(n), w) => n.receive(from, w),
-                    (None, Wire::Spawn(s)) => self.host(from, Wire::Spawn(s)),
+                    (None, w @ (Wire::Spawn(_) | Wire::MovePrepare(_))) => self.host(from, w),
                     // Messages that overtook their actor's spawn (another
                     // link) or came while its program is fetched wait for it.
-                    (None, w @ (Wire::Deliver(_) | Wire::Monitor { .. })) => self.park(from, run, None, w),
+                    (None, w @ (Wire::Deliver(_) | Wire::Monitor { .. } | Wire::MoveIn(_))) => self.park(from, run, None, w),
                     // Replies, output and ends of runs that are gone.
                     (None, _) => {}
                 }
@@ -240,16 +245,16 @@ impl Agent {
     /// A spawn for a run not hosted here yet: start hosting it, or fetch
     /// its program first.
     fn host(self: &Arc<Self>, from: &str, w: Wire) {
-        let Wire::Spawn(s) = &w else { return };
-        let run = s.run;
-        match self.program(&s.hash) {
+        let Some(info) = w.hosting() else { return };
+        let run = info.run;
+        match self.program(&info.hash) {
             Some((program, _)) => {
-                let node = self.start_run(run, program, &s.args, s.max_depth, &s.home);
+                let node = self.start_run(run, program, &info.args, info.max_depth, &info.home);
                 self.unpark(run, &node);
                 node.receive(from, w);
             }
             None => {
-                let hash = s.hash.clone();
+                let hash = info.hash.clone();
                 let first = !lock(&self.parked).values().any(|(h, _)| *h == hash);
                 self.park(from, run, Some(hash.clone()), w);
                 if first {
@@ -421,6 +426,10 @@ impl Net for Agent {
     fn release(&self, name: &str, id: u128) {
         let owner = self.owner(name);
         self.send(&owner, &Wire::Release { name: name.to_string(), id });
+    }
+
+    fn event(&self, kind: &str, fields: &[(&str, &str)]) {
+        log(&self.me, kind, fields);
     }
 }
 

@@ -258,6 +258,9 @@ async fn report_load(agent: Arc<Agent>) {
         smol::Timer::after(Duration::from_secs(1)).await;
         agent.set_busy(cpu.busy());
         agent.broadcast(&Msg::Load(agent.load(agent.busy())));
+        for run in agent.runs() {
+            run.affinity_tick();
+        }
     }
 }
 

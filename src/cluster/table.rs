@@ -18,7 +18,7 @@ pub struct Member {
 /// A program's own node (`noodle run --cluster`) logs only what went
 /// wrong: the routine events would mix with the program's stderr.
 pub(crate) static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-const ROUTINE: &[&str] = &["join", "connect", "leave", "run", "renamed", "rejoined", "suspect"];
+const ROUTINE: &[&str] = &["join", "connect", "leave", "run", "renamed", "rejoined", "suspect", "migration", "migration-skipped"];
 
 /// One structured line per event on stderr: `noodle node NAME: event=E k=v ...`.
 pub(crate) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {

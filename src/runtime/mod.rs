@@ -15,6 +15,7 @@
 
 mod checkpoint;
 pub mod durable;
+pub(crate) mod migrate;
 mod monitor;
 mod options;
 mod persist;
@@ -55,8 +56,11 @@ pub struct Mailbox {
     pub reason: Mutex<Option<(String, String)>>,
     /// Who waits for the actor's next restart or stop (`monitor.rs`).
     pub monitors: Mutex<Vec<ReplyTo>>,
-    /// Set for an actor on another node: messages go over the network.
-    pub remote: Option<Box<remote::RemoteAt>>,
+    /// Set for an actor on another node (a reference, or an actor that
+    /// moved away): messages go over the network.
+    pub remote: std::sync::OnceLock<Box<remote::RemoteAt>>,
+    /// For an actor that may move next to its peers (`migrate.rs`).
+    pub traffic: Option<Box<migrate::Traffic>>,
 }
 
 /// The mailbox behind an actor handle.
@@ -72,6 +76,11 @@ impl CellExt for ActorCell {
 }
 
 impl Mailbox {
+    /// Where the actor runs when not here.
+    pub fn at(&self) -> Option<&remote::RemoteAt> {
+        self.remote.get().map(|b| &**b)
+    }
+
     pub fn is_full(&self) -> bool {
         self.tx.len() >= self.cap
     }
@@ -129,7 +138,8 @@ pub(crate) fn new_cell(
         stopped: AtomicBool::new(false),
         reason: Mutex::new(None),
         monitors: Mutex::new(Vec::new()),
-        remote: None,
+        remote: Default::default(),
+        traffic: None,
     };
     ActorCell { id, id_str: Arc::from(id.to_string()), name, class_name, handlers, key, port: Box::new(port) }
 }
@@ -173,6 +183,11 @@ pub enum Body {
     Raw {
         kind: Packet,
         payload: Packet,
+    },
+    /// Not a message: the node asks the actor to move to another node
+    /// once what is ahead of this in its mailbox has run (`migrate.rs`).
+    Move {
+        to: Arc<str>,
     },
 }
 
@@ -227,6 +242,9 @@ pub struct Registry {
     /// Actors that ran here and stopped (on a cluster, a message for an id
     /// never seen may be ahead of its spawn; one for these is undeliverable).
     pub gone: rustc_hash::FxHashSet<uuid::Uuid>,
+    /// Handles of actors that moved to another node, kept so what still
+    /// comes here for them is forwarded.
+    pub moved: FxHashMap<uuid::Uuid, Arc<ActorCell>>,
 }
 
 pub fn registry() -> &'static Mutex<Registry> {
@@ -285,6 +303,8 @@ pub struct Node {
     early: Mutex<FxHashMap<u128, (std::time::Instant, remote::Early)>>,
     /// The program as shipped to other nodes: content hash and NBC bytes.
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
+    /// Actors moving to or from this node.
+    pub(crate) moves: migrate::Moves,
 }
 
 impl Node {
@@ -456,6 +476,7 @@ impl Node {
             graph: Mutex::new(Default::default()),
             early: Mutex::new(FxHashMap::default()),
             shipped: std::sync::OnceLock::new(),
+            moves: Default::default(),
         }
     }
 

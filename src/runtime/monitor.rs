@@ -23,30 +23,33 @@ impl Vm {
     pub(crate) fn monitor(&mut self, cell: &Arc<ActorCell>) -> Rc<FutureObj> {
         let fut = FutureObj::new();
         let id = self.rt.next_pending;
-        if let (Some(at), Some(node)) = (&cell.mb().remote, self.rt_node().cloned()) {
-            // The actor's node keeps the watch and sends the event back.
+        let mut watchers = lock(&cell.mb().monitors);
+        // An actor moving away says where before it takes its watchers
+        // (both under this lock), so no watch is left behind.
+        if cell.mb().at().is_none() {
+            if cell.mb().stopped.load(Ordering::Acquire) {
+                drop(watchers);
+                let reason = lock(&cell.mb().reason).clone().map(|(k, m)| Value::error(&k, m));
+                fut.complete(Ok(event_map(cell, Event::Stopped, reason.as_ref())));
+                return fut;
+            }
             self.rt.next_pending += 1;
+            watchers.push(ReplyTo { worker: self.rt.worker, id });
+            drop(watchers);
             self.rt.pending.insert(id, fut.clone());
+            return fut;
+        }
+        drop(watchers);
+        // The actor's node keeps the watch and sends the event back.
+        self.rt.next_pending += 1;
+        self.rt.pending.insert(id, fut.clone());
+        if let (Some(at), Some(node)) = (cell.mb().at(), self.rt_node().cloned()) {
             if let Some(net) = node.net() {
                 let to = lock(&at.node).clone();
-                net.send(
-                    &to,
-                    &remote::Wire::Monitor { run: node.run_id.as_u128(), target: cell.id.as_u128(), worker: self.rt.worker as u32, id },
-                );
+                let (run, target, worker) = (node.run_id.as_u128(), cell.id.as_u128(), self.rt.worker as u32);
+                net.send(&to, &remote::Wire::Monitor { run, target, worker, id, reply: None });
             }
-            return fut;
         }
-        let mut watchers = lock(&cell.mb().monitors);
-        if cell.mb().stopped.load(Ordering::Acquire) {
-            drop(watchers);
-            let reason = lock(&cell.mb().reason).clone().map(|(k, m)| Value::error(&k, m));
-            fut.complete(Ok(event_map(cell, Event::Stopped, reason.as_ref())));
-            return fut;
-        }
-        self.rt.next_pending += 1;
-        watchers.push(ReplyTo { worker: self.rt.worker, id });
-        drop(watchers);
-        self.rt.pending.insert(id, fut.clone());
         fut
     }
 

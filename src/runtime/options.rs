@@ -9,7 +9,7 @@ use crate::vm::value::*;
 /// `constraints:` values.
 pub const CONSTRAINTS: &[&str] = &["stateful"];
 
-#[derive(Clone, Copy, PartialEq, Debug)]
+#[derive(Clone, Copy, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Restart {
     OnFailure,
     Always,
@@ -29,7 +29,8 @@ impl Restart {
 
 /// The options of `spawn ... with {...}` that this node acts on (the
 /// placement ones are accepted and checked, and used by the placement engine).
-#[derive(Clone, Debug)]
+/// They travel with an actor that moves to another node (`migrate.rs`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     pub name: Option<String>,
     pub mailbox: usize,
@@ -51,13 +52,33 @@ pub struct Options {
     /// placement engine decides whether the actor can run here).
     pub place: Option<Box<Needs>>,
     /// The `strategy:` given (`"local"` by default).
-    pub strategy: &'static str,
-    /// `near: ref` (affinity): the actor to run beside.
+    #[serde(with = "strategy_name")]
+    pub strategy: StrategyName,
+    /// `near: ref` (affinity): the actor to run beside (where it was spawned).
+    #[serde(skip)]
     pub near: Option<std::sync::Arc<crate::vm::host::ActorCell>>,
 }
 
+/// One of `STRATEGIES` (an alias: serde would take a literal `&str` field
+/// for one borrowed from its input).
+pub type StrategyName = &'static str;
+
+/// A strategy's name as one of `STRATEGIES` (static, compared by value).
+mod strategy_name {
+    use crate::bytecode::tables::STRATEGIES;
+
+    pub fn serialize<S: serde::Serializer>(s: &&'static str, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<&'static str, D::Error> {
+        let s: String = serde::Deserialize::deserialize(de)?;
+        Ok(STRATEGIES.iter().find(|x| **x == s).copied().unwrap_or("local"))
+    }
+}
+
 /// What `spawn ... with {...}` asks of the node that runs the actor.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Needs {
     pub resources: Resources,
     pub stateful: bool,

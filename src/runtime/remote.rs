@@ -39,6 +39,8 @@ pub trait Net: Send + Sync {
     fn find(&self, name: &str) -> Option<Entry>;
     /// The actor `id` no longer holds `name`.
     fn release(&self, name: &str, id: u128);
+    /// Log a cluster event (a migration) on this node's stderr.
+    fn event(&self, kind: &str, fields: &[(&str, &str)]);
 }
 
 /// A name directory entry: the actor, its class, and where it runs.
@@ -94,6 +96,9 @@ pub enum Wire {
         target: u128,
         worker: u32,
         id: u64,
+        /// The watcher's node, when not the sender's (forwarded after a move).
+        #[serde(default)]
+        reply: Option<String>,
     },
     /// Deadlock detection across nodes (`waits.rs`): a handler's wait for
     /// another actor begins or ends (sent to the run's home), and a wait
@@ -137,13 +142,51 @@ pub enum Wire {
         name: String,
         id: u128,
     },
+    /// Moving an actor (`migrate.rs`): get ready to take it (its handle
+    /// here catches what is sent meanwhile), ready or not, and the actor.
+    MovePrepare(Box<super::migrate::Arrival>),
+    MoveReady {
+        run: u128,
+        id: u128,
+        ok: bool,
+    },
+    MoveIn(Box<super::migrate::Moved>),
+    /// The actor `id` now runs on `node` (told to a node whose messages
+    /// for it were forwarded).
+    Moved {
+        run: u128,
+        id: u128,
+        node: String,
+    },
+}
+
+/// The program run an actor belongs to, for a node that may not host it yet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run: u128,
+    pub home: String,
+    pub hash: String,
+    pub args: Vec<String>,
+    pub max_depth: u64,
 }
 
 impl Wire {
+    /// What a node needs to start hosting the run this message is for.
+    pub fn hosting(&self) -> Option<&RunInfo> {
+        match self {
+            Wire::Spawn(s) => Some(&s.info),
+            Wire::MovePrepare(a) => Some(&a.info),
+            _ => None,
+        }
+    }
+
     pub fn run(&self) -> Option<u128> {
         match self {
-            Wire::Spawn(s) => Some(s.run),
+            Wire::Spawn(s) => Some(s.info.run),
+            Wire::MovePrepare(a) => Some(a.info.run),
+            Wire::MoveIn(m) => Some(m.run),
             Wire::Deliver(d) => Some(d.run),
+            Wire::MoveReady { run, .. } | Wire::Moved { run, .. } => Some(*run),
             Wire::Reply { run, .. }
             | Wire::Output { run, .. }
             | Wire::Exit { run, .. }
@@ -167,17 +210,16 @@ impl Wire {
 /// Start an actor here for a program whose main runs on `home`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SpawnMsg {
-    pub run: u128,
-    pub home: String,
-    pub hash: String,
-    pub args: Vec<String>,
-    pub max_depth: u64,
+    pub info: RunInfo,
     pub id: u128,
     pub name: Option<String>,
     pub class: Packet,
     pub init_args: Packet,
     pub opts: Packet,
     pub globals: Vec<(u32, u32, Packet)>,
+    /// `strategy: "affinity"`: count its traffic (it may move).
+    #[serde(default)]
+    pub affinity: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -188,6 +230,13 @@ pub struct Delivery {
     pub seq: u64,
     pub timestamp: f64,
     pub body: WireBody,
+    /// Where an ask's reply goes, when not to the node that sent this (a
+    /// message forwarded after its actor moved).
+    #[serde(default)]
+    pub reply: Option<String>,
+    /// Times forwarded (bounded: a stale chain of moves ends in an error).
+    #[serde(default)]
+    pub hops: u8,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -199,8 +248,22 @@ pub enum WireBody {
 
 /// The runtime's side of a reference to an actor on another node.
 pub struct RemoteAt {
-    /// Where the actor runs (as last known).
+    /// Where messages for the actor go: where it ran when this reference
+    /// was made (a node it left forwards them, keeping each sender's order).
     pub node: Mutex<Arc<str>>,
+    /// Where it runs now, when a node it left said so (`node_of`).
+    pub seen: Mutex<Option<Arc<str>>>,
+}
+
+impl RemoteAt {
+    pub fn new(node: Arc<str>) -> Box<RemoteAt> {
+        Box::new(RemoteAt { node: Mutex::new(node), seen: Mutex::new(None) })
+    }
+
+    /// Where the actor runs, as far as this node knows.
+    pub fn now(&self) -> Arc<str> {
+        lock(&self.seen).clone().unwrap_or_else(|| lock(&self.node).clone())
+    }
 }
 
 /// Install the hooks that let actor references cross nodes.
@@ -209,7 +272,7 @@ pub fn install() {
 }
 
 fn cell_node(c: &ActorCell) -> Option<Arc<str>> {
-    c.mb().remote.as_ref().map(|r| lock(&r.node).clone())
+    c.mb().at().map(RemoteAt::now)
 }
 
 /// The handle of an actor on `node`: the one this process knows, or a new
@@ -228,7 +291,7 @@ pub(crate) fn proxy_cell(id: uuid::Uuid, name: Option<Arc<str>>, class: Arc<str>
     let (tx, _) = async_channel::bounded::<Box<Envelope>>(1);
     let mut c = new_cell(id, name, class, handlers, global_key(), 0, usize::MAX, tx);
     if let Some(mb) = c.port.downcast_mut::<Mailbox>() {
-        mb.remote = Some(Box::new(RemoteAt { node: Mutex::new(node) }));
+        let _ = mb.remote.set(RemoteAt::new(node));
     }
     c
 }
@@ -248,13 +311,20 @@ impl Node {
     /// `lookup(name)` on a cluster: here first, then the directory.
     pub(crate) fn find_name(&self, name: &str) -> Option<Arc<ActorCell>> {
         let here = lock(registry()).by_name.get(name).filter(|c| !c.mb().stopped.load(Ordering::Acquire)).cloned();
-        if here.as_ref().is_some_and(|c| c.mb().remote.is_none()) {
+        if here.as_ref().is_some_and(|c| c.mb().at().is_none()) {
             return here;
         }
         let net = self.net.get()?;
         let e = net.find(name)?;
         let id = uuid::Uuid::from_u128(e.id);
         Some(remote_cell(id, &e.class, Some(name), &e.node))
+    }
+
+    /// This run, as a node that does not host it yet needs to know it.
+    pub(crate) fn run_info(&self) -> RunInfo {
+        let (hash, _) = self.shipped();
+        let home = self.home.as_deref().map(str::to_string).unwrap_or_else(|| self.me_name());
+        RunInfo { run: self.run_id.as_u128(), home, hash, args: self.args.clone(), max_depth: self.max_depth as u64 }
     }
 
     /// This node's name in the cluster (`local` alone).
@@ -322,7 +392,16 @@ impl Node {
             Wire::Deliver(d) => self.receive_delivery(from, *d),
             Wire::Reply { worker, id, result, .. } => self.post(worker as usize, WorkerMsg::Reply { id, result }),
             Wire::Spawn(s) => self.receive_spawn(*s),
-            Wire::Monitor { target, worker, id, .. } => self.receive_monitor(from, target, worker, id),
+            Wire::Monitor { target, worker, id, reply, .. } => self.receive_monitor(reply.as_deref().unwrap_or(from), target, worker, id),
+            Wire::MovePrepare(a) => self.prepare_arrival(from, *a),
+            Wire::MoveReady { id, ok, .. } => self.target_ready(id, ok),
+            Wire::MoveIn(m) => self.arrive(from, *m),
+            Wire::Moved { id, node, .. } => {
+                let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);
+                if let Some(at) = cell.as_ref().and_then(|c| c.mb().at()) {
+                    *lock(&at.seen) = Some(Arc::from(node));
+                }
+            }
             w @ (Wire::Wait { .. } | Wire::Unwait { .. }) => self.receive_wait(from, w),
             Wire::Deadlock { waiter, cycle, .. } => self.receive_deadlock(waiter, cycle),
             Wire::Output { text, err, .. } => {
@@ -344,7 +423,7 @@ impl Node {
         }
     }
 
-    fn receive_delivery(self: &Arc<Self>, from: &str, d: Delivery) {
+    fn receive_delivery(self: &Arc<Self>, from: &str, mut d: Delivery) {
         let id = uuid::Uuid::from_u128(d.to);
         let (cell, gone) = {
             let reg = lock(registry());
@@ -354,9 +433,18 @@ impl Node {
         if cell.is_none() && !gone {
             return self.early(from, d);
         }
-        let Some(cell) = cell.filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Acquire)) else {
+        // It moved on: pass the message after it (replies go to the asker).
+        if let Some(at) = cell.as_ref().and_then(|c| c.mb().at()) {
+            return self.forward(from, d, lock(&at.node).clone());
+        }
+        let origin: Arc<str> = Arc::from(d.reply.take().as_deref().unwrap_or(from));
+        let from = &*origin;
+        let Some(cell) = cell.filter(|c| !c.mb().stopped.load(Ordering::Acquire)) else {
             return self.undeliverable(from, id, d.body, None);
         };
+        if let Some(t) = &cell.mb().traffic {
+            t.with(from);
+        }
         let body = match d.body {
             WireBody::Ask { method, args, worker, id: ask } => {
                 if !cell.has_handler(&method) {
@@ -365,7 +453,7 @@ impl Node {
                     return;
                 }
                 let slot = self.next_key.fetch_add(1, Ordering::Relaxed);
-                lock(&self.remote_replies).insert(slot, (Arc::from(from), worker, ask));
+                lock(&self.remote_replies).insert(slot, (origin.clone(), worker, ask));
                 Body::Ask { method: Arc::from(method), args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
             }
             WireBody::Tell { method, args } => {
@@ -393,15 +481,44 @@ impl Node {
                 }
                 Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
                 Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
+                Body::Move { .. } => return,
             };
+            // It moved away while this came (`migrate.rs`).
+            if let Some(at) = cell.mb().at() {
+                let (timestamp, seq) = (env.timestamp, env.seq);
+                let d = Delivery { run, to: id.as_u128(), sender: env.sender.to_string(), seq, timestamp, body, reply: None, hops: 0 };
+                return self.forward(from, d, lock(&at.node).clone());
+            }
             self.undeliverable(from, id, body, Some(&cell));
+        }
+    }
+
+    /// A message for an actor that moved on, sent after it (a bounded
+    /// number of times: a stale chain of moves ends as undeliverable).
+    fn forward(&self, from: &str, mut d: Delivery, to: Arc<str>) {
+        let id = uuid::Uuid::from_u128(d.to);
+        let Some(net) = self.net.get().filter(|n| d.hops < 8 && **n.me() != *to) else {
+            let from = d.reply.clone().unwrap_or_else(|| from.to_string());
+            return self.undeliverable(&from, id, d.body, None);
+        };
+        d.hops += 1;
+        let origin = d.reply.get_or_insert_with(|| from.to_string()).clone();
+        let (run, id) = (d.run, d.to);
+        net.send(&to, &Wire::Deliver(Box::new(d)));
+        if origin != *to && self.moves.first_forward(id, &origin) {
+            net.send(&origin, &Wire::Moved { run, id, node: to.to_string() });
         }
     }
 
     fn receive_monitor(&self, from: &str, target: u128, worker: u32, id: u64) {
         let run = self.run_id.as_u128();
         let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(target)).and_then(Weak::upgrade);
-        let Some(cell) = cell.filter(|c| c.mb().remote.is_none()) else {
+        if let (Some(at), Some(net)) = (cell.as_ref().and_then(|c| c.mb().at()), self.net.get()) {
+            // It moved on: the watch goes after it.
+            let to = lock(&at.node).clone();
+            return net.send(&to, &Wire::Monitor { run, target, worker, id, reply: Some(from.to_string()) });
+        }
+        let Some(cell) = cell else {
             // Not here (any more): stopped, as a monitor of a stopped actor says.
             let gone = dead_cell(uuid::Uuid::from_u128(target));
             return net_reply(self, from, run, worker, id, super::monitor::stopped_packet(&gone));
@@ -409,7 +526,7 @@ impl Node {
         let slot = self.next_key.fetch_add(1, Ordering::Relaxed);
         lock(&self.remote_replies).insert(slot, (Arc::from(from), worker, id));
         let mut watchers = lock(&cell.mb().monitors);
-        if cell.mb().stopped.load(Ordering::Acquire) {
+        if cell.mb().stopped.load(Ordering::Acquire) || cell.mb().at().is_some() {
             drop(watchers);
             lock(&self.remote_replies).remove(&slot);
             return net_reply(self, from, run, worker, id, super::monitor::stopped_packet(&cell));
@@ -426,7 +543,7 @@ impl Node {
         early.entry(id).or_insert_with(|| (std::time::Instant::now(), Vec::new())).1.push((Arc::from(from), d));
         drop(early);
         // The spawn may have come in meanwhile (a send from this process).
-        if lock(registry()).by_id.contains_key(&uuid::Uuid::from_u128(id)) {
+        if lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).is_some_and(|c| c.strong_count() > 0) {
             self.deliver_early(id);
         }
         if first {
@@ -498,16 +615,14 @@ impl Node {
             _ => "actor".into(),
         };
         let handlers = class_handlers(&s.class);
-        let cell = Arc::new(new_cell(
-            id,
-            s.name.as_deref().map(Arc::from),
-            Arc::from(class_name),
-            handlers,
-            global_key(),
-            worker,
-            DEFAULT_MAILBOX,
-            tx,
-        ));
+        let mut cell =
+            new_cell(id, s.name.as_deref().map(Arc::from), Arc::from(class_name), handlers, global_key(), worker, DEFAULT_MAILBOX, tx);
+        if s.affinity {
+            if let Some(mb) = cell.port.downcast_mut::<Mailbox>() {
+                mb.traffic = Some(super::migrate::Traffic::new());
+            }
+        }
+        let cell = Arc::new(cell);
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
@@ -524,6 +639,7 @@ impl Node {
             raw_opts: Some(s.opts),
             globals: s.globals,
             program: lock(&self.program).clone(),
+            arrived: None,
         };
         self.post(worker, WorkerMsg::Start(Box::new(start)));
         self.deliver_early(id.as_u128());
@@ -571,7 +687,7 @@ pub fn local_actors() -> usize {
         .by_id
         .values()
         .filter_map(Weak::upgrade)
-        .filter(|c| c.mb().remote.is_none() && !c.mb().stopped.load(Ordering::Relaxed))
+        .filter(|c| c.mb().at().is_none() && !c.mb().stopped.load(Ordering::Relaxed))
         .count()
 }
 
@@ -639,20 +755,15 @@ impl crate::vm::Vm {
             node.claim_name(n, &cell, &p.primary, why)?;
         }
         let refs = self.actor_globals(class);
-        let (hash, _) = node.shipped();
-        let home = node.home.as_deref().map(str::to_string).unwrap_or_else(|| node.me_name());
         let msg = SpawnMsg {
-            run: node.run_id.as_u128(),
-            home,
-            hash,
-            args: node.args.clone(),
-            max_depth: node.max_depth as u64,
+            info: node.run_info(),
             id: id.as_u128(),
             name: opts.name.clone(),
             class: to_portable(&Value::Class(class.clone()))?,
             init_args: self.portable_args_for_worker(args)?,
             opts: to_portable(raw_opts)?,
             globals: self.globals_for(&refs),
+            affinity: opts.strategy == "affinity",
         };
         self.flush();
         if let Some(net) = node.net() {
@@ -667,6 +778,13 @@ impl crate::vm::Vm {
         let Some(net) = node.net.get() else { return Err(env) };
         // Output printed before the send reaches the program's stdout first.
         self.flush();
+        // An actor that arrived here since this reference was made.
+        if super::migrate::ARRIVED.load(Ordering::Relaxed) {
+            let here = lock(registry()).by_id.get(&cell.id).and_then(Weak::upgrade);
+            if let Some(here) = here.filter(|h| !std::ptr::eq(&**h, cell) && h.mb().at().is_none()) {
+                return self.try_deliver(&here, env);
+            }
+        }
         let to = lock(&at.node).clone();
         let body = match env.body {
             Body::Ask { method, args, reply } => {
@@ -674,6 +792,7 @@ impl crate::vm::Vm {
             }
             Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
             Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
+            Body::Move { .. } => return Ok(()),
         };
         let d = Delivery {
             run: node.run_id.as_u128(),
@@ -682,6 +801,8 @@ impl crate::vm::Vm {
             seq: env.seq,
             timestamp: env.timestamp,
             body,
+            reply: None,
+            hops: 0,
         };
         net.send(&to, &Wire::Deliver(Box::new(d)));
         Ok(())

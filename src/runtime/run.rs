@@ -26,6 +26,8 @@ pub struct Start {
     pub raw_opts: Option<Packet>,
     pub globals: Vec<(u32, u32, Packet)>,
     pub program: Arc<crate::bytecode::Verified>,
+    /// An actor that moved here from another node (`migrate.rs`).
+    pub arrived: Option<Box<super::migrate::Arrived>>,
 }
 
 /// An actor as its worker's VM sees it.
@@ -43,7 +45,7 @@ pub(crate) struct ActorCtx {
     /// what survived the last pruning, so tracking stays O(1) amortised).
     prune_at: std::cell::Cell<usize>,
     pub(super) opts: Options,
-    restarts: Cell<u32>,
+    pub(super) restarts: Cell<u32>,
     since_checkpoint: Cell<u32>,
     /// For a durable actor: bumped at every restore from its record.
     pub(super) generation: Cell<u64>,
@@ -78,7 +80,7 @@ impl ActorCtx {
         t.push(Rc::downgrade(f));
     }
 
-    fn cancel_tasks(&self) {
+    pub(super) fn cancel_tasks(&self) {
         for w in self.tasks.borrow_mut().drain(..) {
             if let Some(f) = w.upgrade() {
                 f.cancel();
@@ -134,6 +136,7 @@ impl ActorCtx {
 
 impl Vm {
     /// Start an actor on this worker.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start_actor(
         &mut self,
         cell: Arc<ActorCell>,
@@ -142,6 +145,7 @@ impl Vm {
         args: Packet,
         opts: Options,
         private: Vec<(u32, u32, Value)>,
+        arrived: Option<Box<super::migrate::Arrived>>,
     ) -> Result<(), Value> {
         let class = match class {
             Value::Class(c) if c.actor.is_some() => c,
@@ -157,7 +161,7 @@ impl Vm {
             stop_requested: Cell::new(false),
             tasks: Default::default(),
             prune_at: std::cell::Cell::new(16),
-            restarts: Cell::new(0),
+            restarts: Cell::new(arrived.as_ref().map_or(0, |a| a.restarts)),
             since_checkpoint: Cell::new(0),
             generation: Cell::new(1),
             forget: Cell::new(false),
@@ -173,7 +177,7 @@ impl Vm {
             self.rt.durable.retain(|w| w.strong_count() > 0);
             self.rt.durable.push(Rc::downgrade(&any));
         }
-        let fut = actor_loop(vm, ctx, rx, args);
+        let fut = actor_loop(vm, ctx, rx, args, arrived);
         // Read once: looking up the environment per spawn cost ~2% of bench/spawn.nd.
         static DEBUG_SIZES: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| std::env::var_os("NOODLE_DEBUG_SIZES").is_some());
         if *DEBUG_SIZES {
@@ -221,8 +225,10 @@ impl Vm {
                 }
             }),
         };
-        let r = opts
-            .and_then(|opts| self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, opts, private)));
+        let arrived = s.arrived;
+        let r = opts.and_then(|opts| {
+            self.from_portable(&s.class).and_then(|class| self.start_actor(s.cell, s.rx, class, s.args, opts, private, arrived))
+        });
         if let Err(e) = r {
             self.flush();
             crate::ewrite!("actor {} could not start: {}", cell.label(), Vm::describe_error(&e));
@@ -350,21 +356,46 @@ pub(crate) fn stop_cell(cell: &ActorCell, node: Option<&Node>) {
         if reg.by_name.get(n).is_some_and(|c| c.id == cell.id) {
             reg.by_name.remove(n);
         }
-        if let Some(net) = node.and_then(|n| n.net()) {
-            net.release(n, cell.id.as_u128());
-        }
     }
     reg.by_id.remove(&cell.id);
     if node.is_some_and(|n| n.net().is_some()) {
         reg.gone.insert(cell.id);
     }
+    drop(reg);
+    // Not under the registry's lock: the directory's owner is chosen from
+    // the cluster's view, which counts the actors here.
+    if let (Some(n), Some(net)) = (&cell.name, node.and_then(|n| n.net())) {
+        net.release(n, cell.id.as_u128());
+    }
 }
 
-async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::Receiver<Box<Envelope>>, args: Vec<Value>) {
+async fn actor_loop(
+    vm: Rc<RefCell<Vm>>,
+    ctx: Rc<ActorCtx>,
+    rx: async_channel::Receiver<Box<Envelope>>,
+    args: Vec<Value>,
+    arrived: Option<Box<super::migrate::Arrived>>,
+) {
     let node = vm.borrow_mut().node();
+    // A moved actor: its messages from before the move come first; a
+    // durable one's record is here before it resumes from it.
+    let (mut backlog, moved_state) = match arrived.map(|a| *a) {
+        Some(a) => {
+            if let (Some(rec), Some(name)) = (a.record, &ctx.cell.name) {
+                if let Err(m) = node.records().and_then(|r| r.save(vec![(name.to_string(), rec)])) {
+                    crate::ewriteln!("actor {} lost its record moving here: {m}", ctx.cell.label());
+                }
+            }
+            (std::collections::VecDeque::from(a.backlog), a.state)
+        }
+        None => (Default::default(), None),
+    };
     let mut ok = run_handler(&vm, &ctx, crate::bytecode::tables::STATE_INIT, Vec::new()).await;
     let resumed = ok.as_ref().map_err(|e| e.clone()).and_then(|_| ctx.resume(&mut vm.borrow_mut()));
     match resumed {
+        Ok(false) if moved_state.is_some() => {
+            ok = moved_state.as_ref().map_or(Ok(()), |p| super::migrate::put_state(&mut vm.borrow_mut(), &ctx, p)).map(|_| Value::None)
+        }
         Ok(false) if ctx.inst.class.find_method("init").is_some() => ok = run_handler(&vm, &ctx, "init", args).await,
         Ok(_) => {}
         Err(e) => {
@@ -388,10 +419,26 @@ async fn actor_loop(vm: Rc<RefCell<Vm>>, ctx: Rc<ActorCtx>, rx: async_channel::R
         return;
     }
     let worker = vm.borrow().rt.worker;
-    while let Ok(env) = rx.recv().await {
+    loop {
+        let env = match backlog.pop_front() {
+            Some(env) => env,
+            None => match rx.recv().await {
+                Ok(env) => env,
+                Err(_) => break,
+            },
+        };
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
         ctx.cell.mb().make_room(1, Some(&node));
+        if let Some(t) = &ctx.cell.mb().traffic {
+            t.count();
+        }
+        if let Body::Move { to } = &env.body {
+            if Box::pin(super::migrate::move_out(&vm, &ctx, &rx, &node, to.clone())).await {
+                return;
+            }
+            continue;
+        }
         // Unpack the envelope before awaiting, so the loop's future stays small.
         let Some(job) = prepare(&vm, &ctx, env) else { continue };
         let mut result = match job.args {
@@ -488,6 +535,7 @@ fn prepare(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, env: Box<Envelope>) -> Option<J
             let msg = raw_message(vm, &sender, seq, env.timestamp, &kind, &payload);
             Job { sender, seq, method: Arc::from("handle_message"), args: msg.map(|m| vec![m]), reply: None }
         }
+        Body::Move { .. } => return None,
     })
 }
 
@@ -534,6 +582,7 @@ fn finish(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, rx: &async_channel::Receiver<Box
                 let k = v.from_portable(&kind).unwrap_or(Value::None);
                 v.dead_letter(&ctx.cell, &format!("message {}", crate::vm::format::to_display(&k)));
             }
+            Body::Move { .. } => {}
         }
     }
 }

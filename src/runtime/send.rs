@@ -35,6 +35,12 @@ impl Vm {
         // Only raw messages show their timestamp; reading the clock for
         // every ask and tell would cost more than the rest of the envelope.
         let timestamp = if matches!(body, Body::Raw { .. }) { now_secs() } else { 0.0 };
+        if let Some(t) = self.actor().and_then(|a| a.cell.mb().traffic.as_deref()) {
+            t.count();
+            if let Some(at) = cell.mb().at() {
+                t.with(&lock(&at.node));
+            }
+        }
         Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp, body })
     }
 
@@ -62,15 +68,16 @@ impl Vm {
                 Body::Ask { reply, .. } => self.reply(reply, stopped_error(cell)),
                 Body::Tell { method, .. } => self.dead_letter(cell, &format!("{method}()")),
                 Body::Raw { .. } => self.dead_letter(cell, "message"),
+                Body::Move { .. } => {}
             }
         }
     }
 
-    fn try_deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
+    pub(crate) fn try_deliver(&mut self, cell: &ActorCell, env: Box<Envelope>) -> Result<(), Box<Envelope>> {
         if cell.mb().stopped.load(Ordering::Acquire) {
             return Err(env);
         }
-        if let Some(at) = &cell.mb().remote {
+        if let Some(at) = cell.mb().at() {
             return self.deliver_remote(cell, at, env);
         }
         self.flush_shared();
@@ -83,7 +90,11 @@ impl Vm {
             Ok(()) => Ok(()),
             Err(e) => {
                 node.in_flight.fetch_sub(1, Ordering::SeqCst);
-                Err(e.into_inner())
+                // It moved to another node meanwhile (`migrate.rs`).
+                match cell.mb().at() {
+                    Some(at) => self.deliver_remote(cell, at, e.into_inner()),
+                    None => Err(e.into_inner()),
+                }
             }
         }
     }
@@ -141,7 +152,7 @@ impl Vm {
         // checkpoint) knows no handlers: the send fails as "stopped" instead.
         // Nor does one to an actor on another node whose class this node
         // has not seen: that node checks.
-        if cell.handlers.is_empty() && (cell.mb().remote.is_some() || cell.mb().stopped.load(Ordering::Acquire)) {
+        if cell.handlers.is_empty() && (cell.mb().at().is_some() || cell.mb().stopped.load(Ordering::Acquire)) {
             return Ok(Arc::from(method));
         }
         err("TypeError", format!("actor {} has no handler `{method}`", cell.class_name))
@@ -260,22 +271,18 @@ impl Vm {
         let (tx, rx) = async_channel::unbounded();
         let id = uuid::Uuid::new_v4();
         let handlers = class.methods.keys().filter(|k| !k.starts_with('$') && &***k != "init").map(|k| Arc::from(&**k)).collect();
-        let cell = Arc::new(new_cell(
-            id,
-            opts.name.as_deref().map(Arc::from),
-            Arc::from(&*class.name),
-            handlers,
-            node.new_key(),
-            worker,
-            opts.mailbox,
-            tx,
-        ));
+        let mut cell =
+            new_cell(id, opts.name.as_deref().map(Arc::from), Arc::from(&*class.name), handlers, node.new_key(), worker, opts.mailbox, tx);
+        if node.net().is_some() {
+            super::migrate::watch_traffic(&mut cell, &opts);
+        }
+        let cell = Arc::new(cell);
         {
             let mut reg = lock(registry());
             if let Some(n) = &cell.name {
                 // A reference to an actor elsewhere is only a cache: the
                 // cluster's directory decides (below).
-                if reg.by_name.get(n).is_some_and(|c| c.mb().remote.is_none()) {
+                if reg.by_name.get(n).is_some_and(|c| c.mb().at().is_none()) {
                     if let Some(needs) = &opts.place {
                         node.release(needs);
                     }
@@ -302,7 +309,7 @@ impl Vm {
         if worker == self.rt.worker {
             let private = self.private_globals(&refs);
             let class = Value::Class(class);
-            self.start_actor(cell.clone(), rx, class, args, opts, private)?;
+            self.start_actor(cell.clone(), rx, class, args, opts, private, None)?;
         } else {
             let start = Start {
                 cell: cell.clone(),
@@ -313,6 +320,7 @@ impl Vm {
                 raw_opts: None,
                 globals: self.globals_for(&refs),
                 program: self.program.clone().unwrap_or_default(),
+                arrived: None,
             };
             self.flush_shared();
             node.post(worker, WorkerMsg::Start(Box::new(start)));

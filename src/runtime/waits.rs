@@ -121,7 +121,7 @@ impl Node {
     /// On the waiter's node: its wait closed a cycle.
     pub(crate) fn receive_deadlock(self: &Arc<Self>, waiter: u128, cycle: String) {
         let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(waiter)).and_then(Weak::upgrade);
-        if let Some(c) = cell.filter(|c| c.mb().remote.is_none()) {
+        if let Some(c) = cell.filter(|c| c.mb().at().is_none()) {
             self.post(c.mb().worker, WorkerMsg::Deadlock { key: c.key, cycle });
         }
     }

@@ -43,8 +43,8 @@ impl Host for Worker {
     }
     fn node_of(&self, target: &Arc<ActorCell>) -> Value {
         // Alone, every actor is on the node called `local`.
-        match &target.mb().remote {
-            Some(at) => Value::str(&lock(&at.node)),
+        match target.mb().at() {
+            Some(at) => Value::str(&at.now()),
             None => Value::str(&self.node.me_name()),
         }
     }
