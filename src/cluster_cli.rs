@@ -1,4 +1,4 @@
-//! `noodle node` and `noodle cluster status|members`: arguments in, the
+//! `noodle node` and `noodle cluster status|members|whereis|drain`: arguments in, the
 //! cluster room (`noodle::cluster`) does the work.
 
 use noodle::cluster::node::{self, Config};
@@ -50,6 +50,7 @@ pub enum Query {
     Status,
     Members,
     Whereis(String),
+    Drain(String),
 }
 
 pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>) -> ExitCode {
@@ -60,6 +61,22 @@ pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>)
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
+    if let Query::Drain(name) = &what {
+        return match noodle::cluster::drain::drain(&addr, &secret, name) {
+            Ok(d) => {
+                noodle::owriteln!("drained {name}: {} actor{} moved", d.moved, if d.moved == 1 { "" } else { "s" });
+                for l in &d.left {
+                    noodle::owriteln!("still on {name}: {l}");
+                }
+                if d.left.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+            Err(e) => fail(EXIT_FAILED, &e),
+        };
+    }
     let node::Report { me, peers, loads } = match node::status(&addr, &secret) {
         Ok(x) => x,
         Err(e) => return fail(EXIT_FAILED, &e),
@@ -102,10 +119,11 @@ pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>)
     ]];
     let row = |m: &node::Member, state: &str| {
         let load = loads.iter().find(|(n, _)| *n == m.name).map(|(_, l)| l);
+        let state = if load.is_some_and(|l| l.draining) { format!("{state}, draining") } else { state.to_string() };
         let or_dash = |f: &dyn Fn(&node::Load) -> String| load.map(f).unwrap_or_else(|| "-".into());
         [
             m.name.clone(),
-            state.to_string(),
+            state,
             m.addr.clone(),
             m.incarnation.to_string(),
             m.capacity.cpus.to_string(),

@@ -148,6 +148,8 @@ enum ClusterCmd {
     Members,
     /// Where the actor registered under NAME runs, and why it was placed there.
     Whereis { name: String },
+    /// Move every actor off NODE to the other nodes; NODE takes no new ones.
+    Drain { node: String },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +251,7 @@ fn run_cli(cli: Cli) -> ExitCode {
                 ClusterCmd::Status => cluster_cli::Query::Status,
                 ClusterCmd::Members => cluster_cli::Query::Members,
                 ClusterCmd::Whereis { name } => cluster_cli::Query::Whereis(name),
+                ClusterCmd::Drain { node } => cluster_cli::Query::Drain(node),
             };
             cluster_cli::query(what, cluster, secret_file)
         }

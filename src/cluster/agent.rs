@@ -49,6 +49,8 @@ pub struct Agent {
     /// Directory questions waiting for their answer, by request number.
     calls: Mutex<FxHashMap<u64, std::sync::mpsc::Sender<Wire>>>,
     next_req: std::sync::atomic::AtomicU64,
+    /// Being drained: no new actors are placed here.
+    pub draining: std::sync::atomic::AtomicBool,
     /// The durable record store of the runs hosted here (opened on first need).
     records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
 }
@@ -84,6 +86,7 @@ impl Agent {
             calls: Default::default(),
             next_req: Default::default(),
             records: Default::default(),
+            draining: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -189,7 +192,8 @@ impl Agent {
     pub fn load(&self, busy: f64) -> Load {
         let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
         let reserved = runs.iter().fold(Resources::default(), |r, n| r.add(&n.reserved()));
-        Load { actors: crate::runtime::local_actors() as u64, busy, free_memory: super::free_memory(), reserved }
+        let draining = self.draining.load(std::sync::atomic::Ordering::SeqCst);
+        Load { actors: crate::runtime::local_actors() as u64, busy, free_memory: super::free_memory(), reserved, draining }
     }
 
     /// A batch of actor traffic from `from`.
@@ -382,6 +386,7 @@ impl Net for Agent {
             actors: mine.actors,
             busy: self.busy(),
             free_memory: mine.free_memory,
+            draining: mine.draining,
         });
         let loads = lock(&self.state.loads);
         for (m, st) in self.state.peers() {
@@ -396,6 +401,7 @@ impl Net for Agent {
                 actors: l.actors + placed,
                 busy: l.busy,
                 free_memory: l.free_memory,
+                draining: l.draining,
             });
         }
         // By name: the same order on every node (round-robin, messages).
@@ -451,8 +457,10 @@ pub fn directory_owner<'a>(name: &str, nodes: impl Iterator<Item = &'a str>) -> 
 
 impl Agent {
     fn owner(&self, name: &str) -> String {
-        let view = self.view();
-        directory_owner(name, view.nodes.iter().map(|n| n.name.as_str())).unwrap_or(&self.me).to_string()
+        // Every live node, draining or not (not `view`, which is for placement).
+        let peers = self.state.peers();
+        let live = peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name.as_str());
+        directory_owner(name, live.chain(std::iter::once(&*self.me))).unwrap_or(&self.me).to_string()
     }
 
     /// Ask `to` a directory question and wait (bounded) for the answer.

@@ -4,6 +4,7 @@
 //! `noodle node` process.
 
 pub mod agent;
+pub mod drain;
 mod gossip;
 mod link;
 pub mod membership;

@@ -18,6 +18,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a leaving node waits for its actors to move.
+const LEAVE_DRAIN: Duration = Duration::from_secs(10);
+
 /// How long a peer has to finish the handshake.
 const HANDSHAKE_TIME: Duration = Duration::from_secs(5);
 
@@ -47,6 +50,9 @@ pub enum Msg {
     Leave {
         name: String,
     },
+    /// `noodle cluster drain NODE`: move every actor off the node asked.
+    Drain,
+    Drained(super::drain::Drained),
 }
 
 pub struct Config {
@@ -235,6 +241,12 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         };
         let sig = smol::future::or(accept, async { stop.recv().await.unwrap_or(0) }).await;
         log(&name, "leave", &[("signal", &sig.to_string())]);
+        if announce && agent.runs().iter().any(|r| !r.local_cells().is_empty()) {
+            // Hand the actors running here to the other nodes first.
+            let a = agent.clone();
+            let d = smol::unblock(move || a.move_all(LEAVE_DRAIN)).await;
+            log(&name, "drained", &[("moved", &d.moved.to_string()), ("left", &d.left.join("; "))]);
+        }
         agent.broadcast(&Msg::Leave { name: name.clone() });
         agent.drained(Duration::from_millis(500)).await;
         // Tell the others (bounded: a node that cannot send still exits).
@@ -488,6 +500,15 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
             }
             Msg::Ping(n) => reply(&Msg::Pong(n)),
             Msg::WhereIs(name) => reply(&Msg::Here(agent.entry(&name))),
+            Msg::Drain => {
+                log(&me, "drain", &[("asked-by", &peer)]);
+                let (a, t, me) = (agent.clone(), tx.clone(), me.clone());
+                let _ = std::thread::Builder::new().name("noodle-drain".into()).spawn(move || {
+                    let d = a.move_all(super::drain::DRAIN_TIME);
+                    log(&me, "drained", &[("moved", &d.moved.to_string()), ("left", &d.left.join("; "))]);
+                    drop(t.try_send(link::msg(&Msg::Drained(d))));
+                });
+            }
             Msg::Leave { name } => {
                 log(&me, "leave", &[("peer", &name)]);
                 if let Some(m) = joined.take() {
@@ -495,7 +516,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 }
                 break;
             }
-            Msg::Pong(_) | Msg::Status { .. } | Msg::Here(_) => {}
+            Msg::Pong(_) | Msg::Status { .. } | Msg::Here(_) | Msg::Drained(_) => {}
         }
     }
     agent.drop_link(&peer, &tx);
@@ -507,20 +528,25 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
     }
 }
 
-/// `noodle cluster whereis`: ask the node at `addr` whether its part of
-/// the directory holds `name`.
-pub fn whereis(addr: &str, secret: &[u8], name: &str) -> Result<Option<crate::runtime::remote::Entry>, String> {
+/// Ask the node at `addr` one question and wait (at most `wait`) for its answer.
+pub fn ask(addr: &str, secret: &[u8], m: &Msg, wait: Duration) -> Result<Msg, String> {
     smol::block_on(async {
         let stream = with_timeout(HANDSHAKE_TIME, async { TcpStream::connect(addr).await.map_err(|e| e.to_string()) })
             .await
             .map_err(|e| format!("cannot reach {addr}: {e}"))?;
         let (mut c, _) = Conn::connect(stream, secret, "noodle-cluster").await.map_err(|e| format!("{addr}: {e}"))?;
-        c.send(&Msg::WhereIs(name.to_string())).await?;
-        match with_timeout(HANDSHAKE_TIME, c.recv()).await? {
-            Msg::Here(e) => Ok(e),
-            other => Err(format!("{addr} answered {other:?}")),
-        }
+        c.send(m).await?;
+        with_timeout(wait, c.recv()).await
     })
+}
+
+/// `noodle cluster whereis`: ask the node at `addr` whether its part of
+/// the directory holds `name`.
+pub fn whereis(addr: &str, secret: &[u8], name: &str) -> Result<Option<crate::runtime::remote::Entry>, String> {
+    match ask(addr, secret, &Msg::WhereIs(name.to_string()), HANDSHAKE_TIME)? {
+        Msg::Here(e) => Ok(e),
+        other => Err(format!("{addr} answered {other:?}")),
+    }
 }
 
 /// What a node told of the cluster.
@@ -532,15 +558,8 @@ pub struct Report {
 
 /// `noodle cluster status`: ask a node for its view.
 pub fn status(addr: &str, secret: &[u8]) -> Result<Report, String> {
-    smol::block_on(async {
-        let stream = with_timeout(HANDSHAKE_TIME, async { TcpStream::connect(addr).await.map_err(|e| e.to_string()) })
-            .await
-            .map_err(|e| format!("cannot reach {addr}: {e}"))?;
-        let (mut c, _) = Conn::connect(stream, secret, "noodle-cluster").await.map_err(|e| format!("{addr}: {e}"))?;
-        c.send(&Msg::StatusRequest).await?;
-        match with_timeout(HANDSHAKE_TIME, c.recv()).await? {
-            Msg::Status { me, peers, loads } => Ok(Report { me, peers, loads }),
-            other => Err(format!("{addr} answered {other:?}")),
-        }
-    })
+    match ask(addr, secret, &Msg::StatusRequest, HANDSHAKE_TIME)? {
+        Msg::Status { me, peers, loads } => Ok(Report { me, peers, loads }),
+        other => Err(format!("{addr} answered {other:?}")),
+    }
 }

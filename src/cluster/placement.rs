@@ -68,6 +68,8 @@ pub struct NodeView {
     pub busy: f64,
     /// Memory not in use, in bytes (for `"stateful"` actors).
     pub free_memory: u64,
+    /// Being drained (`noodle cluster drain`, or leaving): takes no actors.
+    pub draining: bool,
 }
 
 impl NodeView {
@@ -185,6 +187,10 @@ pub fn place_actor(req: &Request, view: &ClusterView) -> Result<Placement, Strin
         if req.require_node.as_ref().is_some_and(|r| *r != n.name) {
             continue;
         }
+        if n.draining {
+            refused.push(format!("{}: draining", n.name));
+            continue;
+        }
         if req.avoid_node.as_ref() == Some(&n.name) {
             refused.push(format!("{}: avoided", n.name));
             continue;
@@ -297,6 +303,7 @@ mod tests {
             actors,
             busy: 0.0,
             free_memory: 8 * GB,
+            draining: false,
         }
     }
 

@@ -33,7 +33,10 @@ pub(crate) fn log(me: &str, event: &str, fields: &[(&str, &str)]) {
             line.push_str(&format!(" {k}={v}"));
         }
     }
-    crate::ewriteln!("{line}");
+    // The node's own stderr, even from a worker whose program output goes
+    // to the program's node.
+    line.push('\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 /// What a node reports of its load to the others (every second), for
@@ -47,6 +50,9 @@ pub struct Load {
     pub free_memory: u64,
     /// What its actors reserved of its capacity.
     pub reserved: Resources,
+    /// Being drained: takes no new actors.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 /// The node's view of the cluster: shared by the node's event loop and,

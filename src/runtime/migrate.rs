@@ -91,6 +91,8 @@ pub(crate) struct Moves {
     incoming: Mutex<FxHashMap<u128, Arriving>>,
     /// Nodes told where an actor that left went: (id, node).
     told: Mutex<rustc_hash::FxHashSet<(u128, Arc<str>)>>,
+    /// Why actors asked to move stayed: id → reason.
+    stayed: Mutex<FxHashMap<uuid::Uuid, String>>,
 }
 
 impl Moves {
@@ -159,6 +161,7 @@ impl Node {
     /// Ask the actor `id` running here to move to `to` (`None`: wherever
     /// the placement engine puts it, not here) once its queue ahead has run.
     pub(crate) fn request_move(&self, id: uuid::Uuid, to: Option<&str>) -> bool {
+        lock(&self.moves.stayed).remove(&id);
         let Some(cell) = lock(registry()).by_id.get(&id).and_then(Weak::upgrade) else { return false };
         if cell.mb().at().is_some() || cell.mb().stopped.load(Ordering::Acquire) {
             return false;
@@ -171,6 +174,11 @@ impl Node {
             return false;
         }
         true
+    }
+
+    /// Why the actor `id`, asked to move, stayed (none: it has not, yet).
+    pub(crate) fn move_skipped(&self, id: uuid::Uuid) -> Option<String> {
+        lock(&self.moves.stayed).get(&id).cloned()
     }
 
     /// The actors running here (for drain and affinity).
@@ -336,6 +344,70 @@ impl Node {
     }
 }
 
+impl Node {
+    /// A node the actor `id` left says where it went: references here show
+    /// it at once (`node_of`) and send there directly after a fence.
+    pub(super) fn moved(&self, id: u128, node: String) {
+        with_proxy(id, |at| {
+            *lock(&at.seen) = Some(Arc::from(node.as_str()));
+            if !at.fencing.swap(true, Ordering::SeqCst) {
+                self.send_fence(id, at);
+            }
+        });
+    }
+
+    /// The fence goes the way the messages went; it carries how many were sent.
+    fn send_fence(&self, id: u128, at: &remote::RemoteAt) {
+        let Some(net) = self.net.get() else { return };
+        let (to, mark) = {
+            let node = lock(&at.node);
+            (node.clone(), at.sent.load(Ordering::Relaxed))
+        };
+        net.send(&to, &Wire::Fence { run: self.run_id.as_u128(), id, origin: net.me().to_string(), hops: 0, mark });
+    }
+
+    /// A fence for the actor `id`: after it if it moved on, else answered.
+    pub(super) fn fence(&self, id: u128, origin: String, hops: u8, mark: u64) {
+        let Some(net) = self.net.get() else { return };
+        let run = self.run_id.as_u128();
+        let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);
+        match cell.as_ref().map(|c| c.mb().at()) {
+            Some(Some(at)) if hops < 8 => {
+                let to = lock(&at.node).clone();
+                net.send(&to, &Wire::Fence { run, id, origin, hops: hops + 1, mark });
+            }
+            Some(None) => net.send(&origin, &Wire::Fenced { run, id, node: net.me().to_string(), mark }),
+            _ => {}
+        }
+    }
+
+    /// Everything sent to the actor `id` before the fence has arrived at
+    /// `node`: send there directly, unless more went the old way since
+    /// (then fence again).
+    pub(super) fn fenced(&self, id: u128, node: String, mark: u64) {
+        with_proxy(id, |at| {
+            let mut route = lock(&at.node);
+            if at.sent.load(Ordering::Relaxed) == mark {
+                *route = Arc::from(node.as_str());
+                drop(route);
+                *lock(&at.seen) = None;
+                at.fencing.store(false, Ordering::SeqCst);
+            } else {
+                drop(route);
+                self.send_fence(id, at);
+            }
+        });
+    }
+}
+
+/// Run `f` on this process's reference to the actor `id` running elsewhere.
+fn with_proxy(id: u128, f: impl FnOnce(&remote::RemoteAt)) {
+    let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);
+    if let Some(at) = cell.as_ref().and_then(|c| c.mb().at()) {
+        f(at);
+    }
+}
+
 /// The target of a move asked with no node: where the placement engine
 /// puts the actor among the other nodes.
 fn choose_target(node: &Node, ctx: &ActorCtx, me: &str) -> Result<Arc<str>, String> {
@@ -351,7 +423,10 @@ fn choose_target(node: &Node, ctx: &ActorCtx, me: &str) -> Result<Arc<str>, Stri
         return Err(format!("it requires node {me}"));
     }
     view.local = view.nodes[0].name.clone();
-    place_actor(&req, &view).map(|p| Arc::from(p.primary.as_str()))
+    let p = place_actor(&req, &view)?;
+    // Counted until its next load report, so actors leaving together spread.
+    net.placed(&p.primary);
+    Ok(Arc::from(p.primary.as_str()))
 }
 
 /// Between turns, `Body::Move` came: move the actor to `to` (empty: choose).
@@ -368,6 +443,7 @@ pub(super) async fn move_out(
     let label = ctx.cell.label();
     let stay = |why: &str| {
         net.event("migration-skipped", &[("actor", &label), ("reason", why)]);
+        lock(&node.moves.stayed).insert(ctx.cell.id, why.to_string());
         false
     };
     let to = if to.is_empty() {
@@ -463,6 +539,12 @@ pub(super) async fn move_out(
     }
     let moved = Moved { run: node.run_id.as_u128(), id, class, state, record, globals, queued, watchers, restarts: ctx.restarts.get() };
     net.send(&to, &Wire::MoveIn(Box::new(moved)));
+    // Every node that may hold a reference learns where it went (and
+    // fences before sending there directly), so none depends on this one.
+    let run = node.run_id.as_u128();
+    for n in net.view().nodes.iter().filter(|n| *n.name != *me && *n.name != *to) {
+        net.send(&n.name, &Wire::Moved { run, id, node: to.to_string() });
+    }
     net.event("migration", &[("actor", &label), ("from", &me), ("to", &to)]);
     if let Some(name) = ctx.cell.name.clone() {
         let entry = remote::Entry { id, class: ctx.cell.class_name.to_string(), node: to.to_string(), why: format!("moved from {me}") };

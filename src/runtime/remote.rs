@@ -158,6 +158,23 @@ pub enum Wire {
         id: u128,
         node: String,
     },
+    /// Before `origin` sends to a moved actor directly: this goes the way
+    /// its earlier messages went, and where it ends the actor's node
+    /// answers `Fenced` — everything sent before has arrived there.
+    Fence {
+        run: u128,
+        id: u128,
+        origin: String,
+        hops: u8,
+        /// The origin's count of messages sent to the actor (`RemoteAt::sent`).
+        mark: u64,
+    },
+    Fenced {
+        run: u128,
+        id: u128,
+        node: String,
+        mark: u64,
+    },
 }
 
 /// The program run an actor belongs to, for a node that may not host it yet.
@@ -186,7 +203,7 @@ impl Wire {
             Wire::MovePrepare(a) => Some(a.info.run),
             Wire::MoveIn(m) => Some(m.run),
             Wire::Deliver(d) => Some(d.run),
-            Wire::MoveReady { run, .. } | Wire::Moved { run, .. } => Some(*run),
+            Wire::MoveReady { run, .. } | Wire::Moved { run, .. } | Wire::Fence { run, .. } | Wire::Fenced { run, .. } => Some(*run),
             Wire::Reply { run, .. }
             | Wire::Output { run, .. }
             | Wire::Exit { run, .. }
@@ -253,11 +270,15 @@ pub struct RemoteAt {
     pub node: Mutex<Arc<str>>,
     /// Where it runs now, when a node it left said so (`node_of`).
     pub seen: Mutex<Option<Arc<str>>>,
+    /// A fence is on its way (`migrate.rs`): sends still go to `node`.
+    pub fencing: AtomicBool,
+    /// Messages sent through this reference (changed with `node` locked).
+    pub sent: AtomicU64,
 }
 
 impl RemoteAt {
     pub fn new(node: Arc<str>) -> Box<RemoteAt> {
-        Box::new(RemoteAt { node: Mutex::new(node), seen: Mutex::new(None) })
+        Box::new(RemoteAt { node: Mutex::new(node), seen: Mutex::new(None), fencing: AtomicBool::new(false), sent: AtomicU64::new(0) })
     }
 
     /// Where the actor runs, as far as this node knows.
@@ -396,12 +417,9 @@ impl Node {
             Wire::MovePrepare(a) => self.prepare_arrival(from, *a),
             Wire::MoveReady { id, ok, .. } => self.target_ready(id, ok),
             Wire::MoveIn(m) => self.arrive(from, *m),
-            Wire::Moved { id, node, .. } => {
-                let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);
-                if let Some(at) = cell.as_ref().and_then(|c| c.mb().at()) {
-                    *lock(&at.seen) = Some(Arc::from(node));
-                }
-            }
+            Wire::Moved { id, node, .. } => self.moved(id, node),
+            Wire::Fence { id, origin, hops, mark, .. } => self.fence(id, origin, hops, mark),
+            Wire::Fenced { id, node, mark, .. } => self.fenced(id, node, mark),
             w @ (Wire::Wait { .. } | Wire::Unwait { .. }) => self.receive_wait(from, w),
             Wire::Deadlock { waiter, cycle, .. } => self.receive_deadlock(waiter, cycle),
             Wire::Output { text, err, .. } => {
@@ -785,7 +803,11 @@ impl crate::vm::Vm {
                 return self.try_deliver(&here, env);
             }
         }
-        let to = lock(&at.node).clone();
+        let to = {
+            let node = lock(&at.node);
+            at.sent.fetch_add(1, Ordering::Relaxed);
+            node.clone()
+        };
         let body = match env.body {
             Body::Ask { method, args, reply } => {
                 WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id }

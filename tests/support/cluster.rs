@@ -20,6 +20,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cluster::node_survives_bad_input", node_survives_bad_input),
         Trial::test("cluster::node_usage_errors", node_usage_errors),
         Trial::test("cluster::whereis_and_load", whereis_and_load),
+        Trial::test("cluster::drain_and_leave", drain_and_leave),
     ]
 }
 
@@ -333,6 +334,97 @@ fn whereis_and_load() -> Result<(), Failed> {
     status_until(&c.nodes[0].addr, &c.secret, |o| {
         o.lines().any(|l| l.starts_with("n3 ") && l.split_whitespace().nth(7).and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n >= 9))
     })?;
+    drop(guard);
+    Ok(())
+}
+
+/// `noodle cluster drain n1` while a program's actors work on every node,
+/// then SIGTERM to n2: each node's actors move to the others (n1 takes none
+/// while draining), the program's references keep working, and no message
+/// is lost or reordered.
+fn drain_and_leave() -> Result<(), Failed> {
+    let mut c = Cluster::start(3)?;
+    let s = Scratch::new("drain");
+    let prog = s.file(
+        "p.nd",
+        r#"actor Worker {
+    state log = []
+    def bump(k) {
+        self.log.append(k)
+        return len(self.log)
+    }
+    def in_order() {
+        for i in range(len(self.log)) { if self.log[i] != i { return false } }
+        return true
+    }
+    def where() { return node_of(self) }
+}
+async def count_on(ws, node) {
+    var n = 0
+    for w in ws { if await w.where() == node { n += 1 } }
+    return n
+}
+async def work(ws, r, node) {
+    var rounds = 0
+    while rounds < 3000 and (rounds < 20 or await count_on(ws, node) > 0) {
+        for w in ws { send w.bump(r + rounds) }
+        rounds += 1
+        sleep(5)
+    }
+    return r + rounds
+}
+var ws = []
+for i in range(12) { ws.append(spawn Worker() with {strategy: "spread"}) }
+print("ready", await count_on(ws, "n1") > 0, await count_on(ws, "n2") > 0)
+var r = await work(ws, 0, "n1")
+print("n1 empty")
+r = await work(ws, r, "n2")
+print("n2 empty")
+r = await work(ws, r, "nowhere")
+var ok = true
+for w in ws { if await w.bump(r) != r + 1 or not await w.in_order() { ok = false } }
+print("done", ok, await count_on(ws, "n1"), await count_on(ws, "n2"))
+"#,
+    );
+    let mut args = vec!["run".to_string()];
+    args.extend(c.run_args());
+    args.push(prog);
+    let log = std::fs::File::create(s.0.join("p.err")).map_err(|e| e.to_string())?;
+    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let guard = Node { child, addr: String::new() };
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    let next = |want: &str| -> Result<(), Failed> {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) if l == want => Ok(()),
+            got => Err(format!("wanted {want:?}, the program printed {got:?}\n{}", s.read("p.err")).into()),
+        }
+    };
+    next("ready true true")?;
+    let (out, err, code) = run(&["cluster", "drain", "n1", "--cluster", &c.nodes[1].addr, "--secret-file", &c.secret], "");
+    if code != 0 || !out.starts_with("drained n1: ") || !out.contains(" moved") {
+        return Err(format!("drain: exit {code}\n{out}\n{err}").into());
+    }
+    status_until(&c.nodes[1].addr, &c.secret, |o| o.lines().any(|l| l.starts_with("n1 ") && l.contains("alive, draining")))?;
+    next("n1 empty")?;
+    // A graceful leave hands the node's actors to the others.
+    let n2 = &mut c.nodes[1];
+    let pid = n2.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while n2.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            return Err("n2 did not leave within 20 s of SIGTERM".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    next("n2 empty")?;
+    next("done true 0 0")?;
+    let log = c._scratch.read("n2.log");
+    if !log.contains("event=drained moved=") || !log.contains("left=\"\"") {
+        return Err(format!("n2's log:\n{log}").into());
+    }
     drop(guard);
     Ok(())
 }
