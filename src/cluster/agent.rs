@@ -213,9 +213,14 @@ impl Agent {
                 None => log(&self.me, "no-program", &[("peer", from), ("hash", &hash)]),
             },
             Wire::Program { hash, bytes } => self.program_arrived(from, hash, bytes.into_vec()),
-            Wire::Claimed { req, .. } | Wire::Found { req, .. } => {
+            Wire::Claimed { req, .. } | Wire::Found { req, .. } | Wire::RecordAt { req, .. } | Wire::Taken { req, .. } => {
                 if let Some(tx) = lock(&self.calls).remove(&req) {
                     let _ = tx.send(w);
+                }
+            }
+            w @ (Wire::RecordQuery { .. } | Wire::TakeRecord { .. }) => {
+                if let Some(answer) = self.answer_records(w) {
+                    self.send(from, &answer);
                 }
             }
             w @ (Wire::Claim { .. } | Wire::Find { .. } | Wire::Release { .. }) => {
@@ -330,13 +335,18 @@ impl Agent {
         let id = uuid::Uuid::from_u128(run);
         let node = Node::hosted(self.workers, program, &vm, id, Arc::from(home), self.data.clone());
         node.set_net(self.clone());
-        match self.records.get_or_init(|| crate::runtime::open_records(self.data.as_deref())) {
-            Ok(r) => node.share_records(r.clone()),
-            Err(e) => log(&self.me, "no-records", &[("reason", e)]),
+        match self.record_store() {
+            Ok(r) => node.share_records(r),
+            Err(e) => log(&self.me, "no-records", &[("reason", &e)]),
         }
         lock(&self.runs).insert(run, node.clone());
         log(&self.me, "run", &[("run", &id.to_string()), ("home", home)]);
         node
+    }
+
+    /// The record store of the runs hosted here (opened on first need).
+    pub(super) fn record_store(&self) -> Result<Arc<crate::runtime::durable::Records>, String> {
+        self.records.get_or_init(|| crate::runtime::open_records(self.data.as_deref())).clone()
     }
 
     /// A peer is down: the runs whose main ran there end here.
@@ -437,6 +447,14 @@ impl Net for Agent {
     fn event(&self, kind: &str, fields: &[(&str, &str)]) {
         log(&self.me, kind, fields);
     }
+
+    fn find_record(&self, name: &str) -> Option<String> {
+        self.newest_record(name)
+    }
+
+    fn take_record(&self, node: &str, name: &str) -> Option<crate::runtime::durable::Record> {
+        self.take_record_from(node, name)
+    }
 }
 
 /// The node keeping `name` in the directory: the live node with the
@@ -464,11 +482,14 @@ impl Agent {
     }
 
     /// Ask `to` a directory question and wait (bounded) for the answer.
-    fn call(&self, to: &str, make: impl FnOnce(u64) -> Wire) -> Option<Wire> {
+    pub(super) fn call(&self, to: &str, make: impl FnOnce(u64) -> Wire) -> Option<Wire> {
         let req = self.next_req.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let w = make(req);
         if to == &*self.me {
-            return self.answer(w);
+            return match w {
+                w @ (Wire::RecordQuery { .. } | Wire::TakeRecord { .. }) => self.answer_records(w),
+                w => self.answer(w),
+            };
         }
         let (tx, rx) = std::sync::mpsc::channel();
         lock(&self.calls).insert(req, tx);

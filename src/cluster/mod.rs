@@ -10,6 +10,7 @@ mod link;
 pub mod membership;
 pub mod node;
 pub mod placement;
+mod records;
 mod table;
 pub mod wire;
 

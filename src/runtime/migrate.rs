@@ -408,6 +408,24 @@ fn with_proxy(id: u128, f: impl FnOnce(&remote::RemoteAt)) {
     }
 }
 
+impl Node {
+    /// A durable named actor spawned on a cluster resumes its newest record
+    /// wherever it is kept: on that node when its options allow (they are
+    /// made to require it), else the record is taken from there and brought
+    /// along (returned).
+    pub(crate) fn find_durable_record(&self, opts: &mut Options) -> Option<durable::Record> {
+        let (true, Some(name), Some(net)) = (opts.durable, opts.name.clone(), self.net.get()) else { return None };
+        let holder = net.find_record(&name)?;
+        let needs = opts.place.get_or_insert_with(Default::default);
+        let fits = needs.require_node.as_ref().is_none_or(|r| *r == holder) && needs.avoid_node.as_ref() != Some(&holder);
+        if fits {
+            needs.require_node = Some(holder);
+            return None;
+        }
+        net.take_record(&holder, &name)
+    }
+}
+
 /// The target of a move asked with no node: where the placement engine
 /// puts the actor among the other nodes.
 fn choose_target(node: &Node, ctx: &ActorCtx, me: &str) -> Result<Arc<str>, String> {

@@ -366,6 +366,11 @@ impl Node {
     }
 
     /// The durable record store, opened (or made) on first use.
+    /// The record store, shared (for the cluster's record questions).
+    pub fn records_shared(&self) -> Result<Arc<durable::Records>, String> {
+        self.records.get_or_init(|| open_records(self.data.as_deref())).clone()
+    }
+
     pub(crate) fn records(&self) -> Result<&durable::Records, String> {
         let r = self.records.get_or_init(|| open_records(self.data.as_deref()));
         r.as_ref().map(|r| &**r).map_err(|e| e.clone())

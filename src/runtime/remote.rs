@@ -41,6 +41,10 @@ pub trait Net: Send + Sync {
     fn release(&self, name: &str, id: u128);
     /// Log a cluster event (a migration) on this node's stderr.
     fn event(&self, kind: &str, fields: &[(&str, &str)]);
+    /// The live node keeping the newest record of the durable actor `name`.
+    fn find_record(&self, name: &str) -> Option<String>;
+    /// Take the record of `name` from `node` (it keeps no copy).
+    fn take_record(&self, node: &str, name: &str) -> Option<super::durable::Record>;
 }
 
 /// A name directory entry: the actor, its class, and where it runs.
@@ -142,6 +146,24 @@ pub enum Wire {
         name: String,
         id: u128,
     },
+    /// Durable records kept on a node (`cluster/records.rs`): when was the
+    /// newest record of `name` committed here, and hand it over (deleted here).
+    RecordQuery {
+        name: String,
+        req: u64,
+    },
+    RecordAt {
+        req: u64,
+        committed_at: Option<f64>,
+    },
+    TakeRecord {
+        name: String,
+        req: u64,
+    },
+    Taken {
+        req: u64,
+        record: Option<Box<super::durable::Record>>,
+    },
     /// Moving an actor (`migrate.rs`): get ready to take it (its handle
     /// here catches what is sent meanwhile), ready or not, and the actor.
     MovePrepare(Box<super::migrate::Arrival>),
@@ -219,7 +241,11 @@ impl Wire {
             | Wire::Claimed { .. }
             | Wire::Find { .. }
             | Wire::Found { .. }
-            | Wire::Release { .. } => None,
+            | Wire::Release { .. }
+            | Wire::RecordQuery { .. }
+            | Wire::RecordAt { .. }
+            | Wire::TakeRecord { .. }
+            | Wire::Taken { .. } => None,
         }
     }
 }
@@ -234,6 +260,9 @@ pub struct SpawnMsg {
     pub init_args: Packet,
     pub opts: Packet,
     pub globals: Vec<(u32, u32, Packet)>,
+    /// A durable actor's record, brought from the node that kept it.
+    #[serde(default)]
+    pub record: Option<Box<super::durable::Record>>,
     /// `strategy: "affinity"`: count its traffic (it may move).
     #[serde(default)]
     pub affinity: bool,
@@ -657,7 +686,10 @@ impl Node {
             raw_opts: Some(s.opts),
             globals: s.globals,
             program: lock(&self.program).clone(),
-            arrived: None,
+            // A record brought along is saved before the actor resumes from it.
+            arrived: s
+                .record
+                .map(|r| Box::new(super::migrate::Arrived { state: None, record: Some(*r), backlog: Vec::new(), restarts: 0 })),
         };
         self.post(worker, WorkerMsg::Start(Box::new(start)));
         self.deliver_early(id.as_u128());
@@ -745,6 +777,7 @@ impl crate::vm::Vm {
         args: &[Value],
         opts: &run::Options,
         raw_opts: &Value,
+        carry: &mut Option<super::durable::Record>,
     ) -> Result<Option<Arc<ActorCell>>, Value> {
         let mut req = opts.place.as_deref().cloned().unwrap_or_default().request(&class.name, opts.strategy);
         req.near = opts.near.as_ref().map(|c| cell_node(c).map(|n| n.to_string()).unwrap_or_else(|| node.me_name()));
@@ -781,6 +814,7 @@ impl crate::vm::Vm {
             init_args: self.portable_args_for_worker(args)?,
             opts: to_portable(raw_opts)?,
             globals: self.globals_for(&refs),
+            record: carry.take().map(Box::new),
             affinity: opts.strategy == "affinity",
         };
         self.flush();

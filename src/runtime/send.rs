@@ -257,15 +257,20 @@ impl Vm {
             other => return err("TypeError", format!("cannot spawn {}", other.type_name())),
         };
         let args = self.spawn_args(&class, slot, argc, names)?;
-        let opts = Options::parse(&self.stack[slot + 1 + argc])?;
+        let mut opts = Options::parse(&self.stack[slot + 1 + argc])?;
         let node = self.node();
+        let mut carry = node.find_durable_record(&mut opts);
         if node.net().is_some() && (opts.strategy != "local" || opts.place.is_some()) {
             let raw = std::mem::take(&mut self.stack[slot + 1 + argc]);
-            if let Some(cell) = self.spawn_elsewhere(&node, &class, &args, &opts, &raw)? {
+            if let Some(cell) = self.spawn_elsewhere(&node, &class, &args, &opts, &raw, &mut carry)? {
                 return Ok(Value::Actor(cell));
             }
         } else if let Some(needs) = &opts.place {
             node.place(&class.name, opts.strategy, needs).map_err(|m| Value::error("PlacementError", m))?;
+        }
+        if let (Some(rec), Some(name)) = (carry, &opts.name) {
+            let saved = node.records().and_then(|r| r.save(vec![(name.clone(), rec)]));
+            saved.map_err(|m| Value::error("IOError", format!("cannot keep the record of \"{name}\" here: {m}")))?;
         }
         let worker = if opts.spread { node.pick_worker() } else { self.rt.worker };
         let (tx, rx) = async_channel::unbounded();

@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("cluster::node_usage_errors", node_usage_errors),
         Trial::test("cluster::whereis_and_load", whereis_and_load),
         Trial::test("cluster::drain_and_leave", drain_and_leave),
+        Trial::test("cluster::durable_records_follow_the_name", durable_records_follow_the_name),
     ]
 }
 
@@ -76,7 +77,9 @@ impl Drop for Node {
 /// Start a node on an ephemeral port; its log goes to `log` in `s`.
 fn start_node(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Result<Node, Failed> {
     let log = std::fs::File::create(s.0.join(format!("{name}.log"))).map_err(|e| e.to_string())?;
-    let mut args = vec!["node", "--listen", "127.0.0.1:0", "--secret-file", secret, "--name", name];
+    // Each node's records in the test's own directory.
+    let data = s.path(&format!("{name}-data"));
+    let mut args = vec!["node", "--listen", "127.0.0.1:0", "--secret-file", secret, "--name", name, "--data", &data];
     args.extend_from_slice(extra);
     let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
     let out = child.stdout.take().ok_or("no stdout")?;
@@ -426,5 +429,33 @@ print("done", ok, await count_on(ws, "n1"), await count_on(ws, "n2"))
         return Err(format!("n2's log:\n{log}").into());
     }
     drop(guard);
+    Ok(())
+}
+
+/// A durable name spawned in a later run resumes its newest record wherever
+/// in the cluster it is kept: on that node, or brought to the node its
+/// options require.
+fn durable_records_follow_the_name() -> Result<(), Failed> {
+    let c = Cluster::start(3)?;
+    let s = Scratch::new("records");
+    let prog = |opts: &str| {
+        format!(
+            "actor Account {{\n    state balance = 0\n    def deposit(n) {{\n        self.balance += n\n        return self.balance\n    }}\n    def where() {{ return node_of(self) }}\n}}\n\
+             let a = spawn Account() with {{name: \"acct\", durable: true, durability: \"turn\"{opts}}}\n\
+             print(await a.deposit(5), await a.where())\n"
+        )
+    };
+    let runs = [(", require_node: \"n2\"", "5 n2"), ("", "10 n2"), (", require_node: \"n3\"", "15 n3"), ("", "20 n3")];
+    for (i, (opts, want)) in runs.iter().enumerate() {
+        let file = s.file(&format!("p{i}.nd"), prog(opts));
+        let mut args = vec!["run".to_string()];
+        args.extend(c.run_args());
+        args.extend(["--data".to_string(), s.path("main-data"), file]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, err, code) = run(&args, "");
+        if code != 0 || out.trim() != *want {
+            return Err(format!("run {i}: wanted {want:?}, exit {code}\n{out}\n{err}").into());
+        }
+    }
     Ok(())
 }
