@@ -349,7 +349,7 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<V
 
 /// A matrix inside a `Packet`: in memory the shared data itself (messages
 /// between actors do not copy it); serialised as rows, columns and the
-/// numbers row by row.
+/// numbers row by row as raw bytes.
 #[derive(Clone, Debug)]
 pub struct Shared(pub Arc<Mat>);
 
@@ -361,17 +361,72 @@ impl PartialEq for Shared {
 
 impl serde::Serialize for Shared {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The numbers as raw little-endian bytes: one copy, no per-number
+        // encoding (matrices are what cluster traffic is made of).
         let m = &self.0;
-        (m.nrows(), m.ncols(), all(m).collect::<Vec<f64>>()).serialize(s)
+        let mut raw = Vec::with_capacity(m.nrows() * m.ncols() * 8);
+        for x in all(m) {
+            raw.extend_from_slice(&x.to_le_bytes());
+        }
+        (m.nrows(), m.ncols(), serde_bytes::ByteBuf::from(raw)).serialize(s)
+    }
+}
+
+/// A matrix's numbers as stored: raw bytes, or (records written before)
+/// a sequence of numbers.
+struct Numbers(Vec<f64>);
+
+impl<'de> serde::Deserialize<'de> for Numbers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Numbers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a matrix's numbers")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Numbers, E> {
+                if b.len() % 8 != 0 {
+                    return Err(E::custom(format!("{} bytes are not a whole number of 8-byte numbers", b.len())));
+                }
+                Ok(Numbers(b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Numbers, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(x) = a.next_element::<f64>()? {
+                    out.push(x);
+                }
+                Ok(Numbers(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Shared {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (r, c, data): (usize, usize, Vec<f64>) = serde::Deserialize::deserialize(d)?;
+        let (r, c, Numbers(data)): (usize, usize, Numbers) = serde::Deserialize::deserialize(d)?;
         if r.checked_mul(c) != Some(data.len()) {
             return Err(serde::de::Error::custom(format!("a {r}×{c} matrix needs {} numbers, got {}", r.saturating_mul(c), data.len())));
         }
         Ok(Shared(Arc::new(Mat::from_fn(r, c, |i, j| data[i * c + j]))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrices_travel_as_raw_bytes_and_old_records_still_read() {
+        let m = Shared(Arc::new(Mat::from_fn(2, 3, |i, j| (i * 3 + j) as f64 + 0.5)));
+        let bytes = rmp_serde::to_vec(&m).expect("encodes");
+        // rows, cols, then a bin of 6 × 8 bytes (not 6 encoded floats).
+        assert!(bytes.len() < 6 * 8 + 8, "{} bytes", bytes.len());
+        let back: Shared = rmp_serde::from_slice(&bytes).expect("decodes");
+        assert_eq!(back, m);
+        let old = rmp_serde::to_vec(&(2usize, 3usize, vec![0.5, 1.5, 2.5, 3.5, 4.5, 5.5])).expect("encodes");
+        assert_eq!(rmp_serde::from_slice::<Shared>(&old).expect("decodes the old form"), m);
+        let cut = rmp_serde::to_vec(&(2usize, 3usize, serde_bytes::ByteBuf::from(vec![0u8; 13]))).expect("encodes");
+        assert!(rmp_serde::from_slice::<Shared>(&cut).is_err());
     }
 }
