@@ -385,7 +385,7 @@ impl<'de> serde::Deserialize<'de> for Numbers {
                 f.write_str("a matrix's numbers")
             }
             fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Numbers, E> {
-                if b.len() % 8 != 0 {
+                if !b.len().is_multiple_of(8) {
                     return Err(E::custom(format!("{} bytes are not a whole number of 8-byte numbers", b.len())));
                 }
                 Ok(Numbers(b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()))
