@@ -380,9 +380,9 @@ impl Net for Agent {
             return;
         }
         if bytes.len() > link::MAX_MESSAGE {
-            return log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than a frame")]);
+            return log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than 256 MB")]);
         }
-        let _ = self.link(to).try_send(Out::Wire(bytes));
+        let _ = self.link(to).try_send(Out::Wire { lane: w.lane(), bytes });
     }
 
     fn view(&self) -> ClusterView {

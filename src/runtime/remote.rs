@@ -210,6 +210,24 @@ pub struct RunInfo {
 }
 
 impl Wire {
+    /// The lane it travels on: everything for one actor on one lane, in
+    /// order (its spawn, messages, watches, moves and fences); the rest on
+    /// lane 0. Lanes may pass each other when one carries a large item.
+    pub fn lane(&self) -> u64 {
+        let of = |id: u128| (id as u64 ^ (id >> 64) as u64) | 1;
+        match self {
+            Wire::Deliver(d) => of(d.to),
+            Wire::Spawn(s) => of(s.id),
+            Wire::MovePrepare(a) => of(a.id),
+            Wire::MoveIn(m) => of(m.id),
+            Wire::Monitor { target, .. } => of(*target),
+            // A target's `MoveReady` stays behind its actors' earlier
+            // messages to the actor (migrate.rs relies on it).
+            Wire::Fence { id, .. } | Wire::Fenced { id, .. } | Wire::Moved { id, .. } | Wire::MoveReady { id, .. } => of(*id),
+            _ => 0,
+        }
+    }
+
     /// What a node needs to start hosting the run this message is for.
     pub fn hosting(&self) -> Option<&RunInfo> {
         match self {
