@@ -147,6 +147,18 @@ impl Traffic {
     }
 }
 
+impl ActorCtx {
+    /// The actor sends to `to`: counted for affinity.
+    pub(super) fn count_send(&self, to: &ActorCell) {
+        if let Some(t) = &self.cell.mb().traffic {
+            t.count();
+            if let Some(at) = to.mb().at() {
+                t.with(&lock(&at.node));
+            }
+        }
+    }
+}
+
 /// The handle of an actor spawned here with `strategy: "affinity"` on a
 /// cluster counts its traffic.
 pub(crate) fn watch_traffic(cell: &mut ActorCell, opts: &Options) {

@@ -53,6 +53,8 @@ pub(crate) struct ActorCtx {
     pub(super) forget: Cell<bool>,
     /// A durable actor's commits and held messages (`persist.rs`).
     pub(super) dur: Option<Box<super::persist::Durable>>,
+    /// Its handle counts its traffic (`migrate.rs`; read once, not per message).
+    pub(super) counts_traffic: bool,
 }
 
 impl TaskOwner for ActorCtx {
@@ -153,6 +155,7 @@ impl Vm {
         };
         let args = self.from_portable_args(&args)?;
         let inst = Rc::new(Instance { class, fields: Default::default() });
+        let counts_traffic = cell.mb().traffic.is_some();
         let ctx = Rc::new(ActorCtx {
             cell,
             inst,
@@ -166,6 +169,7 @@ impl Vm {
             generation: Cell::new(1),
             forget: Cell::new(false),
             dur: opts.durable.then(|| Box::new(super::persist::Durable::new(opts.turn, opts.interval_ms))),
+            counts_traffic,
             opts,
         });
         let (Some(ex), Some(vm)) = (self.executor.clone(), self.self_ref.upgrade()) else {
@@ -378,23 +382,23 @@ async fn actor_loop(
 ) {
     let node = vm.borrow_mut().node();
     // A moved actor: its messages from before the move come first; a
-    // durable one's record is here before it resumes from it.
-    let (mut backlog, moved_state) = match arrived.map(|a| *a) {
-        Some(a) => {
-            if let (Some(rec), Some(name)) = (a.record, &ctx.cell.name) {
-                if let Err(m) = node.records().and_then(|r| r.save(vec![(name.to_string(), rec)])) {
-                    crate::ewriteln!("actor {} lost its record moving here: {m}", ctx.cell.label());
-                }
+    // durable one's record is here before it resumes from it. (Kept boxed:
+    // the loop's future stays small for every other actor.)
+    let mut arrived = arrived;
+    if let Some(a) = arrived.as_mut() {
+        if let (Some(rec), Some(name)) = (a.record.take(), &ctx.cell.name) {
+            if let Err(m) = node.records().and_then(|r| r.save(vec![(name.to_string(), rec)])) {
+                crate::ewriteln!("actor {} lost its record moving here: {m}", ctx.cell.label());
             }
-            (std::collections::VecDeque::from(a.backlog), a.state)
         }
-        None => (Default::default(), None),
-    };
+        a.backlog.reverse();
+    }
     let mut ok = run_handler(&vm, &ctx, crate::bytecode::tables::STATE_INIT, Vec::new()).await;
     let resumed = ok.as_ref().map_err(|e| e.clone()).and_then(|_| ctx.resume(&mut vm.borrow_mut()));
     match resumed {
-        Ok(false) if moved_state.is_some() => {
-            ok = moved_state.as_ref().map_or(Ok(()), |p| super::migrate::put_state(&mut vm.borrow_mut(), &ctx, p)).map(|_| Value::None)
+        Ok(false) if arrived.as_ref().is_some_and(|a| a.state.is_some()) => {
+            let state = arrived.as_mut().and_then(|a| a.state.take());
+            ok = state.map_or(Ok(()), |p| super::migrate::put_state(&mut vm.borrow_mut(), &ctx, &p)).map(|_| Value::None)
         }
         Ok(false) if ctx.inst.class.find_method("init").is_some() => ok = run_handler(&vm, &ctx, "init", args).await,
         Ok(_) => {}
@@ -420,7 +424,7 @@ async fn actor_loop(
     }
     let worker = vm.borrow().rt.worker;
     loop {
-        let env = match backlog.pop_front() {
+        let env = match arrived.as_mut().and_then(|a| a.backlog.pop()) {
             Some(env) => env,
             None => match rx.recv().await {
                 Ok(env) => env,
@@ -430,8 +434,10 @@ async fn actor_loop(
         node.mark_busy(worker);
         node.in_flight.fetch_sub(1, Ordering::SeqCst);
         ctx.cell.mb().make_room(1, Some(&node));
-        if let Some(t) = &ctx.cell.mb().traffic {
-            t.count();
+        if ctx.counts_traffic {
+            if let Some(t) = &ctx.cell.mb().traffic {
+                t.count();
+            }
         }
         if let Body::Move { to } = &env.body {
             if Box::pin(super::migrate::move_out(&vm, &ctx, &rx, &node, to.clone())).await {

@@ -13,13 +13,6 @@ use crate::vm::Vm;
 use std::rc::Rc;
 
 impl Vm {
-    fn sender_id(&self) -> Arc<str> {
-        match &self.actor() {
-            Some(a) => a.cell.id_str.clone(),
-            None => self.rt.main_id.clone(),
-        }
-    }
-
     /// The next sequence number from the current sender to actor `to`.
     fn next_seq(&mut self, to: u64) -> u64 {
         let mut main = std::mem::take(&mut self.rt.main_seqs);
@@ -35,13 +28,16 @@ impl Vm {
         // Only raw messages show their timestamp; reading the clock for
         // every ask and tell would cost more than the rest of the envelope.
         let timestamp = if matches!(body, Body::Raw { .. }) { now_secs() } else { 0.0 };
-        if let Some(t) = self.actor().and_then(|a| a.cell.mb().traffic.as_deref()) {
-            t.count();
-            if let Some(at) = cell.mb().at() {
-                t.with(&lock(&at.node));
+        let sender = match self.actor() {
+            Some(a) => {
+                if a.counts_traffic {
+                    a.count_send(cell);
+                }
+                a.cell.id_str.clone()
             }
-        }
-        Box::new(Envelope { sender: self.sender_id(), seq: self.next_seq(cell.key), timestamp, body })
+            None => self.rt.main_id.clone(),
+        };
+        Box::new(Envelope { sender, seq: self.next_seq(cell.key), timestamp, body })
     }
 
     /// Put an envelope in the mailbox; `Err` when the actor has stopped. A
