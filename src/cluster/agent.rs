@@ -380,7 +380,8 @@ impl Net for Agent {
             return;
         }
         if bytes.len() > link::MAX_MESSAGE {
-            return log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than 256 MB")]);
+            log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than 256 MB")]);
+            return self.refuse_ask(to, w, bytes.len());
         }
         let _ = self.link(to).try_send(Out::Wire { lane: w.lane(), bytes });
     }
@@ -532,6 +533,20 @@ impl Agent {
     /// A run ended: its names are free.
     fn forget_names(&self, run: u128) {
         lock(&self.directory).retain(|_, (r, _)| *r != run);
+    }
+
+    /// An ask that could not be sent fails at once (rather than waiting).
+    fn refuse_ask(&self, to: &str, w: &Wire, size: usize) {
+        use crate::runtime::remote::WireBody;
+        let Wire::Deliver(d) = w else { return };
+        let WireBody::Ask { worker, id, .. } = &d.body else { return };
+        let why = format!("the message is too large to send to node {to}: {} MB (at most {} MB)", size >> 20, link::MAX_MESSAGE >> 20);
+        let e = crate::vm::portable::to_portable(&crate::vm::Value::error("ValueError", why));
+        let reply = Wire::Reply { run: d.run, worker: *worker, id: *id, result: Err(e.unwrap_or(crate::vm::portable::Packet::none())) };
+        match &d.reply {
+            Some(node) => self.send(node, &reply),
+            None => self.dispatch_local(reply),
+        }
     }
 
     fn dispatch_local(&self, w: Wire) {
