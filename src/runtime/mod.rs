@@ -20,6 +20,7 @@ mod monitor;
 mod options;
 mod persist;
 pub mod remote;
+mod remote_send;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;
