@@ -62,7 +62,7 @@ pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>)
         Err(e) => return fail(EXIT_USAGE, &e),
     };
     if let Query::Drain(name) = &what {
-        return match noodle::cluster::drain::drain(&addr, &secret, name) {
+        return match node::drain(&addr, &secret, name) {
             Ok(d) => {
                 noodle::owriteln!("drained {name}: {} actor{} moved", d.moved, if d.moved == 1 { "" } else { "s" });
                 for l in &d.left {

@@ -183,6 +183,11 @@ impl Agent {
         smol::Timer::after(std::time::Duration::from_millis(5)).await;
     }
 
+    /// Tell the linked peers this node's load now.
+    pub fn broadcast_load(&self) {
+        self.broadcast(&Msg::Load(self.load(self.busy())));
+    }
+
     /// The runs with actors on this node (its own program's too).
     pub fn runs(&self) -> Vec<Arc<Node>> {
         lock(&self.runs).values().cloned().collect()

@@ -6,26 +6,16 @@
 //! forwarded in order).
 
 use super::agent::Agent;
-use super::node::Msg;
-use serde::{Deserialize, Serialize};
+use super::table::Drained;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// What a drain did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Drained {
-    /// Actors that moved to other nodes.
-    pub moved: u64,
-    /// Actors still here, each with why.
-    pub left: Vec<String>,
-}
 
 impl Agent {
     /// Move every actor running here to other nodes, waiting at most
     /// `within` for them to go.
     pub fn move_all(&self, within: Duration) -> Drained {
         self.draining.store(true, Ordering::SeqCst);
-        self.broadcast(&Msg::Load(self.load(self.busy())));
+        self.broadcast_load();
         let mut asked = Vec::new();
         for run in self.runs() {
             for cell in run.local_cells() {
@@ -55,20 +45,3 @@ impl Agent {
         out
     }
 }
-
-/// `noodle cluster drain NODE`: ask that node (found through `addr`'s view
-/// of the cluster) to move its actors away.
-pub fn drain(addr: &str, secret: &[u8], node: &str) -> Result<Drained, String> {
-    let report = super::node::status(addr, secret)?;
-    let target = std::iter::once(&report.me)
-        .chain(report.peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m))
-        .find(|m| m.name == node)
-        .ok_or_else(|| format!("no live node is called {node:?}"))?;
-    match super::node::ask(&target.addr, secret, &Msg::Drain, DRAIN_TIME + Duration::from_secs(5))? {
-        Msg::Drained(d) => Ok(d),
-        other => Err(format!("{} answered {other:?}", target.addr)),
-    }
-}
-
-/// How long a drain waits for the actors to move.
-pub const DRAIN_TIME: Duration = Duration::from_secs(30);

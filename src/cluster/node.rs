@@ -52,7 +52,7 @@ pub enum Msg {
     },
     /// `noodle cluster drain NODE`: move every actor off the node asked.
     Drain,
-    Drained(super::drain::Drained),
+    Drained(super::table::Drained),
 }
 
 pub struct Config {
@@ -504,7 +504,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 log(&me, "drain", &[("asked-by", &peer)]);
                 let (a, t, me) = (agent.clone(), tx.clone(), me.clone());
                 let _ = std::thread::Builder::new().name("noodle-drain".into()).spawn(move || {
-                    let d = a.move_all(super::drain::DRAIN_TIME);
+                    let d = a.move_all(super::table::DRAIN_TIME);
                     log(&me, "drained", &[("moved", &d.moved.to_string()), ("left", &d.left.join("; "))]);
                     drop(t.try_send(link::msg(&Msg::Drained(d))));
                 });
@@ -561,5 +561,19 @@ pub fn status(addr: &str, secret: &[u8]) -> Result<Report, String> {
     match ask(addr, secret, &Msg::StatusRequest, HANDSHAKE_TIME)? {
         Msg::Status { me, peers, loads } => Ok(Report { me, peers, loads }),
         other => Err(format!("{addr} answered {other:?}")),
+    }
+}
+
+/// `noodle cluster drain NODE`: ask that node (found through `addr`'s view
+/// of the cluster) to move its actors away.
+pub fn drain(addr: &str, secret: &[u8], node: &str) -> Result<super::table::Drained, String> {
+    let report = status(addr, secret)?;
+    let target = std::iter::once(&report.me)
+        .chain(report.peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m))
+        .find(|m| m.name == node)
+        .ok_or_else(|| format!("no live node is called {node:?}"))?;
+    match ask(&target.addr, secret, &Msg::Drain, super::table::DRAIN_TIME + Duration::from_secs(5))? {
+        Msg::Drained(d) => Ok(d),
+        other => Err(format!("{} answered {other:?}", target.addr)),
     }
 }

@@ -132,3 +132,15 @@ impl State {
         crate::contain::lock(&self.peers).retain(|(m, _)| m.name != name);
     }
 }
+
+/// What a drain did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Drained {
+    /// Actors that moved to other nodes.
+    pub moved: u64,
+    /// Actors still here, each with why.
+    pub left: Vec<String>,
+}
+
+/// How long a drain waits for the actors to move.
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
