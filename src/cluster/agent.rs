@@ -4,7 +4,7 @@
 //! hosted here with the programs they run (fetched by content hash from the
 //! node that asked, then cached), and what arrives for them.
 
-use super::link::{self, Out};
+use super::link::{self, Link};
 use super::node::Msg;
 use super::table::{log, Load, State};
 use super::{ClusterView, NodeView, Resources};
@@ -26,13 +26,13 @@ type Shipped = (Arc<Verified>, Arc<Vec<u8>>);
 /// meanwhile (with their senders), in order.
 type Parked = (String, Vec<(String, Wire)>);
 
-/// A link to open: the peer, and its queue's two ends.
-pub type Dial = (String, async_channel::Sender<Out>, async_channel::Receiver<Out>);
+/// A link to open: the peer, and the link that waits for the connection.
+pub type Dial = (String, Arc<Link>);
 
 pub struct Agent {
     pub state: Arc<State>,
     me: Arc<str>,
-    links: Mutex<FxHashMap<String, async_channel::Sender<Out>>>,
+    links: Mutex<FxHashMap<String, Arc<Link>>>,
     /// Peers to connect to, with the queue their link will write.
     dial: async_channel::Sender<Dial>,
     runs: Mutex<FxHashMap<u128, Arc<Node>>>,
@@ -51,6 +51,8 @@ pub struct Agent {
     next_req: std::sync::atomic::AtomicU64,
     /// Being drained: no new actors are placed here.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Held while what a link read is handled (see `receive`).
+    dispatching: Mutex<()>,
     /// The durable record store of the runs hosted here (opened on first need).
     records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
 }
@@ -87,27 +89,28 @@ impl Agent {
             next_req: Default::default(),
             records: Default::default(),
             draining: Default::default(),
+            dispatching: Mutex::new(()),
         };
         (Arc::new(a), dials)
     }
 
     /// The queue to `peer`, opening a link on first need.
-    pub fn link(&self, peer: &str) -> async_channel::Sender<Out> {
+    pub fn link(&self, peer: &str) -> Arc<Link> {
         let mut links = lock(&self.links);
         if let Some(l) = links.get(peer) {
             if !l.is_closed() {
                 return l.clone();
             }
         }
-        let (tx, rx) = async_channel::unbounded();
-        links.insert(peer.to_string(), tx.clone());
-        let _ = self.dial.try_send((peer.to_string(), tx.clone(), rx));
-        tx
+        let l = Link::new();
+        links.insert(peer.to_string(), l.clone());
+        let _ = self.dial.try_send((peer.to_string(), l.clone()));
+        l
     }
 
     /// A connection from `peer` came up: it carries our traffic too, unless
     /// we already have a link. `true` if it was taken.
-    pub fn offer_link(&self, peer: &str, tx: &async_channel::Sender<Out>) -> bool {
+    pub fn offer_link(&self, peer: &str, tx: &Arc<Link>) -> bool {
         let mut links = lock(&self.links);
         match links.get(peer) {
             Some(l) if !l.is_closed() => false,
@@ -119,9 +122,9 @@ impl Agent {
     }
 
     /// A link went down: forget it (the next send opens a new one).
-    pub fn drop_link(&self, peer: &str, tx: &async_channel::Sender<Out>) {
+    pub fn drop_link(&self, peer: &str, tx: &Arc<Link>) {
         let mut links = lock(&self.links);
-        if links.get(peer).is_some_and(|l| l.same_channel(tx)) {
+        if links.get(peer).is_some_and(|l| Arc::ptr_eq(l, tx)) {
             links.remove(peer);
         }
     }
@@ -130,7 +133,7 @@ impl Agent {
     pub fn broadcast(&self, m: &Msg) {
         let links: Vec<_> = lock(&self.links).values().cloned().collect();
         for l in links {
-            let _ = l.try_send(link::msg(m));
+            l.push(link::msg(m));
         }
     }
 
@@ -203,6 +206,11 @@ impl Agent {
 
     /// A batch of actor traffic from `from`.
     pub fn receive(self: &Arc<Self>, from: &str, items: Vec<Vec<u8>>) {
+        // Links read on threads of their own; what they read is handled one
+        // batch at a time, as on one thread: a spawn and the messages that
+        // overtook it on another link, a program and what waited for it,
+        // are put in order without racing each other.
+        let _one_at_a_time = lock(&self.dispatching);
         for b in items {
             match rmp_serde::from_slice::<Wire>(&b) {
                 Ok(w) => self.dispatch(from, w),
@@ -388,7 +396,7 @@ impl Net for Agent {
             log(&self.me, "send-failed", &[("peer", to), ("reason", "message larger than 256 MB")]);
             return self.refuse_ask(to, w, bytes.len());
         }
-        let _ = self.link(to).try_send(Out::Wire { lane: w.lane(), bytes });
+        self.link(to).send(w.lane(), bytes, w.urgent());
     }
 
     fn view(&self) -> ClusterView {

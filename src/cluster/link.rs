@@ -1,12 +1,19 @@
 //! One authenticated connection to a peer, split in two: a writer task that
 //! batches whatever is queued — control messages and actor traffic — into as
 //! few frames and writes as it can (one MAC per batch, one write per wake),
-//! and a reader that opens frames and hands them on.
+//! and a reader that opens frames and hands them on. The reader runs on a
+//! thread of its own, blocked on its socket: what arrives is handed to the
+//! actor's worker at once, not through the event loop (a reactor thread that
+//! wakes the event loop that wakes the worker costs two thread hops per
+//! message, most of a remote ask's latency).
 
 use super::node::Msg;
 use super::wire::{Framer, Opener, Sealer, MAX_FRAME};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use crate::contain::lock;
 use smol::net::TcpStream;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Something queued for a peer.
 pub enum Out {
@@ -15,6 +22,8 @@ pub enum Out {
     /// Actor traffic (an rmp-encoded `runtime::remote::Wire`) on a lane:
     /// items of one lane keep their order, lanes may pass each other.
     Wire { lane: u64, bytes: Vec<u8> },
+    /// Nothing: wakes the writer to finish a direct write.
+    Flush,
 }
 
 /// Frames of actor traffic start with this byte (an rmp-encoded `Msg`
@@ -119,19 +128,153 @@ impl Writer {
     }
 }
 
-/// Write what is queued for the peer until the queue closes or a write fails.
-pub async fn writer(mut stream: TcpStream, sealer: Sealer, rx: async_channel::Receiver<Out>) -> Result<(), String> {
-    let mut w = Writer { sealer, frames: Vec::with_capacity(BATCH), batch: Vec::with_capacity(BATCH), waiting: Vec::new(), next_id: 0 };
-    loop {
-        // Wait for more only when no large item is under way.
-        let first = if w.waiting.is_empty() {
-            match rx.recv().await {
-                Ok(o) => Some(o),
-                Err(_) => break,
+/// The sending side of a link to a peer: a queue that a writer task
+/// empties in batches and, once connected, the socket itself. An urgent
+/// item (an ask, a reply: someone waits for it) with nothing queued before
+/// it is sealed and written by the sending thread at once, which saves the
+/// hop to the event loop's thread; what cannot be written at once is left
+/// to the writer.
+pub struct Link {
+    tx: async_channel::Sender<Out>,
+    rx: async_channel::Receiver<Out>,
+    /// Items in the queue not yet sealed: a direct write only when none are
+    /// (per-sender order). Counted down under `core`'s lock once sealed.
+    queued: AtomicUsize,
+    /// The connection's writing state, once there is one.
+    core: Mutex<Option<Core>>,
+}
+
+/// What a connected link writes with.
+struct Core {
+    w: Writer,
+    stream: std::net::TcpStream,
+    /// How much of `w.frames` was written.
+    sent: usize,
+}
+
+impl Core {
+    /// Nothing sealed or under way: a new item may go straight out.
+    fn idle(&self) -> bool {
+        self.w.frames.is_empty() && self.w.batch.is_empty() && self.w.waiting.is_empty()
+    }
+
+    /// Write what the socket takes now; `Ok(true)` once all is written.
+    fn write_now(&mut self) -> std::io::Result<bool> {
+        while self.sent < self.w.frames.len() {
+            match self.stream.write(&self.w.frames[self.sent..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-        } else {
-            rx.try_recv().ok()
-        };
+        }
+        self.w.frames.clear();
+        self.sent = 0;
+        Ok(true)
+    }
+}
+
+impl Link {
+    pub fn new() -> Arc<Link> {
+        let (tx, rx) = async_channel::unbounded();
+        Arc::new(Link { tx, rx, queued: AtomicUsize::new(0), core: Mutex::new(None) })
+    }
+
+    /// Queue an item for the writer (dropped once the link is closed).
+    pub fn push(&self, o: Out) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if self.tx.try_send(o).is_err() {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Send actor traffic; `urgent` items go out from this thread when the
+    /// link is idle.
+    pub fn send(&self, lane: u64, bytes: Vec<u8>, urgent: bool) {
+        if urgent && bytes.len() <= PIECE && !self.tx.is_closed() {
+            if let Ok(mut g) = self.core.try_lock() {
+                if let Some(c) = g.as_mut().filter(|c| c.idle() && self.queued.load(Ordering::SeqCst) == 0) {
+                    c.w.small(&bytes);
+                    c.w.seal_batch();
+                    match c.write_now() {
+                        Ok(true) => return,
+                        // The rest is the writer's to write (woken by this).
+                        Ok(false) => return self.push(Out::Flush),
+                        Err(_) => {
+                            drop(g);
+                            return self.close();
+                        }
+                    }
+                }
+            }
+        }
+        self.push(Out::Wire { lane, bytes });
+    }
+
+    pub fn close(&self) {
+        self.tx.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Everything given to the link has been written (or it never connected).
+    pub fn is_empty(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) == 0 && lock(&self.core).as_ref().is_none_or(Core::idle)
+    }
+
+    /// Connected: the writer task for `stream` (which the reader shares),
+    /// sealing with `sealer`, until the link closes or a write fails.
+    pub fn connected(self: &Arc<Self>, stream: TcpStream, sealer: Sealer) -> Result<impl std::future::Future<Output = ()>, String> {
+        let stream: Arc<smol::Async<std::net::TcpStream>> = stream.into();
+        let raw = stream.get_ref().try_clone().map_err(|e| e.to_string())?;
+        let w = Writer { sealer, frames: Vec::with_capacity(BATCH), batch: Vec::with_capacity(BATCH), waiting: Vec::new(), next_id: 0 };
+        *lock(&self.core) = Some(Core { w, stream: raw, sent: 0 });
+        let link = self.clone();
+        Ok(async move {
+            // However the writer ends (queue closed, write failed, event loop
+            // gone), the reader thread sees the connection end.
+            let _close = Shutdown(stream.clone());
+            if link.write_queued(&stream).await.is_err() {
+                link.close();
+            }
+        })
+    }
+
+    async fn write_queued(&self, stream: &smol::Async<std::net::TcpStream>) -> std::io::Result<()> {
+        loop {
+            // Wait for more only when no large item is under way.
+            let under_way = lock(&self.core).as_ref().is_some_and(|c| !c.w.waiting.is_empty());
+            let first = if under_way {
+                self.rx.try_recv().ok()
+            } else {
+                match self.rx.recv().await {
+                    Ok(o) => Some(o),
+                    Err(_) => return Ok(()),
+                }
+            };
+            self.seal(first);
+            // Write it all, waiting for room when the socket is full.
+            loop {
+                let done = match lock(&self.core).as_mut() {
+                    Some(c) => c.write_now()?,
+                    None => true,
+                };
+                if done {
+                    break;
+                }
+                stream.writable().await?;
+            }
+        }
+    }
+
+    /// Seal `first` and what else is queued (up to a batch) into frames.
+    fn seal(&self, first: Option<Out>) {
+        let mut g = lock(&self.core);
+        let Some(c) = g.as_mut() else { return };
+        let w = &mut c.w;
         let mut next = first;
         while let Some(o) = next {
             match o {
@@ -140,21 +283,26 @@ pub async fn writer(mut stream: TcpStream, sealer: Sealer, rx: async_channel::Re
                     w.sealer.seal_into(&m, &mut w.frames);
                 }
                 Out::Wire { lane, bytes } => w.wire(lane, bytes),
+                Out::Flush => {}
             }
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             if w.frames.len() + w.batch.len() >= BATCH {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = self.rx.try_recv().ok();
         }
         w.seal_batch();
         w.pieces();
         w.seal_batch();
-        if !w.frames.is_empty() {
-            stream.write_all(&w.frames).await.map_err(|e| e.to_string())?;
-            w.frames.clear();
-        }
     }
-    Ok(())
+}
+
+struct Shutdown(Arc<smol::Async<std::net::TcpStream>>);
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        let _ = self.0.get_ref().shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// What the reader found.
@@ -164,9 +312,9 @@ pub enum Frame {
     Wires(Vec<Vec<u8>>),
 }
 
-/// The reading side of an authenticated connection.
+/// The reading side of an authenticated connection, for a thread of its own.
 pub struct Reader {
-    pub stream: TcpStream,
+    stream: std::net::TcpStream,
     pub framer: Framer,
     pub opener: Opener,
     buf: Vec<u8>,
@@ -175,22 +323,31 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn new(stream: TcpStream, framer: Framer, opener: Opener) -> Reader {
-        Reader { stream, framer, opener, buf: vec![0u8; 64 * 1024], partial: Default::default() }
+    /// The reader of `stream` (a non-blocking socket the writer shares).
+    pub fn new(stream: &TcpStream, framer: Framer, opener: Opener) -> Result<Reader, String> {
+        let stream =
+            std::sync::Arc::<smol::Async<std::net::TcpStream>>::from(stream.clone()).get_ref().try_clone().map_err(|e| e.to_string())?;
+        Ok(Reader { stream, framer, opener, buf: vec![0u8; 64 * 1024], partial: Default::default() })
     }
 
-    /// The next frame; an error for a closed connection, a bad MAC or a
-    /// malformed frame (the connection is then dropped).
-    pub async fn next(&mut self) -> Result<Frame, String> {
+    /// The next frame, waiting for it; an error for a closed connection, a
+    /// bad MAC or a malformed frame (the connection is then dropped).
+    pub fn next(&mut self) -> Result<Frame, String> {
         let body = loop {
             if let Some(f) = self.framer.next_frame().map_err(|e| e.to_string())? {
                 break f;
             }
-            let want = self.framer.wanted().clamp(1, self.buf.len());
-            let n = self.stream.read(&mut self.buf[..want]).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("connection closed".into());
-            }
+            // As much as is there: one read for a frame and its length.
+            let n = match self.stream.read(&mut self.buf) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    wait_readable(&self.stream)?;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.to_string()),
+            };
             self.framer.feed(&self.buf[..n]);
         };
         let payload = self.opener.open(&body).map_err(|e| e.to_string())?;
@@ -224,6 +381,22 @@ impl Reader {
         }
         Ok(Frame::Wires(self.partial.remove(&id).into_iter().collect()))
     }
+}
+
+/// Block until `s` can be read (or is closed): the socket is non-blocking
+/// since the writer's half is async.
+fn wait_readable(s: &std::net::TcpStream) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, for the length given.
+    let r = unsafe { libc::poll(&mut p, 1, -1) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e.to_string());
+        }
+    }
+    Ok(())
 }
 
 fn split_wires(mut b: &[u8]) -> Result<Vec<Vec<u8>>, String> {

@@ -6,7 +6,7 @@
 //! connection and is logged; the node goes on.
 
 use super::agent::Agent;
-use super::link::{self, Frame, Out, Reader};
+use super::link::{self, Frame, Link, Reader};
 use super::table::{log, State};
 pub use super::table::{Load, Member};
 use super::wire::{self, Framer, Session, WireError, MAX_FRAME, MAX_HANDSHAKE};
@@ -217,9 +217,9 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         // Links opened on first need (a send to a node not linked yet).
         let (ex2, a2) = (ex.clone(), agent.clone());
         ex.spawn(async move {
-            while let Ok((peer, tx, rx)) = dials.recv().await {
+            while let Ok((peer, link)) = dials.recv().await {
                 match a2.state.addr_of(&peer) {
-                    Some(addr) => ex2.spawn(connect(ex2.clone(), a2.clone(), addr, Some((tx, rx)))).detach(),
+                    Some(addr) => ex2.spawn(connect(ex2.clone(), a2.clone(), addr, Some(link))).detach(),
                     None => log(&a2.state.me.name, "link-failed", &[("peer", &peer), ("reason", "no address known")]),
                 }
             }
@@ -229,17 +229,21 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         if let Some(r) = &ready {
             let _ = r.send(Ok(agent.clone()));
         }
-        let accept = async {
+        // A task of its own: the event loop's own future is polled on every
+        // wake-up, and a listener polled there tries an accept each time.
+        let (ex3, a3, n3) = (ex.clone(), agent.clone(), name.clone());
+        let acceptor = ex.spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, from)) => {
-                        ex.spawn(serve(ex.clone(), agent.clone(), stream, from.to_string())).detach();
+                        ex3.spawn(serve(ex3.clone(), a3.clone(), stream, from.to_string())).detach();
                     }
-                    Err(e) => log(&name, "accept-failed", &[("error", &e.to_string())]),
+                    Err(e) => log(&n3, "accept-failed", &[("error", &e.to_string())]),
                 }
             }
-        };
-        let sig = smol::future::or(accept, async { stop.recv().await.unwrap_or(0) }).await;
+        });
+        let sig = stop.recv().await.unwrap_or(0);
+        drop(acceptor);
         log(&name, "leave", &[("signal", &sig.to_string())]);
         if announce && agent.runs().iter().any(|r| !r.local_cells().is_empty()) {
             // Hand the actors running here to the other nodes first.
@@ -356,16 +360,13 @@ impl Conn {
     }
 
     /// After the handshake: a writer task for `rx` on `ex`, and the reader.
-    fn into_link(self, ex: &smol::LocalExecutor<'static>, rx: LinkRx) -> Option<Reader> {
+    fn into_link(self, ex: &smol::LocalExecutor<'static>, link: &Arc<Link>) -> Option<Reader> {
         let (sealer, opener) = self.session?.split();
         // Small messages go out at once (the writer batches on its own).
         let _ = self.stream.set_nodelay(true);
-        let stream = self.stream.clone();
-        ex.spawn(async move {
-            let _ = link::writer(stream, sealer, rx).await;
-        })
-        .detach();
-        Some(Reader::new(self.stream, self.framer, opener))
+        let reader = Reader::new(&self.stream, self.framer, opener).ok()?;
+        ex.spawn(link.connected(self.stream, sealer).ok()?).detach();
+        Some(reader)
     }
 
     fn authenticated(&mut self, s: Session) {
@@ -420,14 +421,14 @@ async fn serve(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, stream: 
             return;
         }
     };
-    let (tx, rx) = async_channel::unbounded();
-    let Some(reader) = c.into_link(&ex, rx) else { return };
-    link_loop(agent, reader, tx, peer, from, false).await;
+    let tx = Link::new();
+    let Some(reader) = c.into_link(&ex, &tx) else { return };
+    read_on_thread(agent, reader, tx, peer, from, false);
 }
 
 /// Connect to a peer at `addr`: for `--join` (`link: None`), or as the
 /// link a send asked for (its queue).
-async fn connect(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, addr: String, link: Option<(LinkTx, LinkRx)>) {
+async fn connect(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, addr: String, link: Option<Arc<Link>>) {
     let state = agent.state.clone();
     let me = state.me.name.clone();
     let stream = match TcpStream::connect(&addr).await {
@@ -442,22 +443,33 @@ async fn connect(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, addr: 
     if let Err(why) = c.send(&Msg::Join(state.me.clone())).await {
         return log(&me, "join-failed", &[("addr", &addr), ("reason", &why)]);
     }
-    let (tx, rx) = link.unwrap_or_else(async_channel::unbounded);
-    let Some(reader) = c.into_link(&ex, rx) else { return };
-    link_loop(agent, reader, tx, peer, addr, true).await;
+    let tx = link.unwrap_or_else(Link::new);
+    let Some(reader) = c.into_link(&ex, &tx) else { return };
+    read_on_thread(agent, reader, tx, peer, addr, true);
 }
 
-type LinkTx = async_channel::Sender<Out>;
-type LinkRx = async_channel::Receiver<Out>;
+type LinkTx = Arc<Link>;
+
+/// The connection's reader on a thread of its own (see link.rs); if no
+/// thread can be started, the connection closes (its writer ends).
+fn read_on_thread(agent: Arc<Agent>, reader: Reader, tx: LinkTx, peer: String, from: String, dialed: bool) {
+    let t = tx.clone();
+    let me = agent.state.me.name.clone();
+    let started = std::thread::Builder::new().name("noodle-link".into()).spawn(move || link_loop(agent, reader, t, peer, from, dialed));
+    if let Err(e) = started {
+        log(&me, "link-failed", &[("reason", &e.to_string())]);
+        tx.close();
+    }
+}
 
 /// Read one connection until it closes: control messages answered on its
 /// own queue, actor traffic handed to the agent.
-async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String, from: String, dialed: bool) {
+fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String, from: String, dialed: bool) {
     let state = agent.state.clone();
     let me = state.me.name.clone();
     let mut joined: Option<Member> = None;
     loop {
-        let m = match reader.next().await {
+        let m = match reader.next() {
             Ok(Frame::Wires(items)) => {
                 agent.receive(&peer, items);
                 continue;
@@ -470,7 +482,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 break;
             }
         };
-        let reply = |m: &Msg| drop(tx.try_send(link::msg(m)));
+        let reply = |m: &Msg| tx.push(link::msg(m));
         match m {
             Msg::Join(m) => {
                 log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
@@ -506,7 +518,7 @@ async fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: 
                 let _ = std::thread::Builder::new().name("noodle-drain".into()).spawn(move || {
                     let d = a.move_all(super::table::DRAIN_TIME);
                     log(&me, "drained", &[("moved", &d.moved.to_string()), ("left", &d.left.join("; "))]);
-                    drop(t.try_send(link::msg(&Msg::Drained(d))));
+                    t.push(link::msg(&Msg::Drained(d)));
                 });
             }
             Msg::Leave { name } => {

@@ -230,6 +230,15 @@ impl Wire {
         }
     }
 
+    /// Someone waits for it: an ask, a reply, a directory question or answer.
+    pub fn urgent(&self) -> bool {
+        match self {
+            Wire::Deliver(d) => matches!(d.body, WireBody::Ask { .. }),
+            Wire::Reply { .. } | Wire::Find { .. } | Wire::Found { .. } | Wire::Claim { .. } | Wire::Claimed { .. } => true,
+            _ => false,
+        }
+    }
+
     /// What a node needs to start hosting the run this message is for.
     pub fn hosting(&self) -> Option<&RunInfo> {
         match self {
