@@ -276,7 +276,9 @@ impl Link {
         let Some(c) = g.as_mut() else { return };
         let w = &mut c.w;
         let mut next = first;
+        let mut taken = 0;
         while let Some(o) = next {
+            taken += 1;
             match o {
                 Out::Msg(m) => {
                     w.seal_batch();
@@ -285,7 +287,6 @@ impl Link {
                 Out::Wire { lane, bytes } => w.wire(lane, bytes),
                 Out::Flush => {}
             }
-            self.queued.fetch_sub(1, Ordering::SeqCst);
             if w.frames.len() + w.batch.len() >= BATCH {
                 break;
             }
@@ -294,6 +295,9 @@ impl Link {
         w.seal_batch();
         w.pieces();
         w.seal_batch();
+        // Once per batch (under the lock, after sealing): the counter's
+        // cache line stays with the senders.
+        self.queued.fetch_sub(taken, Ordering::SeqCst);
     }
 }
 
