@@ -23,6 +23,8 @@ mod cli;
 mod cluster;
 #[path = "support/crash.rs"]
 mod crash;
+#[path = "support/failover.rs"]
+mod failover;
 #[path = "support/scratch.rs"]
 mod scratch;
 use std::path::{Path, PathBuf};
@@ -329,6 +331,7 @@ fn main() {
     trials.extend(cli::trials());
     trials.extend(crash::trials());
     trials.extend(cluster::trials());
+    trials.extend(failover::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
     for (name, src) in doc_blocks() {

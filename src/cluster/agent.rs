@@ -51,6 +51,14 @@ pub struct Agent {
     next_req: std::sync::atomic::AtomicU64,
     /// Being drained: no new actors are placed here.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Peers membership declared down (and not back since); `any_down`
+    /// spares the lock on every send while there are none.
+    down: Mutex<FxHashMap<String, u64>>,
+    /// The newest incarnation of each peer seen up.
+    up: Mutex<FxHashMap<String, u64>>,
+    any_down: std::sync::atomic::AtomicBool,
+    /// Peers that left in good order (nothing of theirs is waited for).
+    left: Mutex<rustc_hash::FxHashSet<String>>,
     /// Held while what a link read is handled (see `receive`).
     dispatching: Mutex<()>,
     /// The durable record store of the runs hosted here (opened on first need).
@@ -90,6 +98,10 @@ impl Agent {
             records: Default::default(),
             draining: Default::default(),
             dispatching: Mutex::new(()),
+            down: Default::default(),
+            up: Default::default(),
+            any_down: Default::default(),
+            left: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -362,8 +374,39 @@ impl Agent {
         self.records.get_or_init(|| crate::runtime::open_records(self.data.as_deref())).clone()
     }
 
-    /// A peer is down: the runs whose main ran there end here.
-    pub fn peer_down(&self, name: &str) {
+    /// A peer is down (membership says so): the runs whose main ran there
+    /// end here, and — unless it left in good order — what the others wait
+    /// for from it ends with an error.
+    pub fn peer_down(&self, name: &str, incarnation: u64) {
+        let left = lock(&self.left).contains(name);
+        if !self.gone(name, incarnation) {
+            return;
+        }
+        if !left {
+            for n in self.runs() {
+                n.node_down(name);
+            }
+        }
+    }
+
+    /// A peer left in good order (its actors moved away first).
+    pub fn peer_left(&self, name: &str, incarnation: u64) {
+        lock(&self.left).insert(name.to_string());
+        self.gone(name, incarnation);
+    }
+
+    /// Nothing can be sent to `name` (as of `incarnation`) any more; `false`
+    /// if news of a later incarnation came first.
+    fn gone(&self, name: &str, incarnation: u64) -> bool {
+        {
+            let mut down = lock(&self.down);
+            if lock(&self.up).get(name).is_some_and(|&i| i > incarnation) {
+                return false;
+            }
+            down.insert(name.to_string(), incarnation);
+            self.any_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        crate::runtime::migrate::route_around(name);
         let ended: Vec<Arc<Node>> = {
             let mut runs = lock(&self.runs);
             let gone: Vec<u128> = runs.iter().filter(|(_, n)| n.home.as_deref() == Some(name)).map(|(r, _)| *r).collect();
@@ -372,6 +415,23 @@ impl Agent {
         for n in ended {
             let _ = std::thread::Builder::new().name("noodle-run-end".into()).spawn(move || n.end_hosted());
         }
+        true
+    }
+
+    /// A peer is up as `incarnation`: sends to it go out again (unless that
+    /// incarnation is the one known gone).
+    pub fn peer_up(&self, name: &str, incarnation: u64) {
+        let mut down = lock(&self.down);
+        let mut up = lock(&self.up);
+        if up.get(name).is_some_and(|&i| i >= incarnation) {
+            return;
+        }
+        up.insert(name.to_string(), incarnation);
+        if down.get(name).is_some_and(|&i| i < incarnation) {
+            down.remove(name);
+            lock(&self.left).remove(name);
+        }
+        self.any_down.store(!down.is_empty(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -468,6 +528,10 @@ impl Net for Agent {
 
     fn take_record(&self, node: &str, name: &str) -> Option<crate::runtime::durable::Record> {
         self.take_record_from(node, name)
+    }
+
+    fn is_down(&self, node: &str) -> bool {
+        self.any_down.load(std::sync::atomic::Ordering::SeqCst) && lock(&self.down).contains_key(node)
     }
 }
 

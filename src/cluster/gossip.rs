@@ -97,16 +97,18 @@ async fn apply(
             Event::Up(id) => {
                 log(me, "join", &[("peer", &id.name), ("addr", &id.addr.to_string()), ("incarnation", &id.incarnation.to_string())]);
                 state.peer_state(member(&id), "alive");
+                agent.peer_up(&id.name, id.incarnation);
             }
             Event::Down(id) => {
                 log(me, "down", &[("peer", &id.name), ("addr", &id.addr.to_string())]);
                 state.peer_state(member(&id), "down");
-                agent.peer_down(&id.name);
+                agent.peer_down(&id.name, id.incarnation);
             }
             Event::Renamed(old, new) => {
                 log(me, "renamed", &[("peer", &new.name), ("was", &old.name), ("incarnation", &new.incarnation.to_string())]);
                 state.forget(&old.name);
                 state.peer_state(member(&new), "alive");
+                agent.peer_up(&new.name, new.incarnation);
             }
             Event::Rejoined(id) => log(me, "rejoined", &[("incarnation", &id.incarnation.to_string())]),
         }

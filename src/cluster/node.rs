@@ -251,6 +251,9 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
             let d = smol::unblock(move || a.move_all(LEAVE_DRAIN)).await;
             log(&name, "drained", &[("moved", &d.moved.to_string()), ("left", &d.left.join("; "))]);
         }
+        // What this node forwarded is written before the others hear it
+        // left (they then send to where its actors went).
+        agent.drained(Duration::from_millis(500)).await;
         agent.broadcast(&Msg::Leave { name: name.clone() });
         agent.drained(Duration::from_millis(500)).await;
         // Tell the others (bounded: a node that cannot send still exits).
@@ -487,6 +490,8 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
             Msg::Join(m) => {
                 log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
                 state.set_peer(m.clone(), "alive");
+                // Back under a new incarnation, if it was gone.
+                agent.peer_up(&m.name, m.incarnation);
                 peer = m.name.clone();
                 agent.offer_link(&peer, &tx);
                 if !dialed {
@@ -524,6 +529,7 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
             Msg::Leave { name } => {
                 log(&me, "leave", &[("peer", &name)]);
                 if let Some(m) = joined.take() {
+                    agent.peer_left(&m.name, m.incarnation);
                     state.set_peer(m, "left");
                 }
                 break;

@@ -412,6 +412,25 @@ impl Node {
     }
 }
 
+/// Node `gone` left or died: references that still send through it to an
+/// actor it said has moved send to the actor's new node from now on (no
+/// fence can come back through a node that is gone; what it had to forward
+/// it flushed before leaving, or lost with it).
+pub(crate) fn route_around(gone: &str) {
+    let cells: Vec<Arc<ActorCell>> = lock(registry()).by_id.values().filter_map(Weak::upgrade).collect();
+    for c in cells {
+        let Some(at) = c.mb().at() else { continue };
+        let mut route = lock(&at.node);
+        if &**route != gone {
+            continue;
+        }
+        if let Some(now) = lock(&at.seen).take() {
+            *route = now;
+            at.fencing.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Run `f` on this process's reference to the actor `id` running elsewhere.
 fn with_proxy(id: u128, f: impl FnOnce(&remote::RemoteAt)) {
     let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);

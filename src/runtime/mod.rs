@@ -17,6 +17,7 @@ mod checkpoint;
 pub mod durable;
 pub(crate) mod migrate;
 mod monitor;
+mod node_down;
 mod options;
 mod persist;
 pub mod remote;
@@ -306,6 +307,8 @@ pub struct Node {
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
     /// Actors moving to or from this node.
     pub(crate) moves: migrate::Moves,
+    /// Asks and watches waiting for another node (`node_down.rs`).
+    awaiting: Mutex<FxHashMap<(u32, u64), node_down::Awaiting>>,
 }
 
 impl Node {
@@ -479,6 +482,7 @@ impl Node {
             net: std::sync::OnceLock::new(),
             home: None,
             remote_replies: Mutex::new(FxHashMap::default()),
+            awaiting: Mutex::new(FxHashMap::default()),
             graph: Mutex::new(Default::default()),
             early: Mutex::new(FxHashMap::default()),
             shipped: std::sync::OnceLock::new(),

@@ -16,6 +16,7 @@ use std::rc::Rc;
 pub(crate) enum Event {
     Restarted,
     Stopped,
+    NodeDown,
 }
 
 impl Vm {
@@ -46,7 +47,13 @@ impl Vm {
         if let (Some(at), Some(node)) = (cell.mb().at(), self.rt_node().cloned()) {
             if let Some(net) = node.net() {
                 let to = lock(&at.node).clone();
+                if net.is_down(&to) {
+                    self.rt.pending.remove(&id);
+                    fut.complete(Ok(node_down_event(cell, super::node_down::down_error(&cell.label(), &to))));
+                    return fut;
+                }
                 let (run, target, worker) = (node.run_id.as_u128(), cell.id.as_u128(), self.rt.worker as u32);
+                node.await_remote(self.rt.worker, id, to.clone(), super::node_down::Waited::Watch(cell.clone()));
                 net.send(&to, &remote::Wire::Monitor { run, target, worker, id, reply: None });
             }
         }
@@ -80,11 +87,17 @@ fn event_map(cell: &ActorCell, event: Event, error: Option<&Value>) -> Value {
     let kind = match event {
         Event::Restarted => "restarted",
         Event::Stopped => "stopped",
+        Event::NodeDown => "node_down",
     };
     m.insert(key("kind"), Value::str(kind));
     m.insert(key("error"), error.cloned().unwrap_or(Value::None));
     m.insert(key("time"), Value::Float(now_secs()));
     Value::map(m)
+}
+
+/// The event of an actor lost with its node (`node_down.rs`).
+pub(super) fn node_down_event(cell: &ActorCell, error: Value) -> Value {
+    event_map(cell, Event::NodeDown, Some(&error))
 }
 
 /// The event of an actor that has stopped already, for a watcher elsewhere

@@ -47,6 +47,8 @@ pub trait Net: Send + Sync {
     fn find_record(&self, name: &str) -> Option<String>;
     /// Take the record of `name` from `node` (it keeps no copy).
     fn take_record(&self, node: &str, name: &str) -> Option<super::durable::Record>;
+    /// Membership declared `node` down (and it has not come back).
+    fn is_down(&self, node: &str) -> bool;
 }
 
 /// A name directory entry: the actor, its class, and where it runs.
@@ -469,7 +471,10 @@ impl Node {
     pub fn receive(self: &Arc<Self>, from: &str, w: Wire) {
         match w {
             Wire::Deliver(d) => self.receive_delivery(from, *d),
-            Wire::Reply { worker, id, result, .. } => self.post(worker as usize, WorkerMsg::Reply { id, result }),
+            Wire::Reply { worker, id, result, .. } => {
+                self.answered(worker, id);
+                self.post(worker as usize, WorkerMsg::Reply { id, result })
+            }
             Wire::Spawn(s) => self.receive_spawn(*s),
             Wire::Monitor { target, worker, id, reply, .. } => self.receive_monitor(reply.as_deref().unwrap_or(from), target, worker, id),
             Wire::MovePrepare(a) => self.prepare_arrival(from, *a),

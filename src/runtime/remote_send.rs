@@ -83,8 +83,13 @@ impl crate::vm::Vm {
             at.sent.fetch_add(1, Ordering::Relaxed);
             node.clone()
         };
+        if net.is_down(&to) {
+            node.send_to_down(&to, cell, env.body);
+            return Ok(());
+        }
         let body = match env.body {
             Body::Ask { method, args, reply } => {
+                node.await_remote(reply.worker, reply.id, to.clone(), super::node_down::Waited::Ask(cell.label()));
                 WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id }
             }
             Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },

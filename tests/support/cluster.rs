@@ -30,9 +30,9 @@ const SECRET: &str = "test-cluster-secret-0123456789";
 /// A cluster of nodes n1..nN for a program to run on; every node is killed
 /// when it drops.
 pub struct Cluster {
-    nodes: Vec<Node>,
-    secret: String,
-    _scratch: Scratch,
+    pub nodes: Vec<Node>,
+    pub secret: String,
+    pub _scratch: Scratch,
 }
 
 impl Cluster {
@@ -61,10 +61,61 @@ impl Cluster {
     }
 }
 
+/// A program running on a cluster, its stdout read line by line (its
+/// stderr in `p.err` of the scratch directory); killed by PID when dropped.
+pub struct Running<'a> {
+    _guard: Node,
+    lines: std::sync::mpsc::Receiver<String>,
+    s: &'a Scratch,
+}
+
+impl<'a> Running<'a> {
+    pub fn start(c: &Cluster, s: &'a Scratch, prog: &str) -> Result<Running<'a>, Failed> {
+        let mut args = vec!["run".to_string()];
+        args.extend(c.run_args());
+        args.push(prog.to_string());
+        let log = std::fs::File::create(s.0.join("p.err")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
+        let out = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+        Ok(Running { _guard: Node { child, addr: String::new() }, lines, s })
+    }
+
+    /// The next line printed (waiting at most 30 s).
+    pub fn line(&mut self) -> Result<String, Failed> {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| format!("the program printed nothing more\n{}", self.s.read("p.err")).into())
+    }
+
+    /// The next line must be `want`.
+    pub fn expect(&mut self, want: &str) -> Result<(), Failed> {
+        match self.line()? {
+            l if l == want => Ok(()),
+            got => Err(format!("wanted {want:?}, the program printed {got:?}\n{}", self.s.read("p.err")).into()),
+        }
+    }
+
+    /// The program's exit code (waiting at most 30 s).
+    pub fn finish(mut self) -> Result<i32, Failed> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = self._guard.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(st.code().unwrap_or(-1));
+            }
+            if Instant::now() > deadline {
+                return Err("the program did not end within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running node: killed (SIGKILL, by PID) and reaped when dropped.
-struct Node {
-    child: Child,
-    addr: String,
+pub struct Node {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Drop for Node {
@@ -389,21 +440,8 @@ for w in ws { if await w.bump(r) != r + 1 or not await w.in_order() { ok = false
 print("done", ok, await count_on(ws, "n1"), await count_on(ws, "n2"))
 "#,
     );
-    let mut args = vec!["run".to_string()];
-    args.extend(c.run_args());
-    args.push(prog);
-    let log = std::fs::File::create(s.0.join("p.err")).map_err(|e| e.to_string())?;
-    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
-    let out = child.stdout.take().ok_or("no stdout")?;
-    let guard = Node { child, addr: String::new() };
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
-    let next = |want: &str| -> Result<(), Failed> {
-        match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if l == want => Ok(()),
-            got => Err(format!("wanted {want:?}, the program printed {got:?}\n{}", s.read("p.err")).into()),
-        }
-    };
+    let mut p = Running::start(&c, &s, &prog)?;
+    let mut next = |want: &str| p.expect(want);
     next("ready true true")?;
     let (out, err, code) = run(&["cluster", "drain", "n1", "--cluster", &c.nodes[1].addr, "--secret-file", &c.secret], "");
     if code != 0 || !out.starts_with("drained n1: ") || !out.contains(" moved") {
@@ -428,7 +466,6 @@ print("done", ok, await count_on(ws, "n1"), await count_on(ws, "n2"))
     if !log.contains("event=drained moved=") || !log.contains("left=\"\"") {
         return Err(format!("n2's log:\n{log}").into());
     }
-    drop(guard);
     Ok(())
 }
 
