@@ -179,9 +179,6 @@ pub(crate) fn spin(ex: &smol::LocalExecutor<'_>) -> bool {
             }
             std::hint::spin_loop();
         }
-        // A thread that shares this core (a link's reader bringing the
-        // awaited reply) runs now rather than after the spin.
-        std::thread::yield_now();
         if start.elapsed() > SPIN_TIME {
             return false;
         }
