@@ -17,7 +17,6 @@ mod checkpoint;
 pub mod durable;
 pub(crate) mod migrate;
 mod monitor;
-mod node_down;
 mod options;
 mod persist;
 pub mod remote;
@@ -307,8 +306,8 @@ pub struct Node {
     shipped: std::sync::OnceLock<(String, Arc<Vec<u8>>)>,
     /// Actors moving to or from this node.
     pub(crate) moves: migrate::Moves,
-    /// Asks and watches waiting for another node (`node_down.rs`).
-    awaiting: Mutex<FxHashMap<(u32, u64), node_down::Awaiting>>,
+    /// Asks and watches waiting for another node (`monitor.rs`).
+    awaiting: Mutex<FxHashMap<(u32, u64), monitor::Awaiting>>,
 }
 
 impl Node {

@@ -89,7 +89,7 @@ impl crate::vm::Vm {
         }
         let body = match env.body {
             Body::Ask { method, args, reply } => {
-                node.await_remote(reply.worker, reply.id, to.clone(), super::node_down::Waited::Ask(cell.label()));
+                node.await_remote(reply.worker, reply.id, to.clone(), super::monitor::Waited::Ask(cell.label()));
                 WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id }
             }
             Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
