@@ -11,7 +11,7 @@ use super::{ClusterView, NodeView, Resources};
 use crate::bytecode::Verified;
 use crate::contain::lock;
 use crate::runtime::remote::{Entry, Net, Wire};
-use crate::runtime::Node;
+use crate::runtime::{wire_codec, Node};
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
@@ -217,14 +217,14 @@ impl Agent {
     }
 
     /// A batch of actor traffic from `from`.
-    pub fn receive(self: &Arc<Self>, from: &str, items: Vec<Vec<u8>>) {
+    pub fn receive(self: &Arc<Self>, from: &str, items: &[&[u8]]) {
         // Links read on threads of their own; what they read is handled one
         // batch at a time, as on one thread: a spawn and the messages that
         // overtook it on another link, a program and what waited for it,
         // are put in order without racing each other.
         let _one_at_a_time = lock(&self.dispatching);
         for b in items {
-            match rmp_serde::from_slice::<Wire>(&b) {
+            match wire_codec::decode(b) {
                 Ok(w) => self.dispatch(from, w),
                 Err(e) => log(&self.me, "bad-frame", &[("peer", from), ("reason", &format!("malformed actor message: {e}"))]),
             }
@@ -441,13 +441,13 @@ impl Net for Agent {
     }
 
     fn send(&self, to: &str, w: &Wire) {
-        let bytes = match crate::vm::host::for_wire(&self.me, || rmp_serde::to_vec(w)) {
+        let bytes = match crate::vm::host::for_wire(&self.me, || wire_codec::encode(w)) {
             Ok(b) => b,
             Err(e) => return log(&self.me, "send-failed", &[("peer", to), ("reason", &e.to_string())]),
         };
         if to == &*self.me {
             // To ourselves (a reference that came back home): as if received.
-            if let Ok(w) = rmp_serde::from_slice::<Wire>(&bytes) {
+            if let Ok(w) = wire_codec::decode(&bytes) {
                 self.dispatch_local(w);
             }
             return;

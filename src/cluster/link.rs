@@ -310,10 +310,14 @@ impl Drop for Shutdown {
 }
 
 /// What the reader found.
-pub enum Frame {
+pub enum Frame<'a> {
     Msg(Msg),
     /// A batch of actor traffic: each item an encoded `Wire`.
-    Wires(Vec<Vec<u8>>),
+    Wires(Vec<&'a [u8]>),
+    /// One large item, put back together from its pieces.
+    Whole(Vec<u8>),
+    /// A piece of a large item (nothing to hand on yet).
+    Piece,
 }
 
 /// The reading side of an authenticated connection, for a thread of its own.
@@ -336,10 +340,10 @@ impl Reader {
 
     /// The next frame, waiting for it; an error for a closed connection, a
     /// bad MAC or a malformed frame (the connection is then dropped).
-    pub fn next(&mut self) -> Result<Frame, String> {
-        let body = loop {
-            if let Some(f) = self.framer.next_frame().map_err(|e| e.to_string())? {
-                break f;
+    pub fn next(&mut self) -> Result<Frame<'_>, String> {
+        loop {
+            if self.framer.has_frame() {
+                break;
             }
             // As much as is there: one read for a frame and its length.
             let n = match self.stream.read(&mut self.buf) {
@@ -353,38 +357,37 @@ impl Reader {
                 Err(e) => return Err(e.to_string()),
             };
             self.framer.feed(&self.buf[..n]);
-        };
-        let payload = self.opener.open(&body).map_err(|e| e.to_string())?;
+        }
+        let body = self.framer.next_body().map_err(|e| e.to_string())?.ok_or("no frame")?;
+        let payload = self.opener.open(body).map_err(|e| e.to_string())?;
         match payload.first() {
             Some(&WIRES) => return split_wires(&payload[1..]).map(Frame::Wires),
-            Some(&CHUNK) => return self.piece(&payload[1..]),
+            Some(&CHUNK) => return piece(&mut self.partial, &payload[1..]),
             _ => {}
         }
         rmp_serde::from_slice(payload).map(Frame::Msg).map_err(|e| format!("malformed message: {e}"))
     }
 }
 
-impl Reader {
-    /// A piece of a large item: the item once its last piece is in (an
-    /// empty batch before), bounded in size.
-    fn piece(&mut self, b: &[u8]) -> Result<Frame, String> {
-        let Some((id, rest)) = b.split_first_chunk::<8>() else { return Err("malformed piece: no id".into()) };
-        let Some((last, data)) = rest.split_first() else { return Err("malformed piece: no flag".into()) };
-        let id = u64::from_le_bytes(*id);
-        let held: usize = self.partial.values().map(Vec::len).sum();
-        let so_far = self.partial.get(&id).map_or(0, Vec::len);
-        if so_far + data.len() > MAX_MESSAGE || held + data.len() > MAX_PARTIAL {
-            return Err(format!("an item in pieces over {} MB", MAX_MESSAGE >> 20));
-        }
-        if so_far == 0 && self.partial.len() >= MAX_UNFINISHED {
-            return Err(format!("more than {MAX_UNFINISHED} items in pieces at once"));
-        }
-        self.partial.entry(id).or_default().extend_from_slice(data);
-        if *last == 0 {
-            return Ok(Frame::Wires(Vec::new()));
-        }
-        Ok(Frame::Wires(self.partial.remove(&id).into_iter().collect()))
+/// A piece of a large item: the item once its last piece is in, bounded in
+/// size (`partial`: the items under way).
+fn piece(partial: &mut rustc_hash::FxHashMap<u64, Vec<u8>>, b: &[u8]) -> Result<Frame<'static>, String> {
+    let Some((id, rest)) = b.split_first_chunk::<8>() else { return Err("malformed piece: no id".into()) };
+    let Some((last, data)) = rest.split_first() else { return Err("malformed piece: no flag".into()) };
+    let id = u64::from_le_bytes(*id);
+    let held: usize = partial.values().map(Vec::len).sum();
+    let so_far = partial.get(&id).map_or(0, Vec::len);
+    if so_far + data.len() > MAX_MESSAGE || held + data.len() > MAX_PARTIAL {
+        return Err(format!("an item in pieces over {} MB", MAX_MESSAGE >> 20));
     }
+    if so_far == 0 && partial.len() >= MAX_UNFINISHED {
+        return Err(format!("more than {MAX_UNFINISHED} items in pieces at once"));
+    }
+    partial.entry(id).or_default().extend_from_slice(data);
+    if *last == 0 {
+        return Ok(Frame::Piece);
+    }
+    Ok(partial.remove(&id).map_or(Frame::Piece, Frame::Whole))
 }
 
 /// Block until `s` can be read (or is closed): the socket is non-blocking
@@ -403,7 +406,7 @@ fn wait_readable(s: &std::net::TcpStream) -> Result<(), String> {
     Ok(())
 }
 
-fn split_wires(mut b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn split_wires(mut b: &[u8]) -> Result<Vec<&[u8]>, String> {
     let mut out = Vec::new();
     while !b.is_empty() {
         let Some((len, rest)) = b.split_first_chunk::<4>() else { return Err("malformed batch: a cut length".into()) };
@@ -411,7 +414,7 @@ fn split_wires(mut b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         if len > rest.len() {
             return Err(format!("malformed batch: {len} bytes announced, {} left", rest.len()));
         }
-        out.push(rest[..len].to_vec());
+        out.push(&rest[..len]);
         b = &rest[len..];
     }
     Ok(out)

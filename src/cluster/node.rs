@@ -474,9 +474,14 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
     loop {
         let m = match reader.next() {
             Ok(Frame::Wires(items)) => {
-                agent.receive(&peer, items);
+                agent.receive(&peer, &items);
                 continue;
             }
+            Ok(Frame::Whole(item)) => {
+                agent.receive(&peer, &[&item]);
+                continue;
+            }
+            Ok(Frame::Piece) => continue,
             Ok(Frame::Msg(m)) => m,
             Err(why) => {
                 if why != "connection closed" {

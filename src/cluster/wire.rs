@@ -24,7 +24,7 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Changes whenever frames change meaning; both sides must agree.
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
 const MAGIC: &[u8; 4] = b"NDL\x01";
 /// The largest frame (a bigger message is sent in chunks).
 pub const MAX_FRAME: usize = 4 << 20;
@@ -60,12 +60,15 @@ impl std::fmt::Display for WireError {
 /// what was fed.
 pub struct Framer {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf` (frames already cut are
+    /// dropped from the front only now and then, not moved after each).
+    start: usize,
     max: usize,
 }
 
 impl Framer {
     pub fn new(max: usize) -> Framer {
-        Framer { buf: Vec::new(), max }
+        Framer { buf: Vec::new(), start: 0, max }
     }
 
     /// The limit for the frames that follow (raised after the handshake).
@@ -75,30 +78,55 @@ impl Framer {
 
     /// Bytes still needed before the next frame can be cut (at least 1).
     pub fn wanted(&self) -> usize {
-        match self.buf.get(..4) {
-            Some(h) => (4 + u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize).saturating_sub(self.buf.len()).max(1),
-            None => 4 - self.buf.len(),
+        let held = &self.buf[self.start..];
+        match held.get(..4) {
+            Some(h) => (4 + u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize).saturating_sub(held.len()).max(1),
+            None => 4 - held.len(),
         }
     }
 
+    /// Add bytes read (frames cut before are gone after this).
     pub fn feed(&mut self, bytes: &[u8]) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start >= 64 * 1024 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next whole frame's body, if one is there; an oversized length
     /// is an error as soon as its four bytes arrive.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, WireError> {
-        let Some(h) = self.buf.get(..4) else { return Ok(None) };
+        Ok(self.next_body()?.map(|b| b.to_vec()))
+    }
+
+    /// A whole frame is there to be cut (or an oversized one announced).
+    pub fn has_frame(&self) -> bool {
+        let held = &self.buf[self.start..];
+        held.get(..4).is_some_and(|h| {
+            let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            len > self.max || held.len() >= 4 + len
+        })
+    }
+
+    /// As `next_frame`, without a copy: the body stays valid until the
+    /// next `feed`.
+    pub fn next_body(&mut self) -> Result<Option<&[u8]>, WireError> {
+        let held = &self.buf[self.start..];
+        let Some(h) = held.get(..4) else { return Ok(None) };
         let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         if len > self.max {
             return Err(WireError::TooLarge { len, max: self.max });
         }
-        if self.buf.len() < 4 + len {
+        if held.len() < 4 + len {
             return Ok(None);
         }
-        let body = self.buf[4..4 + len].to_vec();
-        self.buf.drain(..4 + len);
-        Ok(Some(body))
+        let at = self.start + 4;
+        self.start = at + len;
+        Ok(Some(&self.buf[at..at + len]))
     }
 }
 

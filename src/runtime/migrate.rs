@@ -293,12 +293,12 @@ impl Node {
             let body = match d.body {
                 WireBody::Ask { method, args, worker, id } => {
                     let slot = self.owe(reply_to, worker, id);
-                    Body::Ask { method: Arc::from(method), args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
+                    Body::Ask { method, args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
                 }
-                WireBody::Tell { method, args } => Body::Tell { method: Arc::from(method), args },
+                WireBody::Tell { method, args } => Body::Tell { method, args },
                 WireBody::Raw { kind, payload } => Body::Raw { kind, payload },
             };
-            backlog.push(Box::new(Envelope { sender: Arc::from(d.sender), seq: d.seq, timestamp: d.timestamp, body }));
+            backlog.push(Box::new(Envelope { sender: d.sender, seq: d.seq, timestamp: d.timestamp, body }));
         }
         self.in_flight.fetch_add(backlog.len() as i64, Ordering::SeqCst);
         let watchers: Vec<ReplyTo> =
@@ -345,14 +345,14 @@ impl Node {
         let (body, reply) = match env.body {
             Body::Ask { method, args, reply } => {
                 let (node, worker, id) = self.owed(reply);
-                (WireBody::Ask { method: method.to_string(), args, worker, id }, Some(node))
+                (WireBody::Ask { method, args, worker, id }, Some(node))
             }
-            Body::Tell { method, args } => (WireBody::Tell { method: method.to_string(), args }, None),
+            Body::Tell { method, args } => (WireBody::Tell { method, args }, None),
             Body::Raw { kind, payload } => (WireBody::Raw { kind, payload }, None),
             Body::Move { .. } => return None,
         };
         let run = self.run_id.as_u128();
-        Some(Delivery { run, to, sender: env.sender.to_string(), seq: env.seq, timestamp: env.timestamp, body, reply, hops: 0 })
+        Some(Delivery { run, to, sender: env.sender, seq: env.seq, timestamp: env.timestamp, body, reply, hops: 0 })
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod task;
 mod waits;
+pub mod wire_codec;
 pub(crate) mod worker;
 
 pub use checkpoint::{CheckpointStore, MemoryStore};

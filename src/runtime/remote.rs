@@ -303,7 +303,7 @@ pub struct SpawnMsg {
 pub struct Delivery {
     pub run: u128,
     pub to: u128,
-    pub sender: String,
+    pub sender: Arc<str>,
     pub seq: u64,
     pub timestamp: f64,
     pub body: WireBody,
@@ -318,8 +318,8 @@ pub struct Delivery {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum WireBody {
-    Ask { method: String, args: Packet, worker: u32, id: u64 },
-    Tell { method: String, args: Packet },
+    Ask { method: Arc<str>, args: Packet, worker: u32, id: u64 },
+    Tell { method: Arc<str>, args: Packet },
     Raw { kind: Packet, payload: Packet },
 }
 
@@ -535,7 +535,7 @@ impl Node {
                 }
                 let slot = self.next_key.fetch_add(1, Ordering::Relaxed);
                 lock(&self.remote_replies).insert(slot, (origin.clone(), worker, ask));
-                Body::Ask { method: Arc::from(method), args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
+                Body::Ask { method, args, reply: ReplyTo { worker: REMOTE_WORKER, id: slot } }
             }
             WireBody::Tell { method, args } => {
                 if !cell.has_handler(&method) {
@@ -546,11 +546,11 @@ impl Node {
                     ));
                     return;
                 }
-                Body::Tell { method: Arc::from(method), args }
+                Body::Tell { method, args }
             }
             WireBody::Raw { kind, payload } => Body::Raw { kind, payload },
         };
-        let env = Box::new(Envelope { sender: Arc::from(d.sender), seq: d.seq, timestamp: d.timestamp, body });
+        let env = Box::new(Envelope { sender: d.sender, seq: d.seq, timestamp: d.timestamp, body });
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         if let Err(e) = cell.mb().tx.try_send(env) {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -558,16 +558,16 @@ impl Node {
             let body = match env.body {
                 Body::Ask { method, args, reply } => {
                     let (_, worker, ask) = lock(&self.remote_replies).remove(&reply.id).unwrap_or((Arc::from(from), 0, 0));
-                    WireBody::Ask { method: method.to_string(), args, worker, id: ask }
+                    WireBody::Ask { method, args, worker, id: ask }
                 }
-                Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
+                Body::Tell { method, args } => WireBody::Tell { method, args },
                 Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
                 Body::Move { .. } => return,
             };
             // It moved away while this came (`migrate.rs`).
             if let Some(at) = cell.mb().at() {
                 let (timestamp, seq) = (env.timestamp, env.seq);
-                let d = Delivery { run, to: id.as_u128(), sender: env.sender.to_string(), seq, timestamp, body, reply: None, hops: 0 };
+                let d = Delivery { run, to: id.as_u128(), sender: env.sender, seq, timestamp, body, reply: None, hops: 0 };
                 return self.forward(from, d, lock(&at.node).clone());
             }
             self.undeliverable(from, id, body, Some(&cell));

@@ -90,16 +90,16 @@ impl crate::vm::Vm {
         let body = match env.body {
             Body::Ask { method, args, reply } => {
                 node.await_remote(reply.worker, reply.id, to.clone(), super::monitor::Waited::Ask(cell.label()));
-                WireBody::Ask { method: method.to_string(), args, worker: reply.worker as u32, id: reply.id }
+                WireBody::Ask { method, args, worker: reply.worker as u32, id: reply.id }
             }
-            Body::Tell { method, args } => WireBody::Tell { method: method.to_string(), args },
+            Body::Tell { method, args } => WireBody::Tell { method, args },
             Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
             Body::Move { .. } => return Ok(()),
         };
         let d = Delivery {
             run: node.run_id.as_u128(),
             to: cell.id.as_u128(),
-            sender: env.sender.to_string(),
+            sender: env.sender,
             seq: env.seq,
             timestamp: env.timestamp,
             body,
