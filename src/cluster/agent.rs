@@ -63,6 +63,8 @@ pub struct Agent {
     dispatching: Mutex<()>,
     /// The durable record store of the runs hosted here (opened on first need).
     records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
+    /// Copies of durable records sent and kept (`replicas.rs`).
+    pub(super) replicas: super::replicas::Replicas,
 }
 
 /// How long a directory question may take.
@@ -102,6 +104,7 @@ impl Agent {
             up: Default::default(),
             any_down: Default::default(),
             left: Default::default(),
+            replicas: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -253,6 +256,7 @@ impl Agent {
                     self.send(from, &answer);
                 }
             }
+            Wire::Failover(m) => self.failover_msg(from, *m),
             Wire::End { run } if !lock(&self.runs).contains_key(&run) => self.forget_names(run),
             w => {
                 let Some(run) = w.run() else { return };
@@ -407,6 +411,7 @@ impl Agent {
             self.any_down.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         crate::runtime::migrate::route_around(name);
+        self.copies_lost(name);
         let ended: Vec<Arc<Node>> = {
             let mut runs = lock(&self.runs);
             let gone: Vec<u128> = runs.iter().filter(|(_, n)| n.home.as_deref() == Some(name)).map(|(r, _)| *r).collect();
@@ -432,6 +437,27 @@ impl Agent {
             lock(&self.left).remove(name);
         }
         self.any_down.store(!down.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        drop((down, up));
+        for n in self.runs() {
+            n.node_up(name);
+        }
+    }
+
+    pub(super) fn next_req(&self) -> u64 {
+        self.next_req.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The answer to question `req` arrived.
+    pub(super) fn answered(&self, req: u64, w: Wire) {
+        if let Some(tx) = lock(&self.calls).remove(&req) {
+            let _ = tx.send(w);
+        }
+    }
+
+    /// This node and the peers membership has alive.
+    pub(super) fn live_nodes(&self) -> Vec<String> {
+        let peers = self.state.peers();
+        std::iter::once(self.me.to_string()).chain(peers.into_iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name)).collect()
     }
 }
 
@@ -533,22 +559,47 @@ impl Net for Agent {
     fn is_down(&self, node: &str) -> bool {
         self.any_down.load(std::sync::atomic::Ordering::SeqCst) && lock(&self.down).contains_key(node)
     }
+
+    fn replicate(
+        &self,
+        run: u128,
+        home: &str,
+        id: u128,
+        name: &str,
+        record: &crate::runtime::durable::Record,
+        kit: Option<Arc<crate::runtime::remote::SpawnMsg>>,
+        copies: usize,
+        gather: &Arc<crate::runtime::failover::Gather>,
+    ) {
+        self.send_copies(run, home, id, name, record, kit, copies, gather)
+    }
+
+    fn orphans(&self, run: u128, host: &str) -> Vec<(String, crate::runtime::failover::Orphan)> {
+        self.find_orphans(run, host)
+    }
+
+    fn fetch(&self, holder: &str, id: u128) -> Option<(crate::runtime::durable::Record, Option<Box<crate::runtime::remote::SpawnMsg>>)> {
+        self.fetch_copy(holder, id)
+    }
 }
 
 /// The node keeping `name` in the directory: the live node with the
 /// highest hash of (name, node) — rendezvous hashing, so a node joining or
 /// leaving moves only its share of the names.
 pub fn directory_owner<'a>(name: &str, nodes: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    nodes.max_by_key(|n| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in name.bytes().chain([0xff]).chain(n.bytes()) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        // A final mix: FNV alone is weak in its high bits.
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
-    })
+    nodes.max_by_key(|n| directory_rank(name, n))
+}
+
+/// The rendezvous hash of `name` on `node`: the highest wins.
+pub(super) fn directory_rank(name: &str, node: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain([0xff]).chain(node.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // A final mix: FNV alone is weak in its high bits.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 impl Agent {
@@ -566,6 +617,7 @@ impl Agent {
         if to == &*self.me {
             return match w {
                 w @ (Wire::RecordQuery { .. } | Wire::TakeRecord { .. }) => self.answer_records(w),
+                Wire::Failover(m) => self.answer_copies(*m),
                 w => self.answer(w),
             };
         }

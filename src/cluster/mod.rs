@@ -11,6 +11,7 @@ pub mod membership;
 pub mod node;
 pub mod placement;
 mod records;
+mod replicas;
 mod table;
 pub mod wire;
 

@@ -45,6 +45,11 @@ pub struct Record {
     /// same actor restored (a new spawn numbers its messages afresh).
     #[serde(default)]
     pub actor: String,
+    /// The replies of the latest asks applied, per sender (sender, sequence
+    /// number, value): an ask redelivered after a failover gets its
+    /// original reply rather than being applied twice.
+    #[serde(default)]
+    pub replies: Vec<(String, u64, Packet)>,
 }
 
 impl Record {
@@ -416,6 +421,7 @@ mod tests {
             run: "r".into(),
             module: "m".into(),
             actor: "a".into(),
+            replies: Vec::new(),
         }
     }
 

@@ -431,6 +431,18 @@ pub(crate) fn route_around(gone: &str) {
     }
 }
 
+/// Actors restored on other nodes after theirs died (`failover.rs`):
+/// references here send to where each runs now.
+pub(crate) fn relocated(to: &FxHashMap<u128, Arc<str>>) {
+    let cells: Vec<Arc<ActorCell>> = lock(registry()).by_id.values().filter_map(Weak::upgrade).collect();
+    for c in cells {
+        let (Some(at), Some(node)) = (c.mb().at(), to.get(&c.id.as_u128())) else { continue };
+        *lock(&at.node) = node.clone();
+        *lock(&at.seen) = None;
+        at.fencing.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Run `f` on this process's reference to the actor `id` running elsewhere.
 fn with_proxy(id: u128, f: impl FnOnce(&remote::RemoteAt)) {
     let cell = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);

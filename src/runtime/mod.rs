@@ -15,6 +15,7 @@
 
 mod checkpoint;
 pub mod durable;
+pub mod failover;
 pub(crate) mod migrate;
 mod monitor;
 mod options;
@@ -309,6 +310,8 @@ pub struct Node {
     pub(crate) moves: migrate::Moves,
     /// Asks and watches waiting for another node (`monitor.rs`).
     awaiting: Mutex<FxHashMap<(u32, u64), monitor::Awaiting>>,
+    /// Copies of durable records and failover (`failover.rs`).
+    failover: failover::State,
 }
 
 impl Node {
@@ -483,6 +486,7 @@ impl Node {
             home: None,
             remote_replies: Mutex::new(FxHashMap::default()),
             awaiting: Mutex::new(FxHashMap::default()),
+            failover: Default::default(),
             graph: Mutex::new(Default::default()),
             early: Mutex::new(FxHashMap::default()),
             shipped: std::sync::OnceLock::new(),

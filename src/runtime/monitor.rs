@@ -6,10 +6,11 @@
 //!
 //! A node that dies leaves nobody to answer what was asked of its actors.
 //! Asks and watches sent to another node are remembered until answered; when
-//! membership declares that node down they end — an ask with a
-//! `NodeDownError`, a watch with a `"node_down"` event — and what is sent to
-//! a node known to be down fails at once. No wait outlives the node it
-//! waits on.
+//! membership declares that node down they wait for word of its failover
+//! (`failover.rs`): an ask to an actor restored elsewhere is sent again,
+//! a watch of one completes with `"restarted"`; any other ask ends with a
+//! `NodeDownError` and any other watch with a `"node_down"` event. No wait
+//! outlives the node it waits on by more than the failover's bound.
 
 use super::*;
 use crate::vm::portable::to_portable;
@@ -102,7 +103,14 @@ fn event_map(cell: &ActorCell, event: Event, error: Option<&Value>) -> Value {
     Value::map(m)
 }
 
-/// The event of an actor lost with its node (`node_down.rs`).
+/// The event of a watched actor restored on another node after its node
+/// died (`failover.rs`).
+#[allow(clippy::result_large_err)]
+pub(super) fn restarted_packet(cell: &ActorCell) -> Result<Packet, Packet> {
+    to_portable(&event_map(cell, Event::Restarted, None)).map_err(|e| to_portable(&e).unwrap_or(Packet::none()))
+}
+
+/// The event of an actor lost with its node.
 pub(super) fn node_down_event(cell: &ActorCell, error: Value) -> Value {
     event_map(cell, Event::NodeDown, Some(&error))
 }
@@ -117,13 +125,13 @@ pub(super) fn stopped_packet(cell: &ActorCell) -> Result<Packet, Packet> {
 
 /// What a worker waits for from another node.
 pub(crate) struct Awaiting {
-    node: Arc<str>,
-    what: Waited,
+    pub(super) node: Arc<str>,
+    pub(super) what: Waited,
 }
 
 pub(crate) enum Waited {
-    /// An ask of the actor with this label.
-    Ask(String),
+    /// An ask of the actor with this label and id, as it was sent.
+    Ask { label: String, to: u128, delivery: Box<remote::Delivery> },
     /// A watch of this actor.
     Watch(Arc<ActorCell>),
 }
@@ -140,24 +148,12 @@ impl Node {
         lock(&self.awaiting).remove(&(worker, id));
     }
 
-    /// Node `name` is down: what waits on it ends now.
-    pub fn node_down(self: &Arc<Self>, name: &str) {
-        let ended: Vec<((u32, u64), Awaiting)> = {
-            let mut waiting = lock(&self.awaiting);
-            let keys: Vec<(u32, u64)> = waiting.iter().filter(|(_, a)| &*a.node == name).map(|(k, _)| *k).collect();
-            keys.into_iter().filter_map(|k| waiting.remove(&k).map(|a| (k, a))).collect()
-        };
-        for ((worker, id), a) in ended {
-            self.post(worker as usize, WorkerMsg::Reply { id, result: a.what.failure(name) });
-        }
-    }
-
     /// A message to an actor on `node`, which is down: an ask fails at once,
     /// a tell is a dead letter.
     pub(crate) fn send_to_down(self: &Arc<Self>, node: &str, cell: &ActorCell, body: Body) {
         match body {
             Body::Ask { reply, .. } => {
-                let result = Waited::Ask(cell.label()).failure(node);
+                let result = Err(to_portable(&down_error(&cell.label(), node)).unwrap_or(Packet::none()));
                 self.post(reply.worker, WorkerMsg::Reply { id: reply.id, result });
             }
             Body::Tell { method, .. } => {
@@ -178,7 +174,7 @@ impl Waited {
     pub(crate) fn failure(&self, node: &str) -> Result<Packet, Packet> {
         let packet = |v: &Value| to_portable(v).unwrap_or(Packet::none());
         match self {
-            Waited::Ask(label) => Err(packet(&down_error(label, node))),
+            Waited::Ask { label, .. } => Err(packet(&down_error(label, node))),
             Waited::Watch(cell) => Ok(packet(&node_down_event(cell, down_error(&cell.label(), node)))),
         }
     }

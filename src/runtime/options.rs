@@ -104,6 +104,12 @@ impl Needs {
 }
 
 impl Options {
+    /// How many other nodes keep copies of a durable actor's record
+    /// (`replicas:`, 1 by default).
+    pub fn copies(&self) -> usize {
+        self.place.as_ref().and_then(|p| p.replicas).unwrap_or(1) as usize
+    }
+
     pub fn parse(v: &Value) -> Result<Options, Value> {
         let mut o = Options {
             name: None,

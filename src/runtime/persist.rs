@@ -36,6 +36,10 @@ pub(crate) struct Durable {
     last: RefCell<Option<Vec<(String, Packet)>>>,
     /// Per sender: the sequence number of the last message applied.
     marks: RefCell<FxHashMap<Arc<str>, u64>>,
+    /// Per sender: the replies of its latest asks (oldest first).
+    replies: RefCell<FxHashMap<Arc<str>, Kept>>,
+    /// Nodes that keep a copy of each commit (`replicas`).
+    pub copies: usize,
     prune_marks_at: Cell<usize>,
     outbox: RefCell<VecDeque<Held>>,
     /// A task is scheduled to commit and release held messages.
@@ -51,10 +55,17 @@ pub(crate) struct Durable {
 }
 
 impl Durable {
-    pub(crate) fn new(turn: bool, interval_ms: u64) -> Durable {
-        Durable { turn, interval_ms, prune_marks_at: Cell::new(64), ..Default::default() }
+    pub(crate) fn new(turn: bool, interval_ms: u64, copies: usize) -> Durable {
+        Durable { turn, interval_ms, copies, prune_marks_at: Cell::new(64), ..Default::default() }
     }
 }
+
+/// A sender's latest replies: (sequence number, value), oldest first.
+type Kept = VecDeque<(u64, Packet)>;
+
+/// Replies kept per sender: enough for the asks one sender has in flight
+/// to one actor at a time in practice (more are answered with an error).
+const KEPT_REPLIES: usize = 16;
 
 fn error_packet(kind: &str, message: String) -> Packet {
     Packet { root: Portable::Error { kind: kind.into(), message, trace: Vec::new() }, cells: Vec::new(), globals: Vec::new() }
@@ -92,8 +103,11 @@ impl ActorCtx {
             // Senders that ended will send nothing more: forget their marks.
             let reg = lock(registry());
             marks.retain(|s, _| **s == *MAIN_ID || uuid::Uuid::parse_str(s).is_ok_and(|id| reg.by_id.contains_key(&id)));
+            d.replies.borrow_mut().retain(|s, _| marks.contains_key(s));
             d.prune_marks_at.set((2 * marks.len()).max(64));
         }
+        let replies = d.replies.borrow();
+        let replies = replies.iter().flat_map(|(s, q)| q.iter().map(|(n, p)| (s.to_string(), *n, p.clone()))).collect();
         Record {
             class: self.inst.class.name.to_string(),
             generation: self.generation.get(),
@@ -103,6 +117,7 @@ impl ActorCtx {
             run: node.run_id.to_string(),
             module: node.program_hash(),
             actor: self.cell.id_str.to_string(),
+            replies,
         }
     }
 
@@ -143,15 +158,18 @@ impl ActorCtx {
         d.receipts.borrow_mut().push((ticket, fut));
         let (worker, n2, path) = (vm.rt.worker, node.clone(), store.path.display().to_string());
         node.in_flight.fetch_add(1, Ordering::SeqCst);
-        store.submit(
-            vec![(name, rec)],
-            Box::new(move |r| {
-                let result =
-                    r.map(|_| Packet::none()).map_err(|m| error_packet("IOError", format!("cannot commit actor {label} to {path}: {m}")));
-                n2.post(worker, WorkerMsg::Reply { id, result });
-                n2.in_flight.fetch_sub(1, Ordering::SeqCst);
-            }),
-        );
+        // Done once the store and every copy on another node have it.
+        let gather = super::failover::Gather::new(Box::new(move |r| {
+            let result =
+                r.map(|_| Packet::none()).map_err(|m| error_packet("IOError", format!("cannot commit actor {label} to {path}: {m}")));
+            n2.post(worker, WorkerMsg::Reply { id, result });
+            n2.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }));
+        node.replicate(&self.cell, &rec, d.copies, &gather);
+        gather.add();
+        let g = gather.clone();
+        store.submit(vec![(name, rec)], Box::new(move |r| g.one(r)));
+        gather.one(Ok(()));
         Ok(ticket)
     }
 
@@ -193,6 +211,10 @@ impl ActorCtx {
             // earlier run's senders have all ended.
             let mut marks = self.dur().marks.borrow_mut();
             marks.extend(rec.marks.iter().map(|(s, n)| (Arc::from(s.as_str()), *n)));
+            let mut replies = self.dur().replies.borrow_mut();
+            for (s, n, p) in &rec.replies {
+                replies.entry(Arc::from(s.as_str())).or_default().push_back((*n, p.clone()));
+            }
         }
         self.generation.set(rec.generation + 1);
         Ok(true)
@@ -223,6 +245,12 @@ impl ActorCtx {
     /// is already in the state (a duplicate).
     pub(super) fn is_new(&self, sender: &str, seq: u64) -> bool {
         self.dur().marks.borrow().get(sender).is_none_or(|m| *m < seq)
+    }
+
+    /// The reply an applied ask gave, if it is still kept.
+    pub(super) fn kept_reply(&self, sender: &str, seq: u64) -> Option<Packet> {
+        let replies = self.dur().replies.borrow();
+        replies.get(sender)?.iter().find(|(n, _)| *n == seq).map(|(_, p)| p.clone())
     }
 
     /// Hold a message a `"turn"` actor sends until its state is committed;
@@ -313,11 +341,20 @@ pub(super) async fn end_turn(
     result: Result<Value, Value>,
     sender: Arc<str>,
     seq: u64,
+    ask: bool,
 ) -> Result<Value, Value> {
     let d = ctx.dur();
     if result.is_err() {
         ctx.discard(&mut vm.borrow_mut(), result.as_ref().err().unwrap_or(&Value::None));
         return result;
+    }
+    if let (true, Ok(Ok(p))) = (ask, result.as_ref().map(to_portable)) {
+        let mut replies = d.replies.borrow_mut();
+        let q = replies.entry(sender.clone()).or_default();
+        if q.len() >= KEPT_REPLIES {
+            q.pop_front();
+        }
+        q.push_back((seq, p));
     }
     d.marks.borrow_mut().insert(sender, seq);
     let ticket = if d.turn { ctx.begin_commit(&mut vm.borrow_mut(), false) } else { Ok(d.submitted.get()) };

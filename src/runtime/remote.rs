@@ -49,6 +49,25 @@ pub trait Net: Send + Sync {
     fn take_record(&self, node: &str, name: &str) -> Option<super::durable::Record>;
     /// Membership declared `node` down (and it has not come back).
     fn is_down(&self, node: &str) -> bool;
+    /// Copy a commit of durable actor `id` to `copies` other live nodes
+    /// (fewer when fewer live), each copy a part of `gather`.
+    #[allow(clippy::too_many_arguments)]
+    fn replicate(
+        &self,
+        run: u128,
+        home: &str,
+        id: u128,
+        name: &str,
+        record: &super::durable::Record,
+        kit: Option<Arc<SpawnMsg>>,
+        copies: usize,
+        gather: &Arc<super::failover::Gather>,
+    );
+    /// Every live node's copies of the durable actors of `run` that ran
+    /// on `host`, with the node keeping each.
+    fn orphans(&self, run: u128, host: &str) -> Vec<(String, super::failover::Orphan)>;
+    /// `holder`'s copy of actor `id`: its record, and its spawn if kept.
+    fn fetch(&self, holder: &str, id: u128) -> Option<(super::durable::Record, Option<Box<SpawnMsg>>)>;
 }
 
 /// A name directory entry: the actor, its class, and where it runs.
@@ -177,6 +196,8 @@ pub enum Wire {
         ok: bool,
     },
     MoveIn(Box<super::migrate::Moved>),
+    /// Copies of durable records and failover (`failover.rs`).
+    Failover(Box<super::failover::FailoverMsg>),
     /// The actor `id` now runs on `node` (told to a node whose messages
     /// for it were forwarded).
     Moved {
@@ -237,6 +258,10 @@ impl Wire {
         match self {
             Wire::Deliver(d) => matches!(d.body, WireBody::Ask { .. }),
             Wire::Reply { .. } | Wire::Find { .. } | Wire::Found { .. } | Wire::Claim { .. } | Wire::Claimed { .. } => true,
+            // A commit waits for its copies.
+            Wire::Failover(m) => {
+                matches!(**m, super::failover::FailoverMsg::Replica { .. } | super::failover::FailoverMsg::ReplicaAck { .. })
+            }
             _ => false,
         }
     }
@@ -277,12 +302,13 @@ impl Wire {
             | Wire::RecordAt { .. }
             | Wire::TakeRecord { .. }
             | Wire::Taken { .. } => None,
+            Wire::Failover(m) => m.run(),
         }
     }
 }
 
 /// Start an actor here for a program whose main runs on `home`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpawnMsg {
     pub info: RunInfo,
     pub id: u128,
@@ -299,7 +325,7 @@ pub struct SpawnMsg {
     pub affinity: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Delivery {
     pub run: u128,
     pub to: u128,
@@ -316,7 +342,7 @@ pub struct Delivery {
     pub hops: u8,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum WireBody {
     Ask { method: Arc<str>, args: Packet, worker: u32, id: u64 },
     Tell { method: Arc<str>, args: Packet },
@@ -514,9 +540,14 @@ impl Node {
         if cell.is_none() && !gone {
             return self.early(from, d);
         }
-        // It moved on: pass the message after it (replies go to the asker).
+        // It moved on: pass the message after it (replies go to the asker);
+        // if it ran on a node now down, it is being restored here.
         if let Some(at) = cell.as_ref().and_then(|c| c.mb().at()) {
-            return self.forward(from, d, lock(&at.node).clone());
+            let to = lock(&at.node).clone();
+            if self.net.get().is_some_and(|n| n.is_down(&to)) {
+                return self.early(from, d);
+            }
+            return self.forward(from, d, to);
         }
         let origin: Arc<str> = Arc::from(d.reply.take().as_deref().unwrap_or(from));
         let from = &*origin;
@@ -624,7 +655,8 @@ impl Node {
         early.entry(id).or_insert_with(|| (std::time::Instant::now(), Vec::new())).1.push((Arc::from(from), d));
         drop(early);
         // The spawn may have come in meanwhile (a send from this process).
-        if lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).is_some_and(|c| c.strong_count() > 0) {
+        let here = lock(registry()).by_id.get(&uuid::Uuid::from_u128(id)).and_then(Weak::upgrade);
+        if here.is_some_and(|c| c.mb().at().is_none()) {
             self.deliver_early(id);
         }
         if first {
@@ -689,6 +721,12 @@ impl Node {
 
     fn receive_spawn(self: &Arc<Self>, s: SpawnMsg) {
         let id = uuid::Uuid::from_u128(s.id);
+        self.keep_kit(&s);
+        if s.record.is_some() {
+            // Restored after a failover (or brought along): references to
+            // it made here look for it here again.
+            super::migrate::ARRIVED.store(true, Ordering::SeqCst);
+        }
         let (tx, rx) = async_channel::unbounded();
         let worker = self.pick_worker();
         let class_name = match &s.class.root {

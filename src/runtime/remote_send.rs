@@ -83,21 +83,31 @@ impl crate::vm::Vm {
             at.sent.fetch_add(1, Ordering::Relaxed);
             node.clone()
         };
+        node.send_remote(net, to, cell, env);
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Send an envelope to actor `cell` on node `to`: an ask is remembered
+    /// until answered (with what it takes to send it again after a
+    /// failover); a send to a node that is down waits for word of its
+    /// failover, or fails.
+    pub(crate) fn send_remote(self: &Arc<Self>, net: &Arc<dyn Net>, to: Arc<str>, cell: &ActorCell, env: Box<Envelope>) {
         if net.is_down(&to) {
-            node.send_to_down(&to, cell, env.body);
-            return Ok(());
-        }
-        let body = match env.body {
-            Body::Ask { method, args, reply } => {
-                node.await_remote(reply.worker, reply.id, to.clone(), super::monitor::Waited::Ask(cell.label()));
-                WireBody::Ask { method, args, worker: reply.worker as u32, id: reply.id }
+            if let Some(env) = self.hold_for_failover(&to, cell, env) {
+                self.send_to_down(&to, cell, env.body);
             }
-            Body::Tell { method, args } => WireBody::Tell { method, args },
-            Body::Raw { kind, payload } => WireBody::Raw { kind, payload },
-            Body::Move { .. } => return Ok(()),
+            return;
+        }
+        let (body, reply) = match env.body {
+            Body::Ask { method, args, reply } => (WireBody::Ask { method, args, worker: reply.worker as u32, id: reply.id }, Some(reply)),
+            Body::Tell { method, args } => (WireBody::Tell { method, args }, None),
+            Body::Raw { kind, payload } => (WireBody::Raw { kind, payload }, None),
+            Body::Move { .. } => return,
         };
-        let d = Delivery {
-            run: node.run_id.as_u128(),
+        let d = Box::new(Delivery {
+            run: self.run_id.as_u128(),
             to: cell.id.as_u128(),
             sender: env.sender,
             seq: env.seq,
@@ -105,8 +115,11 @@ impl crate::vm::Vm {
             body,
             reply: None,
             hops: 0,
-        };
-        net.send(&to, &Wire::Deliver(Box::new(d)));
-        Ok(())
+        });
+        if let Some(reply) = reply {
+            let what = super::monitor::Waited::Ask { label: cell.label(), to: cell.id.as_u128(), delivery: d.clone() };
+            self.await_remote(reply.worker, reply.id, to.clone(), what);
+        }
+        net.send(&to, &Wire::Deliver(d));
     }
 }

@@ -168,7 +168,7 @@ impl Vm {
             since_checkpoint: Cell::new(0),
             generation: Cell::new(1),
             forget: Cell::new(false),
-            dur: opts.durable.then(|| Box::new(super::persist::Durable::new(opts.turn, opts.interval_ms))),
+            dur: opts.durable.then(|| Box::new(super::persist::Durable::new(opts.turn, opts.interval_ms, opts.copies()))),
             counts_traffic,
             opts,
         });
@@ -481,7 +481,7 @@ async fn actor_loop(
         }
         if ctx.dur.is_some() {
             // The turn's commits are durable before its reply leaves.
-            result = Box::pin(super::persist::end_turn(vm.clone(), ctx.clone(), result, job.sender, job.seq)).await;
+            result = Box::pin(super::persist::end_turn(vm.clone(), ctx.clone(), result, job.sender, job.seq, reply.is_some())).await;
             if let (true, Err(e), None) = (was_ok, &result, &reply) {
                 log_failure(&vm, &ctx, &what, e);
             }
@@ -523,7 +523,14 @@ fn prepare(vm: &Rc<RefCell<Vm>>, ctx: &ActorCtx, env: Box<Envelope>) -> Option<J
     if ctx.dur.is_some() && !ctx.is_new(&sender, seq) {
         // Its turn is already in the state (a redelivery): not applied twice.
         if let Body::Ask { reply, .. } = env.body {
-            vm.borrow_mut().reply(reply, err("Error", format!("message {seq} from {sender} was already applied")));
+            // The original reply when it is kept (an ask redelivered after
+            // a failover whose turn was committed before the node died).
+            let kept = ctx.kept_reply(&sender, seq).map(|p| vm.borrow_mut().from_portable(&p));
+            let result = match kept {
+                Some(Ok(v)) => Ok(v),
+                _ => err("Error", format!("message {seq} from {sender} was already applied")),
+            };
+            vm.borrow_mut().reply(reply, result);
         }
         return None;
     }

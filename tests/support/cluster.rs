@@ -71,9 +71,16 @@ pub struct Running<'a> {
 
 impl<'a> Running<'a> {
     pub fn start(c: &Cluster, s: &'a Scratch, prog: &str) -> Result<Running<'a>, Failed> {
+        Running::start_with(c, s, &[], prog, &[])
+    }
+
+    /// `noodle run` with `opts` before the program's path, `args` after.
+    pub fn start_with(c: &Cluster, s: &'a Scratch, opts: &[&str], prog: &str, args_: &[&str]) -> Result<Running<'a>, Failed> {
         let mut args = vec!["run".to_string()];
         args.extend(c.run_args());
+        args.extend(opts.iter().map(|o| o.to_string()));
         args.push(prog.to_string());
+        args.extend(args_.iter().map(|o| o.to_string()));
         let log = std::fs::File::create(s.0.join("p.err")).map_err(|e| e.to_string())?;
         let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
         let out = child.stdout.take().ok_or("no stdout")?;

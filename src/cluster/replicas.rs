@@ -1,0 +1,233 @@
+//! Copies of durable records on other nodes (runtime.md §8), the network's
+//! side of `runtime/failover.rs`: sending a commit to the nodes that keep
+//! copies and waiting for their acknowledgements, keeping copies sent here
+//! (refusing one older than the copy kept: a fenced, stale incarnation),
+//! and answering the run's home when it looks for the copies of a dead
+//! node's actors.
+
+use super::agent::{directory_rank, Agent};
+use super::table::log;
+use crate::contain::lock;
+use crate::runtime::durable::{Record, Records};
+use crate::runtime::failover::{FailoverMsg, Gather, Orphan};
+use crate::runtime::remote::{Net, SpawnMsg, Wire};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::{Arc, Mutex};
+
+/// A node's bookkeeping of copies, sent and kept.
+#[derive(Default)]
+pub struct Replicas {
+    /// Copies kept here, by actor id.
+    kept: Mutex<FxHashMap<u128, Kept>>,
+    /// Copies sent and not yet acknowledged: request → (node, commit).
+    acks: Mutex<FxHashMap<u64, (String, Arc<Gather>)>>,
+    /// (actor, node): that node has been sent the actor's spawn.
+    kits_sent: Mutex<FxHashSet<(u128, String)>>,
+}
+
+/// What is known of a copy kept here (the record itself is in the store).
+struct Kept {
+    run: u128,
+    /// The node that sent it: where the actor ran.
+    host: String,
+    name: String,
+    generation: u64,
+    committed_at: f64,
+    kit: Option<Box<SpawnMsg>>,
+}
+
+impl Agent {
+    /// The `copies` live nodes (not this one) that keep copies of `name`'s
+    /// records: the first by rendezvous hash, so the choice stays put while
+    /// membership does.
+    fn copy_nodes(&self, name: &str, copies: usize) -> Vec<String> {
+        let peers = self.state.peers();
+        let mut live: Vec<&str> = peers
+            .iter()
+            .filter(|(m, s)| s == "alive" && *m.name != **Net::me(self) && !self.is_down(&m.name))
+            .map(|(m, _)| m.name.as_str())
+            .collect();
+        live.sort_by_key(|n| std::cmp::Reverse(directory_rank(name, n)));
+        live.into_iter().take(copies).map(str::to_string).collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_copies(
+        &self,
+        run: u128,
+        home: &str,
+        id: u128,
+        name: &str,
+        record: &Record,
+        kit: Option<Arc<SpawnMsg>>,
+        copies: usize,
+        gather: &Arc<Gather>,
+    ) {
+        for node in self.copy_nodes(name, copies) {
+            let req = self.next_req();
+            let kit = kit.as_ref().filter(|_| lock(&self.replicas.kits_sent).insert((id, node.clone()))).map(|k| Box::new((**k).clone()));
+            gather.add();
+            lock(&self.replicas.acks).insert(req, (node.clone(), gather.clone()));
+            let m = FailoverMsg::Replica {
+                run,
+                home: home.to_string(),
+                id,
+                name: name.to_string(),
+                record: Box::new(record.clone()),
+                kit,
+                req,
+            };
+            self.send(&node, &Wire::Failover(Box::new(m)));
+        }
+    }
+
+    /// The store copies are kept in: the node's own, or on a program's
+    /// node without one, the program's.
+    fn copy_store(&self) -> Result<Arc<Records>, String> {
+        if self.data.is_none() {
+            if let Some(n) = self.runs().into_iter().find(|n| n.home.is_none()) {
+                return n.records_shared();
+            }
+        }
+        self.record_store()
+    }
+
+    /// A failover message (the home's word goes to its run).
+    pub(super) fn failover_msg(self: &Arc<Self>, from: &str, m: FailoverMsg) {
+        match m {
+            FailoverMsg::Replica { run, id, name, record, kit, req, .. } => self.keep_copy(from, run, id, name, *record, kit, req),
+            FailoverMsg::ReplicaAck { req, error } => {
+                if let Some((node, g)) = lock(&self.replicas.acks).remove(&req) {
+                    g.one(error.map_or(Ok(()), |e| Err(format!("node {node} refused the copy: {e}"))));
+                }
+            }
+            FailoverMsg::OrphanList { req, .. } | FailoverMsg::Fetched { req, .. } => self.answered(req, Wire::Failover(Box::new(m))),
+            FailoverMsg::Done { run, host, moved } => {
+                let node = self.runs().into_iter().find(|n| n.run_id.as_u128() == run);
+                if let Some(n) = node {
+                    n.failed_over(&host, &moved);
+                }
+            }
+            q @ (FailoverMsg::Orphans { .. } | FailoverMsg::Fetch { .. }) => {
+                if let Some(a) = self.answer_copies(q) {
+                    self.send(from, &a);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn keep_copy(self: &Arc<Self>, from: &str, run: u128, id: u128, name: String, record: Record, kit: Option<Box<SpawnMsg>>, req: u64) {
+        let ack = |a: &Arc<Agent>, error: Option<String>| {
+            a.send(from, &Wire::Failover(Box::new(FailoverMsg::ReplicaAck { req, error })));
+        };
+        {
+            let mut kept = lock(&self.replicas.kept);
+            if let Some(k) = kept.get(&id).filter(|k| k.generation > record.generation) {
+                // A stale incarnation writing: fenced off.
+                let why = format!("generation {} of {name} is older than the copy kept ({})", record.generation, k.generation);
+                log(Net::me(&**self), "fenced", &[("peer", from), ("actor", &name), ("reason", &why)]);
+                drop(kept);
+                return ack(self, Some(why));
+            }
+            let k = kept.entry(id).or_insert_with(|| Kept {
+                run,
+                host: String::new(),
+                name: name.clone(),
+                generation: 0,
+                committed_at: 0.0,
+                kit: None,
+            });
+            k.host = from.to_string();
+            k.generation = record.generation;
+            k.committed_at = record.committed_at;
+            if kit.is_some() {
+                k.kit = kit;
+            }
+        }
+        match self.copy_store() {
+            Ok(store) => match &*store {
+                Records::Disk(s) => {
+                    let (a, from) = (self.clone(), from.to_string());
+                    s.submit(
+                        vec![(name, record)],
+                        Box::new(move |r| a.send(&from, &Wire::Failover(Box::new(FailoverMsg::ReplicaAck { req, error: r.err() })))),
+                    );
+                }
+                Records::Memory(_) => ack(self, store.save(vec![(name, record)]).err()),
+            },
+            Err(e) => ack(self, Some(e)),
+        }
+    }
+
+    /// Answer the home's questions about the copies kept here.
+    pub(super) fn answer_copies(&self, q: FailoverMsg) -> Option<Wire> {
+        let a = match q {
+            FailoverMsg::Orphans { run, host, req } => {
+                let kept = lock(&self.replicas.kept);
+                let items = kept
+                    .iter()
+                    .filter(|(_, k)| k.run == run && k.host == host)
+                    .map(|(id, k)| Orphan {
+                        id: *id,
+                        name: k.name.clone(),
+                        generation: k.generation,
+                        committed_at: k.committed_at,
+                        kit: k.kit.is_some(),
+                    })
+                    .collect();
+                FailoverMsg::OrphanList { req, items }
+            }
+            FailoverMsg::Fetch { id, req } => {
+                let (name, kit) = match lock(&self.replicas.kept).get(&id) {
+                    Some(k) => (k.name.clone(), k.kit.clone()),
+                    None => return Some(Wire::Failover(Box::new(FailoverMsg::Fetched { req, record: None, kit: None }))),
+                };
+                let record = self.copy_store().ok().and_then(|s| s.load(&name).ok()?.record).map(Box::new);
+                FailoverMsg::Fetched { req, record, kit }
+            }
+            _ => return None,
+        };
+        Some(Wire::Failover(Box::new(a)))
+    }
+
+    /// Peer `node` is gone: copies it has not acknowledged count as done
+    /// (the actor runs under-replicated until its next commit finds
+    /// another node), and it has no spawn of anything any more.
+    pub(super) fn copies_lost(&self, node: &str) {
+        let lost: Vec<Arc<Gather>> = {
+            let mut acks = lock(&self.replicas.acks);
+            let reqs: Vec<u64> = acks.iter().filter(|(_, (n, _))| n == node).map(|(r, _)| *r).collect();
+            reqs.iter().filter_map(|r| acks.remove(r)).map(|(_, g)| g).collect()
+        };
+        for g in lost {
+            g.one(Ok(()));
+        }
+        lock(&self.replicas.kits_sent).retain(|(_, n)| n != node);
+    }
+
+    /// Every live node's copies of the durable actors of `run` that ran on `host`.
+    pub(super) fn find_orphans(&self, run: u128, host: &str) -> Vec<(String, Orphan)> {
+        let mut out = Vec::new();
+        for node in self.live_nodes() {
+            if let Some(Wire::Failover(m)) =
+                self.call(&node, |req| Wire::Failover(Box::new(FailoverMsg::Orphans { run, host: host.to_string(), req })))
+            {
+                if let FailoverMsg::OrphanList { items, .. } = *m {
+                    out.extend(items.into_iter().map(|o| (node.clone(), o)));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn fetch_copy(&self, holder: &str, id: u128) -> Option<(Record, Option<Box<SpawnMsg>>)> {
+        match self.call(holder, |req| Wire::Failover(Box::new(FailoverMsg::Fetch { id, req }))) {
+            Some(Wire::Failover(m)) => match *m {
+                FailoverMsg::Fetched { record: Some(r), kit, .. } => Some((*r, kit)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Failover of durable actors (runtime.md §7–§8). Every commit of a durable
+//! actor hosted on a node is copied to `replicas` other nodes before it
+//! counts as done (`Gather`); the first copy also carries how to start the
+//! actor again (its spawn: the "kit"). When membership declares a node
+//! down, the run's home — the one node that is certainly alive while the
+//! run is — asks every live node which of the dead node's durable actors
+//! it keeps copies of, restores each from its newest copy on a node the
+//! placement engine picks (same id, bumped generation), registers its name
+//! there and tells every node where it went. Until then, what waits on the
+//! dead node (asks, watches) and what is sent to it waits too; then asks
+//! to restored actors are sent again (the actor's per-sender marks drop a
+//! duplicate and its kept reply answers it) and the rest fails with
+//! `NodeDownError`. Every wait is bounded by `FAILOVER_WAIT`.
+
+use super::durable::{Done, Record};
+use super::monitor::Waited;
+use super::remote::{SpawnMsg, Wire};
+use super::*;
+use crate::vm::portable::{PKey, Packet, Portable};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a node waits for the home's word on a dead node's actors
+/// before failing what waits on them.
+pub const FAILOVER_WAIT: Duration = Duration::from_secs(15);
+
+/// Between nodes, about copies of durable records and failover.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FailoverMsg {
+    /// Keep this commit of actor `id` (of `run`, whose main runs on `home`).
+    Replica {
+        run: u128,
+        home: String,
+        id: u128,
+        name: String,
+        record: Box<Record>,
+        kit: Option<Box<SpawnMsg>>,
+        req: u64,
+    },
+    /// The copy is durable (or refused: `error`).
+    ReplicaAck {
+        req: u64,
+        error: Option<String>,
+    },
+    /// Which durable actors of `run` hosted on `host` do you keep copies of?
+    Orphans {
+        run: u128,
+        host: String,
+        req: u64,
+    },
+    OrphanList {
+        req: u64,
+        items: Vec<Orphan>,
+    },
+    /// Send me your copy of actor `id`.
+    Fetch {
+        id: u128,
+        req: u64,
+    },
+    Fetched {
+        req: u64,
+        record: Option<Box<Record>>,
+        kit: Option<Box<SpawnMsg>>,
+    },
+    /// The home's word on the actors of `run` that ran on `host`: these
+    /// were restored, each on the node given; the rest are lost.
+    Done {
+        run: u128,
+        host: String,
+        moved: Vec<(u128, String)>,
+    },
+}
+
+impl FailoverMsg {
+    pub fn run(&self) -> Option<u128> {
+        match self {
+            FailoverMsg::Done { run, .. } => Some(*run),
+            _ => None,
+        }
+    }
+}
+
+/// A copy kept of a durable actor's record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Orphan {
+    pub id: u128,
+    pub name: String,
+    pub generation: u64,
+    pub committed_at: f64,
+    pub kit: bool,
+}
+
+/// Waits for several parts of one commit (the local store and each copy);
+/// calls `done` once, when the last is in, with the first error if any.
+pub struct Gather {
+    left: AtomicUsize,
+    error: Mutex<Option<String>>,
+    done: Mutex<Option<Done>>,
+}
+
+impl Gather {
+    /// Starts with one part: the caller's, ended by `one` once every other
+    /// part was `add`ed.
+    pub fn new(done: Done) -> Arc<Gather> {
+        Arc::new(Gather { left: AtomicUsize::new(1), error: Mutex::new(None), done: Mutex::new(Some(done)) })
+    }
+
+    pub fn add(&self) {
+        self.left.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn one(&self, r: Result<(), String>) {
+        if let Err(e) = r {
+            lock(&self.error).get_or_insert(e);
+        }
+        if self.left.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let done = lock(&self.done).take();
+            if let Some(done) = done {
+                done(lock(&self.error).take().map_or(Ok(()), Err));
+            }
+        }
+    }
+}
+
+type Held = Vec<(Arc<ActorCell>, Box<Envelope>)>;
+
+/// A run's side of failover on one node.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Dead nodes: `Some` with what was sent to them meanwhile while the
+    /// run waits for word of their actors, `None` once it came (sends to
+    /// them fail at once then).
+    waiting: Mutex<FxHashMap<Arc<str>, Option<Held>>>,
+    /// How to start the durable actors hosted here again (their spawn).
+    kits: Mutex<FxHashMap<u128, Arc<SpawnMsg>>>,
+}
+
+impl Node {
+    /// A named actor starts here from `s`: keep its spawn, in case it is
+    /// durable and its record's copies need it.
+    pub(crate) fn keep_kit(&self, s: &SpawnMsg) {
+        if s.name.is_some() {
+            let kit = SpawnMsg { record: None, ..s.clone() };
+            lock(&self.failover.kits).insert(s.id, Arc::new(kit));
+        }
+    }
+
+    /// Copy a commit of the durable actor `cell` to `copies` other nodes;
+    /// each copy is a part of `gather`.
+    pub(crate) fn replicate(&self, cell: &ActorCell, rec: &Record, copies: usize, gather: &Arc<Gather>) {
+        let (Some(net), Some(name)) = (self.net.get(), cell.name.as_deref()) else { return };
+        if copies == 0 {
+            return;
+        }
+        let id = cell.id.as_u128();
+        let kit = lock(&self.failover.kits).get(&id).cloned();
+        let home = self.home.as_deref().map_or_else(|| self.me_name(), str::to_string);
+        net.replicate(self.run_id.as_u128(), &home, id, name, rec, kit, copies, gather);
+    }
+
+    /// Node `name` is down: what waits on it waits for the home's word on
+    /// its actors (bounded); on the home, failover starts.
+    pub fn node_down(self: &Arc<Self>, name: &str) {
+        let name: Arc<str> = Arc::from(name);
+        {
+            let mut waiting = lock(&self.failover.waiting);
+            if waiting.contains_key(&name) {
+                return;
+            }
+            waiting.insert(name.clone(), Some(Vec::new()));
+        }
+        let (n, host) = (self.clone(), name.clone());
+        let coordinate = self.home.is_none();
+        let started = std::thread::Builder::new().name("noodle-failover".into()).spawn(move || {
+            let net = n.net.get().cloned();
+            match net.filter(|_| coordinate) {
+                Some(net) => {
+                    let moved = n.fail_over(&net, &host);
+                    let word = || {
+                        Wire::Failover(Box::new(FailoverMsg::Done {
+                            run: n.run_id.as_u128(),
+                            host: host.to_string(),
+                            moved: moved.clone(),
+                        }))
+                    };
+                    for node in net.view().nodes.iter().filter(|v| *v.name != **net.me()) {
+                        net.send(&node.name, &word());
+                    }
+                    n.failed_over(&host, &moved);
+                }
+                None => {
+                    std::thread::sleep(FAILOVER_WAIT);
+                    n.failed_over(&host, &[]);
+                }
+            }
+        });
+        if started.is_err() {
+            self.failed_over(&name, &[]);
+        }
+    }
+
+    /// The word on the actors of dead node `host`: `moved` were restored
+    /// elsewhere. Asks waiting on them are sent again, sends held for them
+    /// go out; the rest fails. Only the first word counts.
+    pub(crate) fn failed_over(self: &Arc<Self>, host: &str, moved: &[(u128, String)]) {
+        // Later sends to `host` fail at once.
+        let Some(held) = lock(&self.failover.waiting).get_mut(host).and_then(Option::take) else { return };
+        let to: FxHashMap<u128, Arc<str>> = moved.iter().map(|(id, n)| (*id, Arc::from(n.as_str()))).collect();
+        if !to.is_empty() {
+            super::migrate::relocated(&to);
+        }
+        let ended: Vec<((u32, u64), monitor::Awaiting)> = {
+            let mut waiting = lock(&self.awaiting);
+            let keys: Vec<(u32, u64)> = waiting.iter().filter(|(_, a)| &*a.node == host).map(|(k, _)| *k).collect();
+            keys.into_iter().filter_map(|k| waiting.remove(&k).map(|a| (k, a))).collect()
+        };
+        let net = self.net.get().cloned();
+        for ((worker, id), a) in ended {
+            match (&a.what, net.as_ref()) {
+                (Waited::Ask { to: target, delivery, .. }, Some(net)) if to.contains_key(target) => {
+                    let node = to[target].clone();
+                    let d = delivery.clone();
+                    lock(&self.awaiting).insert((worker, id), monitor::Awaiting { node: node.clone(), what: a.what });
+                    net.send(&node, &Wire::Deliver(d));
+                }
+                (Waited::Watch(cell), _) if to.contains_key(&cell.id.as_u128()) => {
+                    self.post(worker as usize, WorkerMsg::Reply { id, result: monitor::restarted_packet(cell) });
+                }
+                _ => self.post(worker as usize, WorkerMsg::Reply { id, result: a.what.failure(host) }),
+            }
+        }
+        for (cell, env) in held {
+            match (to.get(&cell.id.as_u128()), net.as_ref()) {
+                (Some(node), Some(net)) => self.send_remote(net, node.clone(), &cell, env),
+                _ => self.send_to_down(host, &cell, env.body),
+            }
+        }
+    }
+
+    /// Node `name` is back (a new incarnation): should it die again, its
+    /// actors fail over again.
+    pub fn node_up(&self, name: &str) {
+        let mut waiting = lock(&self.failover.waiting);
+        if waiting.get(name).is_some_and(Option::is_none) {
+            waiting.remove(name);
+        }
+    }
+
+    /// A send to an actor on `node`, which is down: held while the run
+    /// waits for word of its failover (`None`), else handed back.
+    pub(crate) fn hold_for_failover(&self, node: &str, cell: &ActorCell, env: Box<Envelope>) -> Option<Box<Envelope>> {
+        let mut waiting = lock(&self.failover.waiting);
+        match waiting.get_mut(node) {
+            Some(Some(q)) => {
+                let cell = lock(registry()).by_id.get(&cell.id).and_then(Weak::upgrade);
+                match cell {
+                    Some(c) => {
+                        q.push((c, env));
+                        None
+                    }
+                    None => Some(env),
+                }
+            }
+            _ => Some(env),
+        }
+    }
+}
+
+/// What `spawn ... with {...}` asked of a node, read from the portable
+/// options a kit carries (no VM needed).
+fn needs_of(opts: &Packet) -> crate::runtime::run::Needs {
+    let mut n = crate::runtime::run::Needs::default();
+    let Portable::Map(items) = &opts.root else { return n };
+    for (k, v) in items {
+        let PKey::Str(k) = k else { continue };
+        let count = |v: &Portable| match v {
+            Portable::Int(i) => (*i).max(0) as u64,
+            _ => 0,
+        };
+        match (k.as_str(), v) {
+            ("require_node", Portable::Str(s)) => n.require_node = Some(s.clone()),
+            ("avoid_node", Portable::Str(s)) => n.avoid_node = Some(s.clone()),
+            ("cpus", v) => n.resources.cpus = count(v),
+            ("gpus", v) => n.resources.gpus = count(v),
+            ("memory", v) => n.resources.memory = count(v),
+            ("state_size", v) => n.state_size = count(v),
+            ("constraints", Portable::List(l)) => n.stateful = l.iter().any(|c| matches!(c, Portable::Str(s) if s == "stateful")),
+            _ => {}
+        }
+    }
+    n
+}
+
+impl Node {
+    /// On the run's home: restore the durable actors that ran on the dead
+    /// node `host` from their newest copies, each on a node the placement
+    /// engine picks; where each went.
+    fn fail_over(self: &Arc<Self>, net: &Arc<dyn remote::Net>, host: &str) -> Vec<(u128, String)> {
+        let run = self.run_id.as_u128();
+        let mut newest: FxHashMap<u128, (String, Orphan)> = FxHashMap::default();
+        let mut kit_at: FxHashMap<u128, String> = FxHashMap::default();
+        for (holder, o) in net.orphans(run, host) {
+            if o.kit {
+                kit_at.entry(o.id).or_insert_with(|| holder.clone());
+            }
+            let newer = |b: &Orphan| (o.generation, o.committed_at) > (b.generation, b.committed_at);
+            if newest.get(&o.id).is_none_or(|(_, b)| newer(b)) {
+                newest.insert(o.id, (holder, o));
+            }
+        }
+        let mut moved = Vec::new();
+        for (id, (holder, o)) in newest {
+            match self.restore_elsewhere(net, host, id, &holder, kit_at.get(&id)) {
+                Ok(to) => {
+                    let generation = (o.generation + 1).to_string();
+                    net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation)]);
+                    moved.push((id, to));
+                }
+                Err(why) => net.event("failover-failed", &[("actor", &o.name), ("from", host), ("reason", &why)]),
+            }
+        }
+        moved
+    }
+
+    /// Start actor `id` again from `holder`'s copy (its spawn from
+    /// `kit_at` when `holder` kept none), on a node placement picks.
+    fn restore_elsewhere(
+        &self,
+        net: &Arc<dyn remote::Net>,
+        host: &str,
+        id: u128,
+        holder: &str,
+        kit_at: Option<&String>,
+    ) -> Result<String, String> {
+        let (record, kit) = net.fetch(holder, id).ok_or_else(|| format!("node {holder} did not hand over its copy"))?;
+        let kit = match (kit, kit_at) {
+            (Some(k), _) => k,
+            (None, Some(other)) => net.fetch(other, id).and_then(|(_, k)| k).ok_or("no node kept how to start it")?,
+            (None, None) => return Err("no node kept how to start it".into()),
+        };
+        let mut kit = kit;
+        let class = match &kit.class.root {
+            Portable::Class { name, .. } => name.clone(),
+            _ => "actor".into(),
+        };
+        let req = needs_of(&kit.opts).request(&class, "balanced");
+        let placed = crate::cluster::place_actor(&req, &net.view())?;
+        let to = placed.primary;
+        kit.record = Some(Box::new(record));
+        let name = kit.name.clone();
+        net.send(&to, &Wire::Spawn(kit));
+        net.placed(&to);
+        if let Some(name) = name {
+            let entry = remote::Entry { id, class, node: to.clone(), why: format!("failover from {host}") };
+            if let Err(e) = net.claim(self.run_id.as_u128(), &name, &entry) {
+                net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
+            }
+        }
+        Ok(to)
+    }
+}
