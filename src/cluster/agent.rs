@@ -412,6 +412,9 @@ impl Agent {
         }
         crate::runtime::migrate::route_around(name);
         self.copies_lost(name);
+        if let Some(l) = lock(&self.links).remove(name) {
+            l.close();
+        }
         let ended: Vec<Arc<Node>> = {
             let mut runs = lock(&self.runs);
             let gone: Vec<u128> = runs.iter().filter(|(_, n)| n.home.as_deref() == Some(name)).map(|(r, _)| *r).collect();
@@ -440,6 +443,27 @@ impl Agent {
         drop((down, up));
         for n in self.runs() {
             n.node_up(name);
+        }
+    }
+
+    /// Incarnation `incarnation` of `name` was declared dead.
+    pub fn is_dead(&self, name: &str, incarnation: u64) -> bool {
+        self.any_down.load(std::sync::atomic::Ordering::SeqCst) && lock(&self.down).get(name).is_some_and(|&d| incarnation <= d)
+    }
+
+    /// This node learnt that the others declared it dead (it was paused or
+    /// cut off): what it ran has been restored elsewhere, so it stops all of
+    /// it — without committing — before it serves anything under its new
+    /// incarnation. A program whose node this is ends with an error.
+    pub fn declared_dead(&self) {
+        log(&self.me, "declared-dead", &[("incarnation", &self.state.incarnation.load(std::sync::atomic::Ordering::SeqCst).to_string())]);
+        let runs: Vec<Arc<Node>> = lock(&self.runs).drain().map(|(_, n)| n).collect();
+        for n in runs {
+            let _ = std::thread::Builder::new().name("noodle-fenced".into()).spawn(move || n.abandon());
+        }
+        let links: Vec<Arc<Link>> = lock(&self.links).drain().map(|(_, l)| l).collect();
+        for l in links {
+            l.close();
         }
     }
 
@@ -572,6 +596,10 @@ impl Net for Agent {
         gather: &Arc<crate::runtime::failover::Gather>,
     ) {
         self.send_copies(run, home, id, name, record, kit, copies, gather)
+    }
+
+    fn restored(&self, id: u128, generation: u64) {
+        self.fence_copies(id, generation)
     }
 
     fn orphans(&self, run: u128, host: &str) -> Vec<(String, crate::runtime::failover::Orphan)> {

@@ -110,7 +110,11 @@ async fn apply(
                 state.peer_state(member(&new), "alive");
                 agent.peer_up(&new.name, new.incarnation);
             }
-            Event::Rejoined(id) => log(me, "rejoined", &[("incarnation", &id.incarnation.to_string())]),
+            Event::Rejoined(id) => {
+                log(me, "rejoined", &[("incarnation", &id.incarnation.to_string())]);
+                state.incarnation.store(id.incarnation, std::sync::atomic::Ordering::SeqCst);
+                agent.declared_dead();
+            }
         }
     }
 }

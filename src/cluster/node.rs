@@ -443,7 +443,7 @@ async fn connect(ex: Rc<smol::LocalExecutor<'static>>, agent: Arc<Agent>, addr: 
         Err(why) => return log(&me, "join-failed", &[("addr", &addr), ("reason", &why)]),
     };
     // The introduction goes first, before anything queued.
-    if let Err(why) = c.send(&Msg::Join(state.me.clone())).await {
+    if let Err(why) = c.send(&Msg::Join(state.me_now())).await {
         return log(&me, "join-failed", &[("addr", &addr), ("reason", &why)]);
     }
     let tx = link.unwrap_or_else(Link::new);
@@ -472,6 +472,13 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
     let me = state.me.name.clone();
     let mut joined: Option<Member> = None;
     loop {
+        // A peer declared dead is fenced off: nothing more of that
+        // incarnation is taken (it rejoins under a new one).
+        if let Some(m) = joined.as_ref().filter(|m| agent.is_dead(&m.name, m.incarnation)) {
+            log(&me, "fenced", &[("peer", &m.name), ("incarnation", &m.incarnation.to_string())]);
+            joined = None;
+            break;
+        }
         let m = match reader.next() {
             Ok(Frame::Wires(items)) => {
                 agent.receive(&peer, &items);
@@ -492,6 +499,10 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
         };
         let reply = |m: &Msg| tx.push(link::msg(m));
         match m {
+            Msg::Join(m) if agent.is_dead(&m.name, m.incarnation) => {
+                log(&me, "refused", &[("peer", &m.name), ("reason", &format!("incarnation {} was declared dead", m.incarnation))]);
+                break;
+            }
             Msg::Join(m) => {
                 log(&me, "connect", &[("peer", &m.name), ("addr", &m.addr)]);
                 state.set_peer(m.clone(), "alive");
@@ -500,7 +511,7 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
                 peer = m.name.clone();
                 agent.offer_link(&peer, &tx);
                 if !dialed {
-                    reply(&Msg::Join(state.me.clone()));
+                    reply(&Msg::Join(state.me_now()));
                     let known = state.peers().into_iter().filter(|(p, s)| s == "alive" && p.name != m.name).map(|(p, _)| p).collect();
                     reply(&Msg::Peers(known));
                 }
@@ -518,7 +529,7 @@ fn link_loop(agent: Arc<Agent>, mut reader: Reader, tx: LinkTx, mut peer: String
                 let mut loads: Vec<(String, Load)> =
                     crate::contain::lock(&state.loads).iter().map(|(n, (l, _))| (n.clone(), l.clone())).collect();
                 loads.push((me.clone(), agent.load(agent.busy())));
-                reply(&Msg::Status { me: state.me.clone(), peers: state.peers(), loads });
+                reply(&Msg::Status { me: state.me_now(), peers: state.peers(), loads });
             }
             Msg::Ping(n) => reply(&Msg::Pong(n)),
             Msg::WhereIs(name) => reply(&Msg::Here(agent.entry(&name))),

@@ -33,15 +33,17 @@ impl Agent {
     pub(super) fn answer_records(&self, w: Wire) -> Option<Wire> {
         match w {
             Wire::RecordQuery { name, req } => {
-                let newest = self.stores().iter().filter_map(|s| s.load(&name).ok()?.record).map(|r| r.committed_at).reduce(f64::max);
-                Some(Wire::RecordAt { req, committed_at: newest })
+                let newest = self.stores().iter().filter_map(|s| s.load(&name).ok()?.record).max_by(|a, b| newer(a, b));
+                Some(Wire::RecordAt {
+                    req,
+                    committed_at: newest.as_ref().map(|r| r.committed_at),
+                    generation: newest.map_or(0, |r| r.generation),
+                })
             }
             Wire::TakeRecord { name, req } => {
                 let stores = self.stores();
-                let newest = stores
-                    .iter()
-                    .filter_map(|s| s.load(&name).ok()?.record.map(|r| (s.clone(), r)))
-                    .max_by(|a, b| a.1.committed_at.total_cmp(&b.1.committed_at));
+                let newest =
+                    stores.iter().filter_map(|s| s.load(&name).ok()?.record.map(|r| (s.clone(), r))).max_by(|a, b| newer(&a.1, &b.1));
                 let record = newest.map(|(s, r)| {
                     let _ = s.remove(&name);
                     Box::new(r)
@@ -57,10 +59,10 @@ impl Agent {
     pub(super) fn newest_record(&self, name: &str) -> Option<String> {
         let peers = self.state.peers();
         let live = peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name.clone());
-        let mut best: Option<(f64, String)> = None;
+        let mut best: Option<((u64, f64), String)> = None;
         for node in std::iter::once(self.state.me.name.clone()).chain(live) {
             let at = match self.call(&node, |req| Wire::RecordQuery { name: name.to_string(), req }) {
-                Some(Wire::RecordAt { committed_at: Some(t), .. }) => t,
+                Some(Wire::RecordAt { committed_at: Some(t), generation, .. }) => (generation, t),
                 _ => continue,
             };
             if best.as_ref().is_none_or(|(b, _)| at > *b) {
@@ -76,4 +78,10 @@ impl Agent {
             _ => None,
         }
     }
+}
+
+/// Which of two records of one actor is newer: the later generation (a
+/// restore bumps it), then the later commit.
+fn newer(a: &Record, b: &Record) -> std::cmp::Ordering {
+    a.generation.cmp(&b.generation).then(a.committed_at.total_cmp(&b.committed_at))
 }

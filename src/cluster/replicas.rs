@@ -191,6 +191,13 @@ impl Agent {
         Some(Wire::Failover(Box::new(a)))
     }
 
+    /// Actor `id` runs again as `generation`: older writes are refused.
+    pub(super) fn fence_copies(&self, id: u128, generation: u64) {
+        if let Some(k) = lock(&self.replicas.kept).get_mut(&id) {
+            k.generation = k.generation.max(generation);
+        }
+    }
+
     /// Peer `node` is gone: copies it has not acknowledged count as done
     /// (the actor runs under-replicated until its next commit finds
     /// another node), and it has no spawn of anything any more.

@@ -59,6 +59,9 @@ pub struct Load {
 /// through the agent, by the runtime's worker threads (placement).
 pub struct State {
     pub me: Member,
+    /// This node's incarnation now (renewed when it was declared dead
+    /// and rejoined).
+    pub incarnation: std::sync::atomic::AtomicU64,
     pub secret: Vec<u8>,
     pub peers: std::sync::Mutex<Vec<(Member, String)>>,
     /// The latest load report of each peer, and actors this node placed
@@ -68,7 +71,13 @@ pub struct State {
 
 impl State {
     pub fn new(me: Member, secret: Vec<u8>) -> State {
-        State { me, secret, peers: Default::default(), loads: Default::default() }
+        let incarnation = std::sync::atomic::AtomicU64::new(me.incarnation);
+        State { me, incarnation, secret, peers: Default::default(), loads: Default::default() }
+    }
+
+    /// This node as it introduces itself now.
+    pub fn me_now(&self) -> Member {
+        Member { incarnation: self.incarnation.load(std::sync::atomic::Ordering::SeqCst), ..self.me.clone() }
     }
 
     /// The peers and their states, as now.

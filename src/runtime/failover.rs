@@ -63,11 +63,12 @@ pub enum FailoverMsg {
         kit: Option<Box<SpawnMsg>>,
     },
     /// The home's word on the actors of `run` that ran on `host`: these
-    /// were restored, each on the node given; the rest are lost.
+    /// were restored, each on the node and in the generation given; the
+    /// rest are lost.
     Done {
         run: u128,
         host: String,
-        moved: Vec<(u128, String)>,
+        moved: Vec<(u128, String, u64)>,
     },
 }
 
@@ -202,19 +203,25 @@ impl Node {
     /// The word on the actors of dead node `host`: `moved` were restored
     /// elsewhere. Asks waiting on them are sent again, sends held for them
     /// go out; the rest fails. Only the first word counts.
-    pub(crate) fn failed_over(self: &Arc<Self>, host: &str, moved: &[(u128, String)]) {
+    pub(crate) fn failed_over(self: &Arc<Self>, host: &str, moved: &[(u128, String, u64)]) {
         // Later sends to `host` fail at once.
         let Some(held) = lock(&self.failover.waiting).get_mut(host).and_then(Option::take) else { return };
-        let to: FxHashMap<u128, Arc<str>> = moved.iter().map(|(id, n)| (*id, Arc::from(n.as_str()))).collect();
+        let to: FxHashMap<u128, Arc<str>> = moved.iter().map(|(id, n, _)| (*id, Arc::from(n.as_str()))).collect();
         if !to.is_empty() {
             super::migrate::relocated(&to);
+        }
+        let net = self.net.get().cloned();
+        if let Some(net) = &net {
+            // Copies kept here refuse what the old incarnation still writes.
+            for (id, _, generation) in moved {
+                net.restored(*id, *generation);
+            }
         }
         let ended: Vec<((u32, u64), monitor::Awaiting)> = {
             let mut waiting = lock(&self.awaiting);
             let keys: Vec<(u32, u64)> = waiting.iter().filter(|(_, a)| &*a.node == host).map(|(k, _)| *k).collect();
             keys.into_iter().filter_map(|k| waiting.remove(&k).map(|a| (k, a))).collect()
         };
-        let net = self.net.get().cloned();
         for ((worker, id), a) in ended {
             match (&a.what, net.as_ref()) {
                 (Waited::Ask { to: target, delivery, .. }, Some(net)) if to.contains_key(target) => {
@@ -235,6 +242,18 @@ impl Node {
                 _ => self.send_to_down(host, &cell, env.body),
             }
         }
+    }
+
+    /// This node was declared dead (it was paused or cut off): what it ran
+    /// for the run has been restored elsewhere, so it stops without
+    /// committing anything; a program whose node this is ends with an error.
+    pub fn abandon(self: &Arc<Self>) {
+        if self.home.is_none() {
+            crate::ewriteln!("error: the cluster declared this node dead (paused or cut off longer than failure detection allows); the program's actors on other nodes were stopped");
+            self.post(0, WorkerMsg::Exit(3));
+            return;
+        }
+        self.shutdown();
     }
 
     /// Node `name` is back (a new incarnation): should it die again, its
@@ -295,7 +314,7 @@ impl Node {
     /// On the run's home: restore the durable actors that ran on the dead
     /// node `host` from their newest copies, each on a node the placement
     /// engine picks; where each went.
-    fn fail_over(self: &Arc<Self>, net: &Arc<dyn remote::Net>, host: &str) -> Vec<(u128, String)> {
+    fn fail_over(self: &Arc<Self>, net: &Arc<dyn remote::Net>, host: &str) -> Vec<(u128, String, u64)> {
         let run = self.run_id.as_u128();
         let mut newest: FxHashMap<u128, (String, Orphan)> = FxHashMap::default();
         let mut kit_at: FxHashMap<u128, String> = FxHashMap::default();
@@ -312,9 +331,9 @@ impl Node {
         for (id, (holder, o)) in newest {
             match self.restore_elsewhere(net, host, id, &holder, kit_at.get(&id)) {
                 Ok(to) => {
-                    let generation = (o.generation + 1).to_string();
-                    net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation)]);
-                    moved.push((id, to));
+                    let generation = o.generation + 1;
+                    net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
+                    moved.push((id, to, generation));
                 }
                 Err(why) => net.event("failover-failed", &[("actor", &o.name), ("from", host), ("reason", &why)]),
             }

@@ -66,6 +66,9 @@ pub trait Net: Send + Sync {
     /// Every live node's copies of the durable actors of `run` that ran
     /// on `host`, with the node keeping each.
     fn orphans(&self, run: u128, host: &str) -> Vec<(String, super::failover::Orphan)>;
+    /// Actor `id` was restored elsewhere as `generation`: copies kept here
+    /// refuse older generations from now on.
+    fn restored(&self, id: u128, generation: u64);
     /// `holder`'s copy of actor `id`: its record, and its spawn if kept.
     fn fetch(&self, holder: &str, id: u128) -> Option<(super::durable::Record, Option<Box<SpawnMsg>>)>;
 }
@@ -178,6 +181,10 @@ pub enum Wire {
     RecordAt {
         req: u64,
         committed_at: Option<f64>,
+        /// The newest record's generation (a restored actor's records beat
+        /// what a stale incarnation of it wrote later).
+        #[serde(default)]
+        generation: u64,
     },
     TakeRecord {
         name: String,

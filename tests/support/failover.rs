@@ -6,23 +6,65 @@ use libtest_mimic::{Failed, Trial};
 
 use super::cluster::{Cluster, Running};
 use super::scratch::Scratch;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 pub fn trials() -> Vec<Trial> {
     vec![
         Trial::test("failover::asks_to_a_dead_node_fail", asks_to_a_dead_node_fail),
         Trial::test("failover::durable_accounts_survive_a_killed_node", durable_accounts_survive_a_killed_node),
+        Trial::test("failover::a_paused_node_is_fenced_and_rejoins", a_paused_node_is_fenced_and_rejoins),
     ]
+}
+
+/// The bank below with n3 SIGKILLed under load.
+fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
+    bank_under_fault("failover-kill", |c| {
+        c.nodes[2].child.kill().map_err(|e| e.to_string())?;
+        let _ = c.nodes[2].child.wait();
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// As above, but n3 is SIGSTOPped past its failure-detection time (its
+/// accounts fail over) and then SIGCONTed: it learns it was declared dead,
+/// stops what it ran without committing, and rejoins under a new
+/// incarnation; no account is applied twice.
+fn a_paused_node_is_fenced_and_rejoins() -> Result<(), Failed> {
+    let c = bank_under_fault("failover-pause", |c| {
+        let pid = c.nodes[2].child.id().to_string();
+        let signal = |s: &str| Command::new("kill").args([s, &pid]).status().map_err(|e| e.to_string());
+        signal("-STOP")?;
+        std::thread::sleep(Duration::from_secs(9));
+        signal("-CONT")?;
+        Ok(())
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (n3, n1) = (c._scratch.read("n3.log"), c._scratch.read("n1.log"));
+        let incarnations: Vec<&str> =
+            n1.lines().filter(|l| l.contains("event=join peer=n3 ")).filter_map(|l| l.rsplit("incarnation=").next()).collect();
+        let rejoined = incarnations.len() >= 2 && incarnations[0] != incarnations[incarnations.len() - 1];
+        if n3.contains("event=declared-dead") && rejoined {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("n3 did not rejoin as a new incarnation; n3:\n{n3}\nn1:\n{n1}").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Six durable `"turn"` accounts spread over n1..n3 (each commit copied to
 /// another node); main moves money between them, one acknowledged ask at
-/// a time, and SIGKILLs n3 under load. Its accounts are restored on the
-/// survivors (generation 2), the asks waiting on them are sent again, and
-/// every account ends with exactly the balance main's own bookkeeping says:
-/// nothing lost, nothing applied twice.
-fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
+/// a time, and `fault` strikes n3 under load. n3's accounts are restored on
+/// the survivors (generation 2), the asks waiting on them are sent again,
+/// and every account ends with exactly the balance main's own bookkeeping
+/// says: nothing lost, nothing applied twice.
+fn bank_under_fault(tag: &str, fault: impl FnOnce(&mut Cluster) -> Result<(), Failed>) -> Result<Cluster, Failed> {
     let mut c = Cluster::start(3)?;
-    let s = Scratch::new("failover-bank");
+    let s = Scratch::new(tag);
     let prog = s.file("bank.nd", BANK);
     let data = s.0.join("main").display().to_string();
     let mut p = Running::start_with(&c, &s, &["--data", &data], &prog, &["300"])?;
@@ -33,8 +75,7 @@ fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
     p.expect("ready")?;
     p.expect("ack 0")?;
     p.expect("ack 20")?;
-    c.nodes[2].child.kill().map_err(|e| e.to_string())?;
-    let _ = c.nodes[2].child.wait();
+    fault(&mut c)?;
     let mut last = String::new();
     for _ in 0..40 {
         last = p.line()?;
@@ -48,7 +89,7 @@ fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
     if last != "total 6000 exact true" || code != 0 || restored != 2 || !err.contains("generation=2") {
         return Err(format!("last line {last:?}, exit {code}, {restored} restored; stderr:\n{err}").into());
     }
-    Ok(())
+    Ok(c)
 }
 
 const BANK: &str = r#"actor Account {
