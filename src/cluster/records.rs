@@ -33,7 +33,7 @@ impl Agent {
     pub(super) fn answer_records(&self, w: Wire) -> Option<Wire> {
         match w {
             Wire::RecordQuery { name, req } => {
-                let newest = self.stores().iter().filter_map(|s| s.load(&name).ok()?.record).max_by(|a, b| newer(a, b));
+                let newest = self.stores().iter().filter_map(|s| s.load(&name).ok()?.record).max_by(newer);
                 Some(Wire::RecordAt {
                     req,
                     committed_at: newest.as_ref().map(|r| r.committed_at),
