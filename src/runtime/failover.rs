@@ -287,8 +287,8 @@ impl Node {
 
 /// What `spawn ... with {...}` asked of a node, read from the portable
 /// options a kit carries (no VM needed).
-fn needs_of(opts: &Packet) -> crate::runtime::run::Needs {
-    let mut n = crate::runtime::run::Needs::default();
+fn needs_of(opts: &Packet) -> super::options::Needs {
+    let mut n = super::options::Needs::default();
     let Portable::Map(items) = &opts.root else { return n };
     for (k, v) in items {
         let PKey::Str(k) = k else { continue };

@@ -16,6 +16,7 @@
 mod checkpoint;
 pub mod durable;
 pub mod failover;
+mod hosting;
 pub(crate) mod migrate;
 mod monitor;
 mod options;

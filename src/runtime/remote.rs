@@ -673,7 +673,7 @@ impl Node {
     }
 
     /// The actor `id` started here: what came for it early, now.
-    fn deliver_early(self: &Arc<Self>, id: u128) {
+    pub(super) fn deliver_early(self: &Arc<Self>, id: u128) {
         let waiting = lock(&self.early).remove(&id);
         for (from, d) in waiting.map(|(_, v)| v).unwrap_or_default() {
             self.receive_delivery(&from, d);
@@ -725,89 +725,12 @@ impl Node {
             }
         }
     }
-
-    fn receive_spawn(self: &Arc<Self>, s: SpawnMsg) {
-        let id = uuid::Uuid::from_u128(s.id);
-        self.keep_kit(&s);
-        if s.record.is_some() {
-            // Restored after a failover (or brought along): references to
-            // it made here look for it here again.
-            super::migrate::ARRIVED.store(true, Ordering::SeqCst);
-        }
-        let (tx, rx) = async_channel::unbounded();
-        let worker = self.pick_worker();
-        let class_name = match &s.class.root {
-            crate::vm::portable::Portable::Class { name, .. } => name.clone(),
-            _ => "actor".into(),
-        };
-        let handlers = class_handlers(&s.class);
-        let mut cell =
-            new_cell(id, s.name.as_deref().map(Arc::from), Arc::from(class_name), handlers, global_key(), worker, DEFAULT_MAILBOX, tx);
-        if s.affinity {
-            if let Some(mb) = cell.port.downcast_mut::<Mailbox>() {
-                mb.traffic = Some(super::migrate::Traffic::new());
-            }
-        }
-        let cell = Arc::new(cell);
-        {
-            let mut reg = lock(registry());
-            if let Some(n) = &cell.name {
-                reg.by_name.insert(n.clone(), cell.clone());
-            }
-            reg.by_id.insert(id, Arc::downgrade(&cell));
-        }
-        let start = run::Start {
-            cell,
-            rx,
-            class: s.class,
-            args: s.init_args,
-            opts: run::Options::parse(&Value::None).unwrap_or_else(|_| unreachable!("no options parse")),
-            raw_opts: Some(s.opts),
-            globals: s.globals,
-            program: lock(&self.program).clone(),
-            // A record brought along is saved before the actor resumes from it.
-            arrived: s
-                .record
-                .map(|r| Box::new(super::migrate::Arrived { state: None, record: Some(*r), backlog: Vec::new(), restarts: 0 })),
-        };
-        self.post(worker, WorkerMsg::Start(Box::new(start)));
-        self.deliver_early(id.as_u128());
-    }
-
-    /// The program this node hosts actors for has ended: commit its durable
-    /// actors and stop them all.
-    pub fn end_hosted(self: &Arc<Self>) {
-        if self.home.is_none() {
-            return;
-        }
-        if self.has_durable.load(Ordering::SeqCst) {
-            self.commit_on(&self.started_workers());
-        }
-        self.shutdown();
-        self.close_records();
-    }
 }
 
 fn net_reply(node: &Node, to: &str, run: u128, worker: u32, id: u64, result: Result<Packet, Packet>) {
     if let Some(net) = node.net.get() {
         net.send(to, &Wire::Reply { run, worker, id, result });
     }
-}
-
-/// An actor class's handler names, from its portable form.
-fn class_handlers(p: &Packet) -> Vec<Arc<str>> {
-    use crate::vm::portable::Portable;
-    let mut out: Vec<Arc<str>> = Vec::new();
-    let mut at = Some(&p.root);
-    while let Some(Portable::Class { methods, parent, .. }) = at {
-        for (m, _) in methods {
-            if !m.starts_with('$') && m != "init" && !out.iter().any(|h| **h == **m) {
-                out.push(Arc::from(m.as_str()));
-            }
-        }
-        at = parent.as_deref();
-    }
-    out
 }
 
 /// Actors running in this process (for load reports).
@@ -818,20 +741,6 @@ pub fn local_actors() -> usize {
         .filter_map(Weak::upgrade)
         .filter(|c| c.mb().at().is_none() && !c.mb().stopped.load(Ordering::Relaxed))
         .count()
-}
-
-/// Forward a hosted worker's program output and diagnostics to the
-/// program's node.
-pub(crate) fn forward_output(vm: &mut crate::vm::Vm, node: &Node) {
-    let (Some(home), Some(net)) = (node.home.clone(), node.net.get().cloned()) else { return };
-    let run = node.run_id.as_u128();
-    let sink = |err: bool| {
-        let (home, net) = (home.clone(), net.clone());
-        Arc::new(move |b: &[u8]| net.send(&home, &Wire::Output { run, text: serde_bytes::ByteBuf::from(b.to_vec()), err }))
-            as crate::OutputFn
-    };
-    vm.redirect_output(sink(false));
-    crate::redirect_stderr(sink(true));
 }
 
 /// Actor keys are unique in the process (references from other nodes get

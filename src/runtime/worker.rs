@@ -130,7 +130,7 @@ pub(crate) fn run_worker(node: Arc<Node>, index: usize, rx: async_channel::Recei
     vm.library = node.library;
     attach(&mut vm, node.clone());
     vm.rt.worker = index;
-    super::remote::forward_output(&mut vm, &node);
+    super::hosting::forward_output(&mut vm, &node);
     let ex = Rc::new(smol::LocalExecutor::new());
     vm.executor = Some(ex.clone());
     let timers = vm.timers.clone();
