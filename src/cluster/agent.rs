@@ -467,6 +467,20 @@ impl Agent {
         }
     }
 
+    /// Answers to question `req` go to `tx`.
+    pub(super) fn wait_for(&self, req: u64, tx: std::sync::mpsc::Sender<Wire>) {
+        lock(&self.calls).insert(req, tx);
+    }
+
+    pub(super) fn stop_waiting(&self, req: u64) {
+        lock(&self.calls).remove(&req);
+    }
+
+    /// The directory's answer to a claim made here.
+    pub(super) fn answer_claim(&self, w: Wire) -> Option<Wire> {
+        self.answer(w)
+    }
+
     pub(super) fn next_req(&self) -> u64 {
         self.next_req.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
@@ -606,8 +620,12 @@ impl Net for Agent {
         self.find_orphans(run, host)
     }
 
-    fn fetch(&self, holder: &str, id: u128) -> Option<(crate::runtime::durable::Record, Option<Box<crate::runtime::remote::SpawnMsg>>)> {
-        self.fetch_copy(holder, id)
+    fn fetch(&self, holder: &str, ids: &[u128]) -> Vec<crate::runtime::failover::Copy> {
+        self.fetch_copies(holder, ids)
+    }
+
+    fn claim_many(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)> {
+        self.claim_names(run, names)
     }
 }
 
@@ -631,7 +649,7 @@ pub(super) fn directory_rank(name: &str, node: &str) -> u64 {
 }
 
 impl Agent {
-    fn owner(&self, name: &str) -> String {
+    pub(super) fn owner(&self, name: &str) -> String {
         // Every live node, draining or not (not `view`, which is for placement).
         let peers = self.state.peers();
         let live = peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name.as_str());

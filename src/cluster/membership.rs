@@ -88,7 +88,7 @@ impl Preset {
                 let mut c = Config::new_lan(size);
                 c.probe_period = Duration::from_millis(300);
                 c.probe_rtt = Duration::from_millis(100);
-                c.suspect_to_down_after = Duration::from_millis(900);
+                c.suspect_to_down_after = Duration::from_millis(600);
                 c
             }
         }

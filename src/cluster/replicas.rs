@@ -9,8 +9,8 @@ use super::agent::{directory_rank, Agent};
 use super::table::log;
 use crate::contain::lock;
 use crate::runtime::durable::{Record, Records};
-use crate::runtime::failover::{FailoverMsg, Gather, Orphan};
-use crate::runtime::remote::{Net, SpawnMsg, Wire};
+use crate::runtime::failover::{Copy, FailoverMsg, Gather, Orphan};
+use crate::runtime::remote::{Entry, Net, SpawnMsg, Wire};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex};
 
@@ -178,13 +178,19 @@ impl Agent {
                     .collect();
                 FailoverMsg::OrphanList { req, items }
             }
-            FailoverMsg::Fetch { id, req } => {
-                let (name, kit) = match lock(&self.replicas.kept).get(&id) {
-                    Some(k) => (k.name.clone(), k.kit.clone()),
-                    None => return Some(Wire::Failover(Box::new(FailoverMsg::Fetched { req, record: None, kit: None }))),
+            FailoverMsg::Fetch { ids, req } => {
+                let wanted: Vec<(u128, String, Option<Box<SpawnMsg>>)> = {
+                    let kept = lock(&self.replicas.kept);
+                    ids.iter().filter_map(|id| kept.get(id).map(|k| (*id, k.name.clone(), k.kit.clone()))).collect()
                 };
-                let record = self.copy_store().ok().and_then(|s| s.load(&name).ok()?.record).map(Box::new);
-                FailoverMsg::Fetched { req, record, kit }
+                // One read of the store for all of them (a read per actor
+                // would wait behind the commits of those already restored).
+                let mut records: FxHashMap<String, Record> = match self.copy_store().and_then(|s| s.list()) {
+                    Ok(all) => all.into_iter().collect(),
+                    Err(_) => FxHashMap::default(),
+                };
+                let copies = wanted.into_iter().map(|(id, name, kit)| (id, records.remove(&name), kit)).collect();
+                FailoverMsg::Fetched { req, copies }
             }
             _ => return None,
         };
@@ -228,13 +234,49 @@ impl Agent {
         out
     }
 
-    pub(super) fn fetch_copy(&self, holder: &str, id: u128) -> Option<(Record, Option<Box<SpawnMsg>>)> {
-        match self.call(holder, |req| Wire::Failover(Box::new(FailoverMsg::Fetch { id, req }))) {
+    pub(super) fn fetch_copies(&self, holder: &str, ids: &[u128]) -> Vec<Copy> {
+        match self.call(holder, |req| Wire::Failover(Box::new(FailoverMsg::Fetch { ids: ids.to_vec(), req }))) {
             Some(Wire::Failover(m)) => match *m {
-                FailoverMsg::Fetched { record: Some(r), kit, .. } => Some((*r, kit)),
-                _ => None,
+                FailoverMsg::Fetched { copies, .. } => copies,
+                _ => Vec::new(),
             },
-            _ => None,
+            _ => Vec::new(),
         }
+    }
+
+    /// Register many names, all questions in flight at once; the names
+    /// refused (or unanswered) and why.
+    pub(super) fn claim_names(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut asked: FxHashMap<u64, &str> = FxHashMap::default();
+        let mut refused = Vec::new();
+        for (name, entry) in names {
+            let owner = self.owner(name);
+            let req = self.next_req();
+            let w = Wire::Claim { run, name: name.clone(), entry: entry.clone(), req };
+            if owner == **Net::me(self) {
+                if let Some(Wire::Claimed { result: Err(e), .. }) = self.answer_claim(w) {
+                    refused.push((name.clone(), e));
+                }
+                continue;
+            }
+            self.wait_for(req, tx.clone());
+            asked.insert(req, name);
+            self.send(&owner, &w);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !asked.is_empty() {
+            let Ok(w) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else { break };
+            if let Wire::Claimed { req, result } = w {
+                if let (Some(name), Err(e)) = (asked.remove(&req), result) {
+                    refused.push((name.to_string(), e));
+                }
+            }
+        }
+        for (req, name) in asked {
+            self.stop_waiting(req);
+            refused.push((name.to_string(), "the name directory did not answer".into()));
+        }
+        refused
     }
 }

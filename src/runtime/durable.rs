@@ -231,6 +231,14 @@ impl Records {
         }
     }
 
+    /// Every record, by name.
+    pub fn list(&self) -> Result<Vec<(String, Record)>, String> {
+        match self {
+            Records::Disk(s) => s.list(),
+            Records::Memory(m) => Ok(lock(m).iter().map(|(n, r)| (n.clone(), r.clone())).collect()),
+        }
+    }
+
     pub fn remove(&self, name: &str) -> Result<bool, String> {
         match self {
             Records::Disk(s) => s.remove(name),

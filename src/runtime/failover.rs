@@ -52,15 +52,14 @@ pub enum FailoverMsg {
         req: u64,
         items: Vec<Orphan>,
     },
-    /// Send me your copy of actor `id`.
+    /// Send me your copies of these actors (read in one transaction).
     Fetch {
-        id: u128,
+        ids: Vec<u128>,
         req: u64,
     },
     Fetched {
         req: u64,
-        record: Option<Box<Record>>,
-        kit: Option<Box<SpawnMsg>>,
+        copies: Vec<Copy>,
     },
     /// The home's word on the actors of `run` that ran on `host`: these
     /// were restored, each on the node and in the generation given; the
@@ -80,6 +79,9 @@ impl FailoverMsg {
         }
     }
 }
+
+/// A copy handed over: actor id, record, and how to start it if kept.
+pub type Copy = (u128, Option<Record>, Option<Box<SpawnMsg>>);
 
 /// A copy kept of a durable actor's record.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -315,7 +317,7 @@ impl Node {
     /// node `host` from their newest copies, each on a node the placement
     /// engine picks; where each went.
     fn fail_over(self: &Arc<Self>, net: &Arc<dyn remote::Net>, host: &str) -> Vec<(u128, String, u64)> {
-        let run = self.run_id.as_u128();
+        let (run, started) = (self.run_id.as_u128(), std::time::Instant::now());
         let mut newest: FxHashMap<u128, (String, Orphan)> = FxHashMap::default();
         let mut kit_at: FxHashMap<u128, String> = FxHashMap::default();
         for (holder, o) in net.orphans(run, host) {
@@ -327,54 +329,79 @@ impl Node {
                 newest.insert(o.id, (holder, o));
             }
         }
+        // One question per node keeping copies, not one per actor.
+        let mut by_holder: FxHashMap<String, Vec<u128>> = FxHashMap::default();
+        for (id, (holder, _)) in &newest {
+            by_holder.entry(holder.clone()).or_default().push(*id);
+        }
+        let mut copies: FxHashMap<u128, (Option<Record>, Option<Box<SpawnMsg>>)> = FxHashMap::default();
+        for (holder, ids) in by_holder {
+            copies.extend(net.fetch(&holder, &ids).into_iter().map(|(id, r, k)| (id, (r, k))));
+        }
+        // Spawns kept elsewhere, for copies whose holder kept none.
+        let mut kits_from: FxHashMap<String, Vec<u128>> = FxHashMap::default();
+        for (id, (_, kit)) in &copies {
+            if let (None, Some(at)) = (kit, kit_at.get(id)) {
+                kits_from.entry(at.clone()).or_default().push(*id);
+            }
+        }
+        for (at, ids) in kits_from {
+            for (id, _, kit) in net.fetch(&at, &ids) {
+                if let (Some(c), Some(k)) = (copies.get_mut(&id), kit) {
+                    c.1 = Some(k);
+                }
+            }
+        }
         let mut moved = Vec::new();
-        for (id, (holder, o)) in newest {
-            match self.restore_elsewhere(net, host, id, &holder, kit_at.get(&id)) {
-                Ok(to) => {
+        let mut names = Vec::new();
+        // One view of the cluster, kept up to date with what is placed here.
+        let mut view = net.view();
+        for (id, (_, o)) in newest {
+            let copy = copies.remove(&id).unwrap_or((None, None));
+            match self.restore_elsewhere(net, &mut view, id, copy) {
+                Ok((to, entry)) => {
                     let generation = o.generation + 1;
                     net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
                     moved.push((id, to, generation));
+                    names.push((o.name, remote::Entry { why: format!("failover from {host}"), ..entry }));
                 }
                 Err(why) => net.event("failover-failed", &[("actor", &o.name), ("from", host), ("reason", &why)]),
             }
         }
+        for (name, e) in net.claim_many(self.run_id.as_u128(), &names) {
+            net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
+        }
+        let ms = started.elapsed().as_millis().to_string();
+        net.event("failover-done", &[("from", host), ("restored", &moved.len().to_string()), ("ms", &ms)]);
         moved
     }
 
-    /// Start actor `id` again from `holder`'s copy (its spawn from
-    /// `kit_at` when `holder` kept none), on a node placement picks.
+    /// Start actor `id` again from its newest copy on a node placement
+    /// picks; that node and the actor's directory entry there.
     fn restore_elsewhere(
         &self,
         net: &Arc<dyn remote::Net>,
-        host: &str,
+        view: &mut crate::cluster::ClusterView,
         id: u128,
-        holder: &str,
-        kit_at: Option<&String>,
-    ) -> Result<String, String> {
-        let (record, kit) = net.fetch(holder, id).ok_or_else(|| format!("node {holder} did not hand over its copy"))?;
-        let kit = match (kit, kit_at) {
-            (Some(k), _) => k,
-            (None, Some(other)) => net.fetch(other, id).and_then(|(_, k)| k).ok_or("no node kept how to start it")?,
-            (None, None) => return Err("no node kept how to start it".into()),
+        copy: (Option<Record>, Option<Box<SpawnMsg>>),
+    ) -> Result<(String, remote::Entry), String> {
+        let (Some(record), Some(mut kit)) = copy else {
+            return Err("no copy of its record, or of how to start it, could be fetched".into());
         };
-        let mut kit = kit;
         let class = match &kit.class.root {
             Portable::Class { name, .. } => name.clone(),
             _ => "actor".into(),
         };
-        let req = needs_of(&kit.opts).request(&class, "balanced");
-        let placed = crate::cluster::place_actor(&req, &net.view())?;
-        let to = placed.primary;
+        let needs = needs_of(&kit.opts);
+        let req = needs.request(&class, "balanced");
+        let to = crate::cluster::place_actor(&req, view)?.primary;
+        if let Some(n) = view.nodes.iter_mut().find(|n| n.name == to) {
+            n.actors += 1;
+            n.reserved = n.reserved.add(&needs.resources);
+        }
         kit.record = Some(Box::new(record));
-        let name = kit.name.clone();
         net.send(&to, &Wire::Spawn(kit));
         net.placed(&to);
-        if let Some(name) = name {
-            let entry = remote::Entry { id, class, node: to.clone(), why: format!("failover from {host}") };
-            if let Err(e) = net.claim(self.run_id.as_u128(), &name, &entry) {
-                net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
-            }
-        }
-        Ok(to)
+        Ok((to.clone(), remote::Entry { id, class, node: to, why: String::new() }))
     }
 }

@@ -189,21 +189,34 @@ impl ActorCtx {
     /// A durable actor starting: take its state from its newest record, if
     /// there is one (`true`: `init` must not run). Fields the class gained
     /// since keep their defaults; fields it lost are dropped.
-    pub(super) fn resume(&self, vm: &mut Vm) -> Result<bool, Value> {
+    pub(super) fn resume(&self, vm: &mut Vm, brought: Option<Record>) -> Result<bool, Value> {
         if self.dur.is_none() {
             return Ok(false);
         }
         let node = vm.node();
         let name = self.cell.name.as_deref().unwrap_or_default();
-        let records = node.records().map_err(|m| Value::error("IOError", m))?;
-        let loaded = records.load(name).map_err(|m| Value::error("IOError", format!("cannot restore actor {}: {m}", self.cell.label())))?;
-        if let Some(w) = loaded.warning {
-            crate::ewriteln!("warning: {w}");
-        }
-        let Some(rec) = loaded.record else { return Ok(false) };
+        let was_brought = brought.is_some();
+        let rec = match brought {
+            Some(r) => r,
+            None => {
+                let records = node.records().map_err(|m| Value::error("IOError", m))?;
+                let loaded =
+                    records.load(name).map_err(|m| Value::error("IOError", format!("cannot restore actor {}: {m}", self.cell.label())))?;
+                if let Some(w) = loaded.warning {
+                    crate::ewriteln!("warning: {w}");
+                }
+                let Some(rec) = loaded.record else { return Ok(false) };
+                rec
+            }
+        };
         let class = &self.inst.class.name;
         if rec.class != **class {
-            return err("ValueError", format!("the record of `{name}` belongs to class {}, not {class}", rec.class));
+            let e = format!("the record of `{name}` belongs to class {}, not {class}", rec.class);
+            if was_brought {
+                // Not this actor's: kept here rather than lost.
+                let _ = node.records().and_then(|r| r.save(vec![(name.to_string(), rec)]));
+            }
+            return err("ValueError", e);
         }
         self.put_fields(vm, &rec.fields)?;
         if rec.run == node.run_id.to_string() && rec.actor == *self.cell.id_str {

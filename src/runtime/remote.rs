@@ -69,8 +69,10 @@ pub trait Net: Send + Sync {
     /// Actor `id` was restored elsewhere as `generation`: copies kept here
     /// refuse older generations from now on.
     fn restored(&self, id: u128, generation: u64);
-    /// `holder`'s copy of actor `id`: its record, and its spawn if kept.
-    fn fetch(&self, holder: &str, id: u128) -> Option<(super::durable::Record, Option<Box<SpawnMsg>>)>;
+    /// `holder`'s copies of these actors: records, and spawns if kept.
+    fn fetch(&self, holder: &str, ids: &[u128]) -> Vec<super::failover::Copy>;
+    /// Register many names at once (a failover's); the names refused, why.
+    fn claim_many(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)>;
 }
 
 /// A name directory entry: the actor, its class, and where it runs.

@@ -381,20 +381,17 @@ async fn actor_loop(
     arrived: Option<Box<super::migrate::Arrived>>,
 ) {
     let node = vm.borrow_mut().node();
-    // A moved actor: its messages from before the move come first; a
-    // durable one's record is here before it resumes from it. (Kept boxed:
-    // the loop's future stays small for every other actor.)
+    // A moved or restored actor: its messages from before the move come
+    // first; a durable one resumes from the record it brought (committed
+    // here right after). (Kept boxed: the loop's future stays small for
+    // every other actor.)
     let mut arrived = arrived;
-    if let Some(a) = arrived.as_mut() {
-        if let (Some(rec), Some(name)) = (a.record.take(), &ctx.cell.name) {
-            if let Err(m) = node.records().and_then(|r| r.save(vec![(name.to_string(), rec)])) {
-                crate::ewriteln!("actor {} lost its record moving here: {m}", ctx.cell.label());
-            }
-        }
+    let brought = arrived.as_mut().and_then(|a| {
         a.backlog.reverse();
-    }
+        a.record.take()
+    });
     let mut ok = run_handler(&vm, &ctx, crate::bytecode::tables::STATE_INIT, Vec::new()).await;
-    let resumed = ok.as_ref().map_err(|e| e.clone()).and_then(|_| ctx.resume(&mut vm.borrow_mut()));
+    let resumed = ok.as_ref().map_err(|e| e.clone()).and_then(|_| ctx.resume(&mut vm.borrow_mut(), brought));
     match resumed {
         Ok(false) if arrived.as_ref().is_some_and(|a| a.state.is_some()) => {
             let state = arrived.as_mut().and_then(|a| a.state.take());
