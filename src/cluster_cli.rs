@@ -116,6 +116,7 @@ pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>)
         "ACTORS".into(),
         "BUSY".into(),
         "FREE".into(),
+        "RESTORED".into(),
     ]];
     let row = |m: &node::Member, state: &str| {
         let load = loads.iter().find(|(n, _)| *n == m.name).map(|(_, l)| l);
@@ -132,13 +133,14 @@ pub fn query(what: Query, cluster: Option<String>, secret_file: Option<PathBuf>)
             or_dash(&|l| l.actors.to_string()),
             or_dash(&|l| format!("{:.0}%", l.busy * 100.0)),
             or_dash(&|l| size(l.free_memory)),
+            or_dash(&|l| l.restored.to_string()),
         ]
     };
     rows.push(row(&me, "alive (asked)"));
     for (p, state) in &peers {
         rows.push(row(p, state));
     }
-    let widths: Vec<usize> = (0..10).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for r in rows {
         let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         noodle::owriteln!("{}", line.join("  ").trim_end());

@@ -216,7 +216,8 @@ impl Agent {
         let runs: Vec<Arc<Node>> = lock(&self.runs).values().cloned().collect();
         let reserved = runs.iter().fold(Resources::default(), |r, n| r.add(&n.reserved()));
         let draining = self.draining.load(std::sync::atomic::Ordering::SeqCst);
-        Load { actors: crate::runtime::local_actors() as u64, busy, free_memory: super::free_memory(), reserved, draining }
+        let restored = crate::runtime::remote::RESTORED.load(std::sync::atomic::Ordering::Relaxed);
+        Load { actors: crate::runtime::local_actors() as u64, busy, free_memory: super::free_memory(), reserved, draining, restored }
     }
 
     /// A batch of actor traffic from `from`.

@@ -53,6 +53,9 @@ pub struct Load {
     /// Being drained: takes no new actors.
     #[serde(default)]
     pub draining: bool,
+    /// Actors restored here after their node died (since it started).
+    #[serde(default)]
+    pub restored: u64,
 }
 
 /// The node's view of the cluster: shared by the node's event loop and,

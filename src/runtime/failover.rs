@@ -143,7 +143,7 @@ impl Node {
     /// durable and its record's copies need it.
     pub(crate) fn keep_kit(&self, s: &SpawnMsg) {
         if s.name.is_some() {
-            let kit = SpawnMsg { record: None, ..s.clone() };
+            let kit = SpawnMsg { record: None, failover: false, ..s.clone() };
             lock(&self.failover.kits).insert(s.id, Arc::new(kit));
         }
     }
@@ -363,7 +363,7 @@ impl Node {
                     let generation = o.generation + 1;
                     net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
                     moved.push((id, to, generation));
-                    names.push((o.name, remote::Entry { why: format!("failover from {host}"), ..entry }));
+                    names.push((o.name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
                 }
                 Err(why) => net.event("failover-failed", &[("actor", &o.name), ("from", host), ("reason", &why)]),
             }
@@ -400,6 +400,7 @@ impl Node {
             n.reserved = n.reserved.add(&needs.resources);
         }
         kit.record = Some(Box::new(record));
+        kit.failover = true;
         net.send(&to, &Wire::Spawn(kit));
         net.placed(&to);
         Ok((to.clone(), remote::Entry { id, class, node: to, why: String::new() }))

@@ -11,6 +11,9 @@ impl Node {
     pub(super) fn receive_spawn(self: &Arc<Self>, s: SpawnMsg) {
         let id = uuid::Uuid::from_u128(s.id);
         self.keep_kit(&s);
+        if s.failover {
+            super::remote::RESTORED.fetch_add(1, Ordering::Relaxed);
+        }
         if s.record.is_some() {
             // Restored after a failover (or brought along): references to
             // it made here look for it here again.

@@ -332,6 +332,10 @@ pub struct SpawnMsg {
     /// `strategy: "affinity"`: count its traffic (it may move).
     #[serde(default)]
     pub affinity: bool,
+    /// A restore after its node died (`failover.rs`): counted for
+    /// `noodle cluster status`.
+    #[serde(default)]
+    pub failover: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -734,6 +738,9 @@ fn net_reply(node: &Node, to: &str, run: u128, worker: u32, id: u64, result: Res
         net.send(to, &Wire::Reply { run, worker, id, result });
     }
 }
+
+/// Actors restored in this process after their node died (for load reports).
+pub static RESTORED: AtomicU64 = AtomicU64::new(0);
 
 /// Actors running in this process (for load reports).
 pub fn local_actors() -> usize {

@@ -57,6 +57,7 @@ impl crate::vm::Vm {
             globals: self.globals_for(&refs),
             record: carry.take().map(Box::new),
             affinity: opts.strategy == "affinity",
+            failover: false,
         };
         self.flush();
         if let Some(net) = node.net() {

@@ -161,7 +161,7 @@ fn start_node(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Result<N
 }
 
 /// Poll `noodle cluster status` (bounded) until `ok` holds for its output.
-fn status_until(addr: &str, secret: &str, ok: impl Fn(&str) -> bool) -> Result<String, Failed> {
+pub fn status_until(addr: &str, secret: &str, ok: impl Fn(&str) -> bool) -> Result<String, Failed> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (out, err, code) = run(&["cluster", "status", "--cluster", addr, "--secret-file", secret], "");

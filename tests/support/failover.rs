@@ -19,10 +19,19 @@ pub fn trials() -> Vec<Trial> {
 
 /// The bank below with n3 SIGKILLed under load.
 fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
-    bank_under_fault("failover-kill", |c| {
+    let c = bank_under_fault("failover-kill", |c| {
         c.nodes[2].child.kill().map_err(|e| e.to_string())?;
         let _ = c.nodes[2].child.wait();
         Ok(())
+    })?;
+    // `noodle cluster status`: n3 down, the two accounts restored on n1/n2.
+    super::cluster::status_until(&c.nodes[0].addr, &c.secret, |o| {
+        let restored: u64 = o
+            .lines()
+            .filter(|l| l.starts_with("n1 ") || l.starts_with("n2 "))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum();
+        o.lines().any(|l| l.starts_with("n3 ") && l.contains(" down ")) && restored == 2
     })?;
     Ok(())
 }
