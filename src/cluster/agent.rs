@@ -65,6 +65,9 @@ pub struct Agent {
     records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
     /// Copies of durable records sent and kept (`replicas.rs`).
     pub(super) replicas: super::replicas::Replicas,
+    /// Who counts for keep-majority, and since when (`quorum.rs`).
+    quorum: Mutex<super::quorum::Quorum>,
+    born: std::time::Instant,
 }
 
 /// How long a directory question may take.
@@ -79,7 +82,14 @@ impl Agent {
         self.busy.store(b.to_bits(), std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn new(state: Arc<State>, data: Option<std::path::PathBuf>, workers: usize) -> (Arc<Agent>, async_channel::Receiver<Dial>) {
+    /// `settle`: how long a member declared down counts against this
+    /// node's side (keep-majority).
+    pub fn new(
+        state: Arc<State>,
+        data: Option<std::path::PathBuf>,
+        workers: usize,
+        settle: std::time::Duration,
+    ) -> (Arc<Agent>, async_channel::Receiver<Dial>) {
         crate::runtime::remote::install();
         let (dial, dials) = async_channel::unbounded();
         let me = Arc::from(state.me.name.as_str());
@@ -105,6 +115,8 @@ impl Agent {
             any_down: Default::default(),
             left: Default::default(),
             replicas: Default::default(),
+            quorum: Mutex::new(super::quorum::Quorum::new(settle)),
+            born: std::time::Instant::now(),
         };
         (Arc::new(a), dials)
     }
@@ -384,19 +396,23 @@ impl Agent {
     /// for from it ends with an error.
     pub fn peer_down(&self, name: &str, incarnation: u64) {
         let left = lock(&self.left).contains(name);
-        if !self.gone(name, incarnation) {
+        if !self.gone(name, incarnation) || left {
             return;
         }
-        if !left {
-            for n in self.runs() {
-                n.node_down(name);
-            }
+        if !lock(&self.quorum).down(&self.me, name, self.born.elapsed()) {
+            log(&self.me, "minority", &[("lost", name)]);
+            self.stop_all("this node is cut off from the majority of the cluster");
+            return;
+        }
+        for n in self.runs() {
+            n.node_down(name);
         }
     }
 
     /// A peer left in good order (its actors moved away first).
     pub fn peer_left(&self, name: &str, incarnation: u64) {
         lock(&self.left).insert(name.to_string());
+        lock(&self.quorum).left(name);
         self.gone(name, incarnation);
     }
 
@@ -436,6 +452,7 @@ impl Agent {
             return;
         }
         up.insert(name.to_string(), incarnation);
+        lock(&self.quorum).up(name);
         if down.get(name).is_some_and(|&i| i < incarnation) {
             down.remove(name);
             lock(&self.left).remove(name);
@@ -458,9 +475,16 @@ impl Agent {
     /// incarnation. A program whose node this is ends with an error.
     pub fn declared_dead(&self) {
         log(&self.me, "declared-dead", &[("incarnation", &self.state.incarnation.load(std::sync::atomic::Ordering::SeqCst).to_string())]);
+        self.stop_all("the cluster declared this node dead (paused or cut off longer than failure detection allows)");
+    }
+
+    /// Stop every run here without committing (what they ran is restored
+    /// elsewhere) and close every link; `why` ends a program whose node
+    /// this is.
+    fn stop_all(&self, why: &'static str) {
         let runs: Vec<Arc<Node>> = lock(&self.runs).drain().map(|(_, n)| n).collect();
         for n in runs {
-            let _ = std::thread::Builder::new().name("noodle-fenced".into()).spawn(move || n.abandon());
+            let _ = std::thread::Builder::new().name("noodle-fenced".into()).spawn(move || n.abandon(why));
         }
         let links: Vec<Arc<Link>> = lock(&self.links).drain().map(|(_, l)| l).collect();
         for l in links {

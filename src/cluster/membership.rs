@@ -95,6 +95,15 @@ impl Preset {
     }
 }
 
+impl Preset {
+    /// How long a member declared down counts against keep-majority:
+    /// the spread between the declarations of a split's members.
+    pub fn settle(self) -> Duration {
+        let c = self.config();
+        c.suspect_to_down_after + c.probe_period * 2
+    }
+}
+
 /// What to do after an input: datagrams to send, timers to arm, events.
 #[derive(Default)]
 pub struct Output {

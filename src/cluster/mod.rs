@@ -10,6 +10,7 @@ mod link;
 pub mod membership;
 pub mod node;
 pub mod placement;
+pub mod quorum;
 mod records;
 mod replicas;
 mod table;

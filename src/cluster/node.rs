@@ -197,7 +197,7 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         // `noodle node` keeps hosted actors' records in .noodle/nodes/NAME
         // unless told otherwise.
         let data = cfg.data.clone().or_else(|| announce.then(|| std::path::Path::new(".noodle").join("nodes").join(&name)));
-        let (agent, dials) = Agent::new(state.clone(), data, cfg.workers);
+        let (agent, dials) = Agent::new(state.clone(), data, cfg.workers, cfg.fd.settle());
         let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
         let seed = incarnation ^ u64::from(std::process::id());
         let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);

@@ -246,12 +246,13 @@ impl Node {
         }
     }
 
-    /// This node was declared dead (it was paused or cut off): what it ran
-    /// for the run has been restored elsewhere, so it stops without
-    /// committing anything; a program whose node this is ends with an error.
-    pub fn abandon(self: &Arc<Self>) {
+    /// This node was declared dead (it was paused or cut off) or is on the
+    /// smaller side of a split (`why`): what it ran for the run is restored
+    /// elsewhere, so it stops without committing anything; a program whose
+    /// node this is ends with an error.
+    pub fn abandon(self: &Arc<Self>, why: &str) {
         if self.home.is_none() {
-            crate::ewriteln!("error: the cluster declared this node dead (paused or cut off longer than failure detection allows); the program's actors on other nodes were stopped");
+            crate::ewriteln!("error: {why}; the program's actors on other nodes were stopped");
             self.post(0, WorkerMsg::Exit(3));
             return;
         }

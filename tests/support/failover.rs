@@ -14,6 +14,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("failover::asks_to_a_dead_node_fail", asks_to_a_dead_node_fail),
         Trial::test("failover::durable_accounts_survive_a_killed_node", durable_accounts_survive_a_killed_node),
         Trial::test("failover::a_paused_node_is_fenced_and_rejoins", a_paused_node_is_fenced_and_rejoins),
+        Trial::test("failover::a_program_cut_off_from_the_majority_stops", a_program_cut_off_from_the_majority_stops),
     ]
 }
 
@@ -63,6 +64,52 @@ fn a_paused_node_is_fenced_and_rejoins() -> Result<(), Failed> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Keep-majority: every node but the program's own is SIGSTOPped, so the
+/// program's node is one of four. It must not restore the durable actors
+/// on itself from whatever copies it can reach (a newer one may sit on the
+/// other side): the program ends with an error (exit 3) instead.
+fn a_program_cut_off_from_the_majority_stops() -> Result<(), Failed> {
+    let c = Cluster::start(3)?;
+    let s = Scratch::new("minority");
+    let prog = s.file(
+        "p.nd",
+        r#"actor Counter {
+    state n = 0
+    def add() {
+        self.n += 1
+        return self.n
+    }
+}
+var cs = []
+for i in range(3) {
+    cs.append(spawn Counter() with {name: f"c{i}", durable: true, durability: "turn", require_node: f"n{i + 1}"})
+}
+for x in cs { await x.add() }
+print("ready")
+for i in range(600) { await sleep(100) }
+print("still running")
+"#,
+    );
+    let mut p = Running::start(&c, &s, &prog)?;
+    p.expect("ready")?;
+    let pids: Vec<String> = c.nodes.iter().map(|n| n.child.id().to_string()).collect();
+    let signal = |sig: &str| {
+        for pid in &pids {
+            Command::new("kill").args([sig, pid]).status().map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    };
+    signal("-STOP")?;
+    let code = p.finish();
+    signal("-CONT")?;
+    let code = code?;
+    let err = s.read("p.err");
+    if code != 3 || !err.contains("cut off from the majority") {
+        return Err(format!("exit {code}, stderr:\n{err}").into());
+    }
+    Ok(())
 }
 
 /// Six durable `"turn"` accounts spread over n1..n3 (each commit copied to
