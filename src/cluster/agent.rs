@@ -6,6 +6,7 @@
 
 use super::link::{self, Link};
 use super::node::Msg;
+use super::rules::directory_owner;
 use super::table::{log, Load, State};
 use super::{ClusterView, NodeView, Resources};
 use crate::bytecode::Verified;
@@ -637,8 +638,8 @@ impl Net for Agent {
         self.send_copies(run, home, id, name, record, kit, copies, gather)
     }
 
-    fn restored(&self, id: u128, generation: u64) {
-        self.fence_copies(id, generation)
+    fn restored(&self, id: u128, node: &str, generation: u64) {
+        self.fence_copies(id, node, generation)
     }
 
     fn orphans(&self, run: u128, host: &str) -> Vec<(String, crate::runtime::failover::Orphan)> {
@@ -652,25 +653,6 @@ impl Net for Agent {
     fn claim_many(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)> {
         self.claim_names(run, names)
     }
-}
-
-/// The node keeping `name` in the directory: the live node with the
-/// highest hash of (name, node) — rendezvous hashing, so a node joining or
-/// leaving moves only its share of the names.
-pub fn directory_owner<'a>(name: &str, nodes: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    nodes.max_by_key(|n| directory_rank(name, n))
-}
-
-/// The rendezvous hash of `name` on `node`: the highest wins.
-pub(super) fn directory_rank(name: &str, node: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes().chain([0xff]).chain(node.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    // A final mix: FNV alone is weak in its high bits.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 33)
 }
 
 impl Agent {

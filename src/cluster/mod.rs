@@ -13,6 +13,7 @@ pub mod placement;
 pub mod quorum;
 mod records;
 mod replicas;
+pub mod rules;
 mod table;
 pub mod wire;
 

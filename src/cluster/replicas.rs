@@ -5,7 +5,7 @@
 //! and answering the run's home when it looks for the copies of a dead
 //! node's actors.
 
-use super::agent::{directory_rank, Agent};
+use super::agent::Agent;
 use super::table::log;
 use crate::contain::lock;
 use crate::runtime::durable::{Record, Records};
@@ -42,13 +42,11 @@ impl Agent {
     /// membership does.
     fn copy_nodes(&self, name: &str, copies: usize) -> Vec<String> {
         let peers = self.state.peers();
-        let mut live: Vec<&str> = peers
+        let live = peers
             .iter()
             .filter(|(m, s)| s == "alive" && *m.name != **Net::me(self) && !self.is_down(&m.name))
-            .map(|(m, _)| m.name.as_str())
-            .collect();
-        live.sort_by_key(|n| std::cmp::Reverse(directory_rank(name, n)));
-        live.into_iter().take(copies).map(str::to_string).collect()
+            .map(|(m, _)| m.name.as_str());
+        super::rules::copy_nodes(name, live, copies).into_iter().map(str::to_string).collect()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -123,7 +121,7 @@ impl Agent {
         };
         {
             let mut kept = lock(&self.replicas.kept);
-            if let Some(k) = kept.get(&id).filter(|k| k.generation > record.generation) {
+            if let Some(k) = kept.get(&id).filter(|k| !super::rules::accepts_copy(Some(k.generation), record.generation)) {
                 // A stale incarnation writing: fenced off.
                 let why = format!("generation {} of {name} is older than the copy kept ({})", record.generation, k.generation);
                 log(Net::me(&**self), "fenced", &[("peer", from), ("actor", &name), ("reason", &why)]);
@@ -198,9 +196,10 @@ impl Agent {
     }
 
     /// Actor `id` runs again as `generation`: older writes are refused.
-    pub(super) fn fence_copies(&self, id: u128, generation: u64) {
+    pub(super) fn fence_copies(&self, id: u128, node: &str, generation: u64) {
         if let Some(k) = lock(&self.replicas.kept).get_mut(&id) {
             k.generation = k.generation.max(generation);
+            k.host = node.to_string();
         }
     }
 

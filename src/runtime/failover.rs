@@ -215,8 +215,8 @@ impl Node {
         let net = self.net.get().cloned();
         if let Some(net) = &net {
             // Copies kept here refuse what the old incarnation still writes.
-            for (id, _, generation) in moved {
-                net.restored(*id, *generation);
+            for (id, node, generation) in moved {
+                net.restored(*id, node, *generation);
             }
         }
         let ended: Vec<((u32, u64), monitor::Awaiting)> = {
@@ -319,20 +319,20 @@ impl Node {
     /// engine picks; where each went.
     fn fail_over(self: &Arc<Self>, net: &Arc<dyn remote::Net>, host: &str) -> Vec<(u128, String, u64)> {
         let (run, started) = (self.run_id.as_u128(), std::time::Instant::now());
-        let mut newest: FxHashMap<u128, (String, Orphan)> = FxHashMap::default();
+        let mut pick = crate::cluster::rules::Newest::default();
         let mut kit_at: FxHashMap<u128, String> = FxHashMap::default();
+        let mut names: FxHashMap<u128, String> = FxHashMap::default();
         for (holder, o) in net.orphans(run, host) {
             if o.kit {
                 kit_at.entry(o.id).or_insert_with(|| holder.clone());
             }
-            let newer = |b: &Orphan| (o.generation, o.committed_at) > (b.generation, b.committed_at);
-            if newest.get(&o.id).is_none_or(|(_, b)| newer(b)) {
-                newest.insert(o.id, (holder, o));
-            }
+            pick.offer(o.id, holder, o.generation, o.committed_at);
+            names.insert(o.id, o.name);
         }
+        let newest = pick.into_map();
         // One question per node keeping copies, not one per actor.
         let mut by_holder: FxHashMap<String, Vec<u128>> = FxHashMap::default();
-        for (id, (holder, _)) in &newest {
+        for (id, (holder, _, _)) in &newest {
             by_holder.entry(holder.clone()).or_default().push(*id);
         }
         let mut copies: FxHashMap<u128, (Option<Record>, Option<Box<SpawnMsg>>)> = FxHashMap::default();
@@ -354,22 +354,23 @@ impl Node {
             }
         }
         let mut moved = Vec::new();
-        let mut names = Vec::new();
         // One view of the cluster, kept up to date with what is placed here.
         let mut view = net.view();
-        for (id, (_, o)) in newest {
+        let mut claims = Vec::new();
+        for (id, (_, generation, _)) in newest {
             let copy = copies.remove(&id).unwrap_or((None, None));
+            let name = names.remove(&id).unwrap_or_default();
             match self.restore_elsewhere(net, &mut view, id, copy) {
                 Ok((to, entry)) => {
-                    let generation = o.generation + 1;
-                    net.event("failover", &[("actor", &o.name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
+                    let generation = generation + 1;
+                    net.event("failover", &[("actor", &name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
                     moved.push((id, to, generation));
-                    names.push((o.name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
+                    claims.push((name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
                 }
-                Err(why) => net.event("failover-failed", &[("actor", &o.name), ("from", host), ("reason", &why)]),
+                Err(why) => net.event("failover-failed", &[("actor", &name), ("from", host), ("reason", &why)]),
             }
         }
-        for (name, e) in net.claim_many(self.run_id.as_u128(), &names) {
+        for (name, e) in net.claim_many(self.run_id.as_u128(), &claims) {
             net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
         }
         let ms = started.elapsed().as_millis().to_string();

@@ -34,10 +34,8 @@ pub(crate) struct Durable {
     /// The fields as last committed: what a restart goes back to and what
     /// a turn's state is compared with.
     last: RefCell<Option<Vec<(String, Packet)>>>,
-    /// Per sender: the sequence number of the last message applied.
-    marks: RefCell<FxHashMap<Arc<str>, u64>>,
-    /// Per sender: the replies of its latest asks (oldest first).
-    replies: RefCell<FxHashMap<Arc<str>, Kept>>,
+    /// Per sender: the last message applied and the latest asks' replies.
+    applied: RefCell<Applied<Arc<str>, Packet>>,
     /// Nodes that keep a copy of each commit (`replicas`).
     pub copies: usize,
     prune_marks_at: Cell<usize>,
@@ -60,12 +58,7 @@ impl Durable {
     }
 }
 
-/// A sender's latest replies: (sequence number, value), oldest first.
-type Kept = VecDeque<(u64, Packet)>;
-
-/// Replies kept per sender: enough for the asks one sender has in flight
-/// to one actor at a time in practice (more are answered with an error).
-const KEPT_REPLIES: usize = 16;
+use crate::cluster::rules::Applied;
 
 fn error_packet(kind: &str, message: String) -> Packet {
     Packet { root: Portable::Error { kind: kind.into(), message, trace: Vec::new() }, cells: Vec::new(), globals: Vec::new() }
@@ -98,21 +91,21 @@ impl ActorCtx {
 
     fn record(&self, node: &Node, fields: Vec<(String, Packet)>) -> Record {
         let d = self.dur();
-        let mut marks = d.marks.borrow_mut();
-        if marks.len() >= d.prune_marks_at.get() {
+        let mut applied = d.applied.borrow_mut();
+        if applied.marks.len() >= d.prune_marks_at.get() {
             // Senders that ended will send nothing more: forget their marks.
             let reg = lock(registry());
+            let Applied { marks, replies } = &mut *applied;
             marks.retain(|s, _| **s == *MAIN_ID || uuid::Uuid::parse_str(s).is_ok_and(|id| reg.by_id.contains_key(&id)));
-            d.replies.borrow_mut().retain(|s, _| marks.contains_key(s));
+            replies.retain(|s, _| marks.contains_key(s));
             d.prune_marks_at.set((2 * marks.len()).max(64));
         }
-        let replies = d.replies.borrow();
-        let replies = replies.iter().flat_map(|(s, q)| q.iter().map(|(n, p)| (s.to_string(), *n, p.clone()))).collect();
+        let replies = applied.replies.iter().flat_map(|(s, q)| q.iter().map(|(n, p)| (s.to_string(), *n, p.clone()))).collect();
         Record {
             class: self.inst.class.name.to_string(),
             generation: self.generation.get(),
             fields,
-            marks: marks.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+            marks: applied.marks.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             committed_at: now_secs(),
             run: node.run_id.to_string(),
             module: node.program_hash(),
@@ -222,11 +215,10 @@ impl ActorCtx {
         if rec.run == node.run_id.to_string() && rec.actor == *self.cell.id_str {
             // Marks count for the same actor restored in the same run; an
             // earlier run's senders have all ended.
-            let mut marks = self.dur().marks.borrow_mut();
-            marks.extend(rec.marks.iter().map(|(s, n)| (Arc::from(s.as_str()), *n)));
-            let mut replies = self.dur().replies.borrow_mut();
+            let mut applied = self.dur().applied.borrow_mut();
+            applied.marks.extend(rec.marks.iter().map(|(s, n)| (Arc::from(s.as_str()), *n)));
             for (s, n, p) in &rec.replies {
-                replies.entry(Arc::from(s.as_str())).or_default().push_back((*n, p.clone()));
+                applied.replies.entry(Arc::from(s.as_str())).or_default().push_back((*n, p.clone()));
             }
         }
         self.generation.set(rec.generation + 1);
@@ -257,13 +249,12 @@ impl ActorCtx {
     /// A message from `sender` numbered `seq` arrives: `false` if its turn
     /// is already in the state (a duplicate).
     pub(super) fn is_new(&self, sender: &str, seq: u64) -> bool {
-        self.dur().marks.borrow().get(sender).is_none_or(|m| *m < seq)
+        self.dur().applied.borrow().is_new(sender, seq)
     }
 
     /// The reply an applied ask gave, if it is still kept.
     pub(super) fn kept_reply(&self, sender: &str, seq: u64) -> Option<Packet> {
-        let replies = self.dur().replies.borrow();
-        replies.get(sender)?.iter().find(|(n, _)| *n == seq).map(|(_, p)| p.clone())
+        self.dur().applied.borrow().kept_reply(sender, seq)
     }
 
     /// Hold a message a `"turn"` actor sends until its state is committed;
@@ -361,15 +352,8 @@ pub(super) async fn end_turn(
         ctx.discard(&mut vm.borrow_mut(), result.as_ref().err().unwrap_or(&Value::None));
         return result;
     }
-    if let (true, Ok(Ok(p))) = (ask, result.as_ref().map(to_portable)) {
-        let mut replies = d.replies.borrow_mut();
-        let q = replies.entry(sender.clone()).or_default();
-        if q.len() >= KEPT_REPLIES {
-            q.pop_front();
-        }
-        q.push_back((seq, p));
-    }
-    d.marks.borrow_mut().insert(sender, seq);
+    let reply = if ask { result.as_ref().ok().and_then(|v| to_portable(v).ok()) } else { None };
+    d.applied.borrow_mut().apply(sender, seq, reply);
     let ticket = if d.turn { ctx.begin_commit(&mut vm.borrow_mut(), false) } else { Ok(d.submitted.get()) };
     let done = match ticket {
         Ok(t) => settle(&vm, &ctx, t).await,

@@ -66,9 +66,10 @@ pub trait Net: Send + Sync {
     /// Every live node's copies of the durable actors of `run` that ran
     /// on `host`, with the node keeping each.
     fn orphans(&self, run: u128, host: &str) -> Vec<(String, super::failover::Orphan)>;
-    /// Actor `id` was restored elsewhere as `generation`: copies kept here
-    /// refuse older generations from now on.
-    fn restored(&self, id: u128, generation: u64);
+    /// Actor `id` was restored on `node` as `generation`: copies kept
+    /// here refuse older generations from now on, and count as that
+    /// node's (should it die before its first commit, they are found).
+    fn restored(&self, id: u128, node: &str, generation: u64);
     /// `holder`'s copies of these actors: records, and spawns if kept.
     fn fetch(&self, holder: &str, ids: &[u128]) -> Vec<super::failover::Copy>;
     /// Register many names at once (a failover's); the names refused, why.
