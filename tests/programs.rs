@@ -27,6 +27,8 @@ mod crash;
 mod failover;
 #[path = "support/scratch.rs"]
 mod scratch;
+#[path = "support/sim.rs"]
+mod sim;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -332,6 +334,7 @@ fn main() {
     trials.extend(crash::trials());
     trials.extend(cluster::trials());
     trials.extend(failover::trials());
+    trials.extend(sim::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));
     for (name, src) in doc_blocks() {

@@ -14,6 +14,7 @@ pub mod quorum;
 mod records;
 mod replicas;
 pub mod rules;
+pub mod sim;
 mod table;
 pub mod wire;
 
