@@ -35,7 +35,7 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(_nodes: usize, actors: usize, keep_all: bool) -> Checker {
+    pub fn new(actors: usize, keep_all: bool) -> Checker {
         Checker { trace: Vec::new(), keep_all, broken: None, run_ended: None, last_second: 0, actors }
     }
 
@@ -45,8 +45,6 @@ impl Checker {
         }
         self.trace.push(format!("{:9.3} {line}", now.as_secs_f64()));
     }
-
-    pub fn crashed(&mut self, _node: usize) {}
 
     pub fn event(&mut self, now: Duration, _node: usize, e: Seen) {
         match e {

@@ -227,7 +227,7 @@ impl World {
             seq: 0,
             rng,
             net: Net { cut: vec![false; cfg.nodes], ..Default::default() },
-            check: check::Checker::new(cfg.nodes, actors, cfg.trace),
+            check: check::Checker::new(actors, cfg.trace),
             nodes,
             cfg,
             report: Report::default(),
@@ -421,9 +421,7 @@ impl World {
         self.trace(format!("FAULT {f:?}"));
         match f {
             Fault::Crash(i) => {
-                let node = &mut self.nodes[i];
-                node.crash();
-                self.check.crashed(i);
+                self.nodes[i].crash();
             }
             Fault::Restart(i) => {
                 let life = self.nodes[i].life + 1;

@@ -75,8 +75,8 @@ pub enum Msg {
         req: u64,
         copies: Vec<(Actor, Rec)>,
     },
+    /// Where the actors of a dead node went (actor, node, generation).
     Done {
-        host: usize,
         moved: Vec<(Actor, usize, u64)>,
     },
 }
@@ -409,7 +409,7 @@ impl SimNode {
                 let copies = ids.iter().filter_map(|a| self.copies.get(a).map(|c| (*a, c.rec.clone()))).collect();
                 out.msgs.push((from, Msg::Fetched { req, copies }));
             }
-            Msg::Done { host, moved } => self.failed_over(host, &moved),
+            Msg::Done { moved } => self.failed_over(&moved),
             Msg::OrphanList { req, items } => {
                 let Some(h) = &mut self.home else { return };
                 let Some((host, f)) = h.failovers.iter_mut().find(|(_, f)| f.req == req && !f.fetching) else { return };
@@ -433,7 +433,7 @@ impl SimNode {
                 h.spawned += 1;
                 out.wakes.push((Duration::from_millis(u64::from(actor % 100)), Wake::Client(actor)));
             }
-            Msg::Reply { actor, seq, value } => self.reply(actor, seq, value, now, out),
+            Msg::Reply { actor, seq, value } => self.reply(actor, seq, value, out),
         }
     }
 
@@ -491,8 +491,8 @@ impl SimNode {
         }
     }
 
-    /// The home's word on the actors of dead node `host`.
-    fn failed_over(&mut self, host: usize, moved: &[(Actor, usize, u64)]) {
+    /// The home's word on where a dead node's actors went.
+    fn failed_over(&mut self, moved: &[(Actor, usize, u64)]) {
         for &(a, node, generation) in moved {
             self.directory.insert(a, (node, generation));
             if let Some(c) = self.copies.get_mut(&a) {
@@ -500,7 +500,6 @@ impl SimNode {
                 c.host = node;
             }
         }
-        let _ = host;
     }
 
     pub fn wake(&mut self, what: Wake, now: Duration, out: &mut Out) {
@@ -600,7 +599,7 @@ impl SimNode {
         }
     }
 
-    fn reply(&mut self, a: Actor, seq: u64, value: Result<i64, String>, now: Duration, out: &mut Out) {
+    fn reply(&mut self, a: Actor, seq: u64, value: Result<i64, String>, out: &mut Out) {
         let Some(h) = &mut self.home else { return };
         let ai = a as usize;
         let Some(ask) = h.asks[ai].as_ref().filter(|x| x.seq == seq) else { return };
@@ -624,7 +623,6 @@ impl SimNode {
                 out.wakes.push((Duration::from_millis(500), Wake::Client(a)));
             }
         }
-        let _ = now;
     }
 
     fn start_failover(&mut self, host: usize, out: &mut Out) {
@@ -695,9 +693,9 @@ impl SimNode {
             out.msgs.push((to, Msg::Spawn { actor: a, rec }));
         }
         for n in self.live().collect::<Vec<_>>() {
-            out.msgs.push((n, Msg::Done { host, moved: moved.clone() }));
+            out.msgs.push((n, Msg::Done { moved: moved.clone() }));
         }
-        self.failed_over(host, &moved);
+        self.failed_over(&moved);
         let Some(h) = &mut self.home else { return };
         h.restored += moved.len() as u64;
         for &(a, to, g) in &moved {
