@@ -75,6 +75,9 @@ impl Preset {
     fn config(self) -> Config {
         let size = std::num::NonZeroU32::new(32).unwrap_or(std::num::NonZeroU32::MIN);
         let mut c = self.base(size);
+        // A member declared down is told so when it speaks (it rejoins as
+        // a new incarnation) — but see `set_notify_down`.
+        c.notify_down_members = true;
         // After a partition heals, each side reaches the members it
         // declared down within seconds (foca's default is over a minute;
         // the simulation found clusters still split 30 s after healing).
@@ -137,6 +140,8 @@ pub struct Membership {
     foca: Foca<NodeId, PostcardCodec, SmallRng, foca::NoCustomBroadcast>,
     runtime: foca::AccumulatingRuntime<NodeId>,
     key: [u8; 32],
+    preset: Preset,
+    notify_down: bool,
 }
 
 impl Membership {
@@ -145,7 +150,27 @@ impl Membership {
         let foca = Foca::new(me, preset.config(), SmallRng::seed_from_u64(seed), PostcardCodec);
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
         m.update(b"noodle gossip");
-        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: m.finalize().into_bytes().into() }
+        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: m.finalize().into_bytes().into(), preset, notify_down: true }
+    }
+
+    /// Members this node suspects (probes unanswered, not yet declared down).
+    pub fn suspects(&self) -> usize {
+        self.foca.iter_members().filter(|m| m.state() == foca::State::Suspect).count()
+    }
+
+    /// Whether a member this node declared down is told so when it speaks.
+    /// Only a node that is not cut off should: one that was (most of what
+    /// it knows suspected or down) would, once the split heals, make
+    /// healthy nodes rejoin and stop what they run — the simulation found
+    /// acknowledged turns lost in that cascade.
+    pub fn set_notify_down(&mut self, on: bool) {
+        if on != self.notify_down {
+            let mut c = self.preset.config();
+            c.notify_down_members = on;
+            if self.foca.set_config(c).is_ok() {
+                self.notify_down = on;
+            }
+        }
     }
 
     pub fn me(&self) -> &NodeId {

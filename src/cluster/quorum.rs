@@ -40,17 +40,18 @@ impl Quorum {
     /// still belong to the majority?
     pub fn down(&mut self, me: &str, name: &str, now: Duration) -> bool {
         self.members.insert(name.to_string(), Some(now));
-        self.has_majority(me, now)
+        self.has_majority(me, now, 0)
     }
 
-    /// More than half of the members counted are alive here; on an exact
-    /// half, the side that holds the member whose name sorts first wins
-    /// (both sides decide alike without talking).
-    pub fn has_majority(&mut self, me: &str, now: Duration) -> bool {
+    /// More than half of the members counted are alive here (`suspects`
+    /// of them, not yet declared down, counted as lost); on an exact half,
+    /// the side that holds the member whose name sorts first wins (both
+    /// sides decide alike without talking).
+    pub fn has_majority(&mut self, me: &str, now: Duration, suspects: usize) -> bool {
         let settle = self.settle;
         self.members.retain(|_, d| d.is_none_or(|t| now.saturating_sub(t) <= settle));
         let total = self.members.len() + 1;
-        let alive = 1 + self.members.values().filter(|d| d.is_none()).count();
+        let alive = (1 + self.members.values().filter(|d| d.is_none()).count()).saturating_sub(suspects).max(1);
         if alive * 2 != total {
             return alive * 2 > total;
         }

@@ -24,23 +24,46 @@ pub fn trials() -> Vec<Trial> {
         seeds_pass(&seeds, |s| Config { faults: false, ..Config::small(s) }, false)?;
         seeds_pass(&[1_000_000], |_| Config { faults: false, ..Config::large() }, false)
     }));
-    // With faults. NOT YET PASSING: the simulation still finds cases
-    // (a healed split's stale verdicts, see docs/cluster.md); run with
-    // `--ignored` while they are fixed.
+    // With faults: crashes, restarts, pauses, partitions, slow and lossy
+    // spells (see `src/cluster/sim/mod.rs`).
     for part in 0..SMALL_PARTS {
         let seeds: Vec<u64> = (0..SMALL_SEEDS).filter(|s| s % SMALL_PARTS == part).collect();
-        t.push(Trial::test(format!("sim::small_clusters_{part}"), move || seeds_pass(&seeds, Config::small, true)).with_ignored_flag(true));
+        t.push(Trial::test(format!("sim::small_clusters_{part}"), move || seeds_pass(&seeds, Config::small, true)));
     }
     for part in 0..LARGE_PARTS {
         let seeds: Vec<u64> = (0..LARGE_SEEDS).filter(|s| s % LARGE_PARTS == part).map(|s| 1_000_000 + s).collect();
-        t.push(
-            Trial::test(format!("sim::large_clusters_{part}"), move || seeds_pass(&seeds, |_| Config::large(), true))
-                .with_ignored_flag(true),
-        );
+        t.push(Trial::test(format!("sim::large_clusters_{part}"), move || seeds_pass(&seeds, |_| Config::large(), true)));
     }
     t.push(Trial::test("sim::a_seed_replays_exactly", a_seed_replays_exactly));
     t.push(Trial::test("sim::replay", replay));
+    t.push(Trial::test("sim::scan", scan));
     t
+}
+
+/// `NOODLE_SIM_SCAN=FROM..TO` (and `NOODLE_SIM_NODES`): run those seeds and
+/// list every one that fails, with its violation's first line.
+fn scan() -> Result<(), Failed> {
+    let Some(range) = std::env::var("NOODLE_SIM_SCAN").ok() else { return Ok(()) };
+    let (from, to) = range.split_once("..").ok_or("NOODLE_SIM_SCAN=FROM..TO")?;
+    let (from, to): (u64, u64) = (from.parse().map_err(|_| "bad FROM")?, to.parse().map_err(|_| "bad TO")?);
+    let nodes: Option<usize> = std::env::var("NOODLE_SIM_NODES").ok().and_then(|s| s.parse().ok());
+    let mut failed = Vec::new();
+    for seed in from..to {
+        let mut c = if nodes.is_some_and(|n| n >= 100) { Config::large() } else { Config::small(seed) };
+        if let Some(n) = nodes {
+            c.nodes = n;
+        }
+        if let Err(v) = sim::run(seed, &c) {
+            println!("seed {seed}: {}", v.what.lines().next().unwrap_or(""));
+            failed.push(seed);
+        }
+    }
+    println!("{} of {} seeds failed: {failed:?}", failed.len(), to - from);
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} seeds failed", failed.len()).into())
+    }
 }
 
 fn seeds_pass(seeds: &[u64], cfg: impl Fn(u64) -> Config, faulty: bool) -> Result<(), Failed> {

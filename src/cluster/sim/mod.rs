@@ -277,6 +277,7 @@ impl World {
         match ev {
             Ev::Datagram { to, data } => {
                 self.report.datagrams += 1;
+                self.nodes[to].before_gossip(self.now);
                 if let Ok(o) = self.nodes[to].m.datagram(&data) {
                     self.nodes[to].membership(o, self.now, &mut out);
                 }
@@ -321,7 +322,7 @@ impl World {
             self.nodes[from].renew(m);
             self.trace(format!("{}: leaves the smaller side as incarnation {inc}", self.nodes[from].name));
             let life = self.nodes[from].life;
-            self.push(node::ANNOUNCE_EVERY, Ev::Wake { node: from, life, what: node::Wake::Announce(pick) });
+            self.push(Duration::from_millis(10), Ev::Wake { node: from, life, what: node::Wake::Announce(pick) });
         }
         for line in out.log {
             self.trace(format!("{}: {line}", self.nodes[from].name));

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod home;
+
 pub type Actor = u32;
 
 /// How long the home waits for one round of a failover's questions.
@@ -20,6 +22,14 @@ const CALL_TIME: Duration = Duration::from_secs(5);
 const HOME: usize = 0;
 /// How often a node that knows nobody announces itself.
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+/// How long a commit waits for this node to see as many peers as its
+/// copies need (a node that just rejoined knows nobody yet) before it
+/// makes do with fewer (the cluster shrank).
+const PEER_WAIT: Duration = Duration::from_secs(10);
+/// Stands in the copies a commit waits for while peers are too few.
+const TOO_FEW: usize = usize::MAX;
+/// Stands in the home's word on a commit's new copy nodes.
+const REGISTERING: usize = usize::MAX - 1;
 
 /// A durable counter's record: what a commit writes and a copy keeps.
 #[derive(Clone, Debug)]
@@ -32,10 +42,12 @@ pub struct Rec {
 
 #[derive(Clone, Debug)]
 pub enum Msg {
-    /// Start (or restore) this actor here from `rec`.
+    /// Start (or restore) this actor here from `rec`, committing each
+    /// turn to `copies` other nodes (as many as the home saw).
     Spawn {
         actor: Actor,
         rec: Rec,
+        copies: usize,
     },
     Spawned {
         actor: Actor,
@@ -75,6 +87,19 @@ pub enum Msg {
         req: u64,
         copies: Vec<(Actor, Rec)>,
     },
+    /// To the home: `actor`'s turns of `generation` are now copied to
+    /// `holders`.
+    CopyNodes {
+        actor: Actor,
+        generation: u64,
+        holders: BTreeSet<usize>,
+    },
+    /// The home's answer (refused: that generation is not the current one).
+    CopyNodesKept {
+        actor: Actor,
+        holders: BTreeSet<usize>,
+        ok: bool,
+    },
     /// Where the actors of a dead node went (actor, node, generation).
     Done {
         moved: Vec<(Actor, usize, u64)>,
@@ -87,6 +112,8 @@ pub enum Wake {
     Announce(Vec<usize>),
     Client(Actor),
     FailoverDeadline(usize, u64),
+    /// Try a commit that waits for peers again.
+    Recommit(Actor),
 }
 
 /// What a handler asks the world to do.
@@ -105,9 +132,15 @@ pub struct Gossip {
     pub timers: Vec<(Duration, foca::Timer<NodeId>)>,
 }
 
-/// Copies not acknowledged yet, and the reply (ask number, value) or
-/// spawn the commit completes.
-type Committing = (BTreeSet<usize>, Option<(u64, i64)>);
+/// A commit in progress.
+struct Committing {
+    /// Copies not acknowledged yet (or `TOO_FEW`, or `REGISTERING`).
+    waiting: BTreeSet<usize>,
+    /// The reply (ask number, value) it completes; `None`: a spawn.
+    reply: Option<(u64, i64)>,
+    /// The nodes that acknowledged a copy.
+    holders: BTreeSet<usize>,
+}
 
 pub struct Hosted {
     pub rec: Rec,
@@ -115,6 +148,12 @@ pub struct Hosted {
     /// (ask number, value) or spawn it completes.
     commit: Option<Committing>,
     queue: VecDeque<u64>,
+    /// Copies each commit needs (fewer only once `PEER_WAIT` is over).
+    copies: usize,
+    /// Since when a commit waits for this node to see enough peers.
+    short_since: Option<Duration>,
+    /// The copy nodes the home knows of for this actor.
+    registered: Option<BTreeSet<usize>>,
 }
 
 /// A copy kept: whose it is, the record, and the generation it is fenced at.
@@ -136,7 +175,8 @@ struct Failover {
     asked: BTreeSet<usize>,
     newest: Newest<Actor, usize>,
     /// The generation of the copy each actor is restored from.
-    generations: BTreeMap<Actor, u64>,
+    /// Per actor: the newest copy's generation and holder.
+    generations: BTreeMap<Actor, (u64, usize)>,
     fetching: bool,
     copies: BTreeMap<Actor, Rec>,
 }
@@ -156,6 +196,8 @@ pub struct Home {
     pub failed_on: Vec<u64>,
     pub asks: Vec<Option<Ask>>,
     pub lost: Vec<bool>,
+    /// Per actor: the nodes holding copies of its acknowledged turns.
+    pub copy_nodes: Vec<BTreeSet<usize>>,
     pub ended: bool,
     seq: u64,
     placed: FxHashMap<String, u64>,
@@ -213,6 +255,7 @@ impl SimNode {
             failed_on: vec![0; actors],
             asks: (0..actors).map(|_| None).collect(),
             lost: vec![false; actors],
+            copy_nodes: vec![BTreeSet::new(); actors],
             ..Home::default()
         });
         SimNode {
@@ -296,25 +339,43 @@ impl SimNode {
         out.timers.extend(o.timers);
         for e in o.events {
             match e {
-                Event::Up(id) => self.peer_up(&id),
+                Event::Up(id) => self.peer_up(&id, out),
                 Event::Down(id) => self.peer_down(&id, now, out),
                 Event::Renamed(old, new) => {
                     // A restarted node: its old incarnation is dead.
                     self.peer_down(&old, now, out);
-                    self.peer_up(&new);
+                    self.peer_up(&new, out);
                 }
-                Event::Rejoined(_) => self.stop_all("declared dead", out),
+                Event::Rejoined(_) => {
+                    // Its verdicts were made cut off: forgotten with a
+                    // fresh membership.
+                    self.reset = true;
+                    self.stop_all("declared dead", out);
+                }
             }
         }
     }
 
-    fn peer_up(&mut self, id: &NodeId) {
+    /// Before a datagram: tell members declared down so only while not
+    /// cut off itself.
+    pub fn before_gossip(&mut self, now: Duration) {
+        let healthy = self.quorum.has_majority(&self.name, now, self.m.suspects());
+        self.m.set_notify_down(healthy);
+    }
+
+    fn peer_up(&mut self, id: &NodeId, out: &mut Out) {
         let i = index(&id.name);
         if i == self.idx || self.dead.get(&i).is_some_and(|d| *d >= id.incarnation) {
             return;
         }
         self.up.insert(i);
         self.quorum.up(&id.name);
+        // A node that joins (or rejoins, having forgotten) learns where
+        // the run's actors are.
+        if let Some(h) = self.home.as_ref().filter(|h| h.started) {
+            let moved = h.directory.iter().enumerate().filter(|(_, d)| d.0 != usize::MAX).map(|(a, d)| (a as Actor, d.0, d.1)).collect();
+            out.msgs.push((i, Msg::Done { moved }));
+        }
     }
 
     fn peer_down(&mut self, id: &NodeId, now: Duration, out: &mut Out) {
@@ -331,10 +392,10 @@ impl SimNode {
         }
         // Copies on it are not waited for.
         let waiting: Vec<Actor> =
-            self.hosted.iter().filter(|(_, h)| h.commit.as_ref().is_some_and(|c| c.0.contains(&i))).map(|(a, _)| *a).collect();
+            self.hosted.iter().filter(|(_, h)| h.commit.as_ref().is_some_and(|c| c.waiting.contains(&i))).map(|(a, _)| *a).collect();
         for a in waiting {
-            if let Some((w, _)) = self.hosted.get_mut(&a).and_then(|h| h.commit.as_mut()) {
-                w.remove(&i);
+            if let Some(c) = self.hosted.get_mut(&a).and_then(|h| h.commit.as_mut()) {
+                c.waiting.remove(&i);
             }
             self.maybe_finish(a, now, out);
         }
@@ -362,15 +423,15 @@ impl SimNode {
             return;
         }
         match msg {
-            Msg::Spawn { actor, rec } => {
+            Msg::Spawn { actor, rec, copies } => {
                 if self.hosted.get(&actor).is_some_and(|h| h.rec.generation >= rec.generation) {
                     return;
                 }
-                let fresh = rec.generation == 1;
-                self.hosted.insert(actor, Hosted { rec, commit: None, queue: VecDeque::new() });
-                if fresh {
-                    self.commit(actor, None, now, out);
-                }
+                // A restored actor commits at once too: its copies move to
+                // its new copy nodes before it answers anything.
+                let h = Hosted { rec, commit: None, queue: VecDeque::new(), copies, short_since: None, registered: None };
+                self.hosted.insert(actor, h);
+                self.commit(actor, None, now, out);
             }
             Msg::Ask { actor, seq } => match self.hosted.get_mut(&actor) {
                 None => out.msgs.push((from, Msg::Reply { actor, seq, value: Err("not here".into()) })),
@@ -395,14 +456,21 @@ impl SimNode {
                     self.hosted.remove(&actor);
                     return;
                 }
-                if let Some((w, _)) = &mut h.commit {
-                    w.remove(&holder);
+                if let Some(c) = &mut h.commit {
+                    if c.waiting.remove(&holder) {
+                        c.holders.insert(holder);
+                    }
                 }
                 self.maybe_finish(actor, now, out);
             }
             Msg::Orphans { host, req } => {
                 let items =
                     self.copies.iter().filter(|(_, c)| c.host == host).map(|(a, c)| (*a, c.generation, c.rec.committed_at)).collect();
+                // Fenced from now on: what `host` still writes would be
+                // newer than the copy just reported, and lost in the restore.
+                for c in self.copies.values_mut().filter(|c| c.host == host) {
+                    c.generation = c.generation.max(c.rec.generation + 1);
+                }
                 out.msgs.push((from, Msg::OrphanList { req, items }));
             }
             Msg::Fetch { ids, req } => {
@@ -410,10 +478,14 @@ impl SimNode {
                 out.msgs.push((from, Msg::Fetched { req, copies }));
             }
             Msg::Done { moved } => self.failed_over(&moved),
+            Msg::CopyNodes { actor, generation, holders } => self.register(from, actor, generation, holders, now, out),
+            Msg::CopyNodesKept { actor, holders, ok } => self.registered(actor, holders, ok, now, out),
             Msg::OrphanList { req, items } => {
                 let Some(h) = &mut self.home else { return };
+                let copy_nodes = &h.copy_nodes;
                 let Some((host, f)) = h.failovers.iter_mut().find(|(_, f)| f.req == req && !f.fetching) else { return };
-                for (a, g, t) in items {
+                // Only copies the actor's last acknowledged turn went to.
+                for (a, g, t) in items.into_iter().filter(|(a, _, _)| copy_nodes[*a as usize].contains(&from)) {
                     f.newest.offer(a, from, g, t);
                 }
                 f.asked.remove(&from);
@@ -459,9 +531,15 @@ impl SimNode {
         let targets: Vec<usize> =
             rules::copy_nodes(&actor_name(actor), names.iter().map(String::as_str), self.replicas).into_iter().map(index).collect();
         let Some(h) = self.hosted.get_mut(&actor) else { return };
+        if targets.len() < h.copies.min(self.replicas) && now.saturating_sub(*h.short_since.get_or_insert(now)) < PEER_WAIT {
+            h.commit = Some(Committing { waiting: BTreeSet::from([TOO_FEW]), reply, holders: BTreeSet::new() });
+            out.wakes.push((Duration::from_millis(500), Wake::Recommit(actor)));
+            return;
+        }
+        h.short_since = None;
         h.rec.committed_at = now.as_secs_f64();
         let rec = h.rec.clone();
-        h.commit = Some((targets.iter().copied().collect(), reply));
+        h.commit = Some(Committing { waiting: targets.iter().copied().collect(), reply, holders: BTreeSet::new() });
         for t in targets {
             let req = self.req();
             self.acks.insert(req, (actor, t));
@@ -472,15 +550,24 @@ impl SimNode {
 
     fn maybe_finish(&mut self, actor: Actor, now: Duration, out: &mut Out) {
         let Some(h) = self.hosted.get_mut(&actor) else { return };
-        let Some((waiting, reply)) = &h.commit else { return };
-        if !waiting.is_empty() {
+        let Some(c) = &mut h.commit else { return };
+        if !c.waiting.is_empty() {
             return;
         }
-        let reply = *reply;
+        // Copies on other nodes than the home knows of: it learns them
+        // before the turn is acknowledged, so a failover restores from one
+        // of them and never from an older copy elsewhere.
+        if h.registered.as_ref() != Some(&c.holders) {
+            c.waiting.insert(REGISTERING);
+            let (generation, holders) = (h.rec.generation, c.holders.clone());
+            return self.register(self.idx, actor, generation, holders, now, out);
+        }
+        let reply = c.reply;
         h.commit = None;
         match reply {
             Some((seq, v)) => out.msgs.push((HOME, Msg::Reply { actor, seq, value: Ok(v) })),
-            None => out.msgs.push((HOME, Msg::Spawned { actor })),
+            None if h.rec.generation == 1 => out.msgs.push((HOME, Msg::Spawned { actor })),
+            None => {}
         }
         self.next_queued(actor, now, out);
     }
@@ -489,6 +576,42 @@ impl SimNode {
         if let Some(seq) = self.hosted.get_mut(&actor).and_then(|h| h.queue.pop_front()) {
             self.apply(actor, seq, now, out);
         }
+    }
+
+    /// On the home: `host` says `actor`'s copies are on `holders`.
+    fn register(&mut self, host: usize, actor: Actor, generation: u64, holders: BTreeSet<usize>, now: Duration, out: &mut Out) {
+        if host != HOME {
+            if let Some(h) = &self.home {
+                // Not from a node being failed over: its copies were counted.
+                let ok = h.directory[actor as usize] == (host, generation) && self.up.contains(&host) && !h.failovers.contains_key(&host);
+                if ok {
+                    self.home.as_mut().map(|h| h.copy_nodes[actor as usize] = holders.clone());
+                }
+                out.msgs.push((host, Msg::CopyNodesKept { actor, holders, ok }));
+            } else {
+                out.msgs.push((HOME, Msg::CopyNodes { actor, generation, holders }));
+            }
+            return;
+        }
+        let ok = self.home.as_ref().is_some_and(|h| h.directory[actor as usize] == (HOME, generation));
+        if ok {
+            self.home.as_mut().map(|h| h.copy_nodes[actor as usize] = holders.clone());
+        }
+        self.registered(actor, holders, ok, now, out)
+    }
+
+    /// The home's answer about `actor`'s copy nodes.
+    fn registered(&mut self, actor: Actor, holders: BTreeSet<usize>, ok: bool, now: Duration, out: &mut Out) {
+        let Some(h) = self.hosted.get_mut(&actor) else { return };
+        if !ok {
+            out.log.push(format!("{} fenced by the home: stops", actor_name(actor)));
+            self.hosted.remove(&actor);
+            return;
+        }
+        let Some(c) = h.commit.as_mut().filter(|c| c.waiting.contains(&REGISTERING)) else { return };
+        c.waiting.remove(&REGISTERING);
+        h.registered = Some(holders);
+        self.maybe_finish(actor, now, out);
     }
 
     /// The home's word on where a dead node's actors went.
@@ -517,212 +640,19 @@ impl SimNode {
                 }
             }
             Wake::Client(a) => self.ask(a, now, out),
+            Wake::Recommit(a) => {
+                let Some(h) = self.hosted.get_mut(&a) else { return };
+                if h.commit.as_ref().is_some_and(|c| c.waiting.contains(&TOO_FEW)) {
+                    let reply = h.commit.take().and_then(|c| c.reply);
+                    self.commit(a, reply, now, out);
+                }
+            }
             Wake::FailoverDeadline(host, req) => {
                 if let Some(f) = self.home.as_mut().and_then(|h| h.failovers.get_mut(&host)).filter(|f| f.req == req) {
                     f.asked.clear();
                     self.advance_failover(host, out);
                 }
             }
-        }
-    }
-
-    fn view(&self) -> ClusterView {
-        let h = self.home.as_ref();
-        let nodes = std::iter::once(self.idx)
-            .chain(self.live())
-            .map(|i| NodeView {
-                name: name(i),
-                capacity: Resources { cpus: 8, memory: 1 << 34, gpus: 0 },
-                reserved: Resources::default(),
-                actors: h.and_then(|h| h.placed.get(&name(i))).copied().unwrap_or(0),
-                busy: 0.0,
-                free_memory: 1 << 34,
-                draining: false,
-            })
-            .collect();
-        ClusterView { nodes, local: self.name.clone() }
-    }
-
-    fn place(&mut self) -> Result<usize, String> {
-        let view = self.view();
-        let mut req = Request::new("Counter", Strategy::Balanced);
-        req.stateful = true;
-        // The ticket draws the two candidates (a node draws it at random).
-        let n = self.home.as_ref().map_or(0, |h| h.placed.values().sum::<u64>());
-        req.ticket = (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
-        let to = place_actor(&req, &view)?.primary;
-        if let Some(h) = &mut self.home {
-            *h.placed.entry(to.clone()).or_default() += 1;
-        }
-        Ok(index(&to))
-    }
-
-    /// The home places every actor once it sees every node.
-    fn start(&mut self, now: Duration, out: &mut Out) {
-        let n = self.home.as_ref().map_or(0, |h| h.actors);
-        let everyone = self.up.len() + 1 >= self.home.as_ref().map_or(0, |h| h.nodes);
-        if !everyone && now < Duration::from_secs(8) {
-            out.wakes.push((Duration::from_millis(200), Wake::Start));
-            return;
-        }
-        out.log.push(format!("starts the program: {} nodes seen, {n} actors", self.up.len() + 1));
-        for a in 0..n as Actor {
-            let Ok(to) = self.place() else { continue };
-            let rec = Rec { generation: 1, committed_at: 0.0, value: 0, applied: Applied::default() };
-            if let Some(h) = &mut self.home {
-                h.directory[a as usize] = (to, 1);
-                h.started = true;
-            }
-            self.directory.insert(a, (to, 1));
-            out.msgs.push((to, Msg::Spawn { actor: a, rec }));
-        }
-        if let Some(h) = &self.home {
-            let mut placed: Vec<(&String, &u64)> = h.placed.iter().collect();
-            placed.sort();
-            out.log.push(format!("placed {placed:?}"));
-        }
-    }
-
-    /// The client: the next ask to actor `a`.
-    fn ask(&mut self, a: Actor, now: Duration, out: &mut Out) {
-        let Some(h) = &mut self.home else { return };
-        let ai = a as usize;
-        if h.ended || h.lost[ai] || h.asks[ai].is_some() {
-            return;
-        }
-        h.seq += 1;
-        let (seq, k, to) = (h.seq, h.acked[ai] + 1, h.directory[ai].0);
-        h.asks[ai] = Some(Ask { seq, k, to, since: now });
-        // An ask to a node being failed over waits for the failover.
-        if !h.failovers.contains_key(&to) {
-            out.msgs.push((to, Msg::Ask { actor: a, seq }));
-        }
-    }
-
-    fn reply(&mut self, a: Actor, seq: u64, value: Result<i64, String>, out: &mut Out) {
-        let Some(h) = &mut self.home else { return };
-        let ai = a as usize;
-        let Some(ask) = h.asks[ai].as_ref().filter(|x| x.seq == seq) else { return };
-        let k = ask.k;
-        h.asks[ai] = None;
-        match value {
-            Ok(v) => {
-                h.done += 1;
-                h.acked[ai] = k;
-                h.last_ok[ai] = v;
-                out.checks.push(Seen::Acked { actor: a, k, value: v, failed_before: h.failed_on[ai] });
-                let think = Duration::from_millis(20 + (seq * 7919 % 280));
-                out.wakes.push((think, Wake::Client(a)));
-            }
-            Err(e) => {
-                // The outcome is unknown: the next ask may see it applied.
-                h.failed += 1;
-                h.failed_on[ai] += 1;
-                h.acked[ai] = k;
-                out.log.push(format!("ask {seq} to {} failed: {e}", actor_name(a)));
-                out.wakes.push((Duration::from_millis(500), Wake::Client(a)));
-            }
-        }
-    }
-
-    fn start_failover(&mut self, host: usize, out: &mut Out) {
-        let req = self.req();
-        let asked: BTreeSet<usize> = self.live().collect();
-        let mut newest = Newest::default();
-        for (a, c) in self.copies.iter().filter(|(_, c)| c.host == host) {
-            newest.offer(*a, self.idx, c.generation, c.rec.committed_at);
-        }
-        for &n in &asked {
-            out.msgs.push((n, Msg::Orphans { host, req }));
-        }
-        out.wakes.push((CALL_TIME, Wake::FailoverDeadline(host, req)));
-        out.log.push(format!("fails over {}", name(host)));
-        let f = Failover { req, asked, newest, generations: BTreeMap::new(), fetching: false, copies: BTreeMap::new() };
-        if let Some(h) = &mut self.home {
-            h.failovers.insert(host, f);
-        }
-    }
-
-    /// A failover's round is complete (or timed out): fetch, then restore.
-    fn advance_failover(&mut self, host: usize, out: &mut Out) {
-        let Some(f) = self.home.as_mut().and_then(|h| h.failovers.get_mut(&host)) else { return };
-        if !f.asked.is_empty() {
-            out.log.push(format!("failover of {} waits for {:?}", name(host), f.asked));
-            return;
-        }
-        if !f.fetching {
-            f.fetching = true;
-            let req = self.next_req + 1;
-            self.next_req = req;
-            let newest = std::mem::take(&mut f.newest).into_map();
-            f.req = req;
-            let mut by_holder: BTreeMap<usize, Vec<Actor>> = BTreeMap::new();
-            for (a, (holder, generation, _)) in newest {
-                by_holder.entry(holder).or_default().push(a);
-                f.generations.insert(a, generation);
-            }
-            for (holder, mut ids) in by_holder {
-                ids.sort_unstable();
-                if holder == self.idx {
-                    let local: Vec<(Actor, Rec)> = ids.iter().filter_map(|a| self.copies.get(a).map(|c| (*a, c.rec.clone()))).collect();
-                    if let Some(f) = self.home.as_mut().and_then(|h| h.failovers.get_mut(&host)) {
-                        f.copies.extend(local);
-                    }
-                } else {
-                    if let Some(f) = self.home.as_mut().and_then(|h| h.failovers.get_mut(&host)) {
-                        f.asked.insert(holder);
-                    }
-                    out.msgs.push((holder, Msg::Fetch { ids, req }));
-                }
-            }
-            out.wakes.push((CALL_TIME, Wake::FailoverDeadline(host, req)));
-            return self.advance_failover(host, out);
-        }
-        let Some(f) = self.home.as_mut().and_then(|h| h.failovers.remove(&host)) else { return };
-        let mut moved = Vec::new();
-        for (a, mut rec) in f.copies {
-            // Only actors the directory still places on the dead node.
-            let here = self.home.as_ref().is_some_and(|h| h.directory[a as usize].0 == host);
-            if !here {
-                continue;
-            }
-            let Ok(to) = self.place() else { continue };
-            rec.generation = f.generations.get(&a).copied().unwrap_or(rec.generation).max(rec.generation) + 1;
-            out.log.push(format!("restores {} on {} as generation {}", actor_name(a), name(to), rec.generation));
-            moved.push((a, to, rec.generation));
-            out.msgs.push((to, Msg::Spawn { actor: a, rec }));
-        }
-        for n in self.live().collect::<Vec<_>>() {
-            out.msgs.push((n, Msg::Done { moved: moved.clone() }));
-        }
-        self.failed_over(&moved);
-        let Some(h) = &mut self.home else { return };
-        h.restored += moved.len() as u64;
-        for &(a, to, g) in &moved {
-            h.directory[a as usize] = (to, g);
-        }
-        // Asks waiting on the dead node: sent again where their actor went;
-        // the rest fail (their actors had no copy).
-        let restored: BTreeSet<Actor> = moved.iter().map(|m| m.0).collect();
-        for ai in 0..h.actors {
-            if h.directory[ai].0 == host && !h.lost[ai] && !restored.contains(&(ai as Actor)) {
-                h.lost[ai] = true;
-                out.log.push(format!("{} is lost: no copy", actor_name(ai as Actor)));
-                out.checks.push(Seen::Lost { actor: ai as Actor });
-            }
-            let Some(ask) = &mut h.asks[ai] else { continue };
-            if ask.to != host {
-                continue;
-            }
-            // (Restored on the same node's new incarnation: sent again too.)
-            if h.lost[ai] {
-                h.asks[ai] = None;
-                h.failed += 1;
-                h.failed_on[ai] += 1;
-                continue;
-            }
-            ask.to = h.directory[ai].0;
-            out.msgs.push((ask.to, Msg::Ask { actor: ai as Actor, seq: ask.seq }));
         }
     }
 }
