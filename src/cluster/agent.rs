@@ -68,7 +68,10 @@ pub struct Agent {
     pub(super) replicas: super::replicas::Replicas,
     /// Who counts for keep-majority, and since when (`quorum.rs`).
     quorum: Mutex<super::quorum::Quorum>,
+    settle: std::time::Duration,
     born: std::time::Instant,
+    /// Cut off or declared dead: membership starts afresh (`gossip.rs`).
+    renew: std::sync::atomic::AtomicBool,
 }
 
 /// How long a directory question may take.
@@ -117,7 +120,9 @@ impl Agent {
             left: Default::default(),
             replicas: Default::default(),
             quorum: Mutex::new(super::quorum::Quorum::new(settle)),
+            settle,
             born: std::time::Instant::now(),
+            renew: Default::default(),
         };
         (Arc::new(a), dials)
     }
@@ -403,6 +408,7 @@ impl Agent {
         if !lock(&self.quorum).down(&self.me, name, self.born.elapsed()) {
             log(&self.me, "minority", &[("lost", name)]);
             self.stop_all("this node is cut off from the majority of the cluster");
+            self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
             return;
         }
         for n in self.runs() {
@@ -477,6 +483,26 @@ impl Agent {
     pub fn declared_dead(&self) {
         log(&self.me, "declared-dead", &[("incarnation", &self.state.incarnation.load(std::sync::atomic::Ordering::SeqCst).to_string())]);
         self.stop_all("the cluster declared this node dead (paused or cut off longer than failure detection allows)");
+        self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether membership should start afresh (asked once).
+    pub fn take_renew(&self) -> bool {
+        self.renew.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Membership started afresh: the verdicts made while cut off are
+    /// forgotten (the nodes they named are alive to the majority).
+    pub fn renewed(&self) {
+        lock(&self.down).clear();
+        self.any_down.store(false, std::sync::atomic::Ordering::SeqCst);
+        *lock(&self.quorum) = super::quorum::Quorum::new(self.settle);
+    }
+
+    /// Not cut off, by what membership shows (`suspects` members not
+    /// answering yet): only then are members declared down told so.
+    pub fn healthy(&self, suspects: usize) -> bool {
+        lock(&self.quorum).has_majority(&self.me, self.born.elapsed(), suspects)
     }
 
     /// Stop every run here without committing (what they ran is restored

@@ -153,6 +153,15 @@ impl Membership {
         Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: m.finalize().into_bytes().into(), preset, notify_down: true }
     }
 
+    /// A fresh membership for this node as its next incarnation, knowing
+    /// nobody (it announces itself again): what it believed while cut off
+    /// is forgotten.
+    pub fn fresh(&self, seed: u64) -> Membership {
+        let me = NodeId { incarnation: self.me().incarnation + 1, ..self.me().clone() };
+        let foca = Foca::new(me, self.preset.config(), SmallRng::seed_from_u64(seed), PostcardCodec);
+        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: self.key, preset: self.preset, notify_down: true }
+    }
+
     /// Members this node suspects (probes unanswered, not yet declared down).
     pub fn suspects(&self) -> usize {
         self.foca.iter_members().filter(|m| m.state() == foca::State::Suspect).count()

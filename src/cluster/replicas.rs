@@ -162,7 +162,7 @@ impl Agent {
     pub(super) fn answer_copies(&self, q: FailoverMsg) -> Option<Wire> {
         let a = match q {
             FailoverMsg::Orphans { run, host, req } => {
-                let kept = lock(&self.replicas.kept);
+                let mut kept = lock(&self.replicas.kept);
                 let items = kept
                     .iter()
                     .filter(|(_, k)| k.run == run && k.host == host)
@@ -174,6 +174,12 @@ impl Agent {
                         kit: k.kit.is_some(),
                     })
                     .collect();
+                // Fenced from now on: what `host` still writes would be
+                // newer than the copy just reported, and lost in the
+                // restore (found by the simulation).
+                for k in kept.values_mut().filter(|k| k.run == run && k.host == host) {
+                    k.generation += 1;
+                }
                 FailoverMsg::OrphanList { req, items }
             }
             FailoverMsg::Fetch { ids, req } => {
