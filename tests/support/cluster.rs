@@ -82,7 +82,8 @@ impl<'a> Running<'a> {
         args.push(prog.to_string());
         args.extend(args_.iter().map(|o| o.to_string()));
         let log = std::fs::File::create(s.0.join("p.err")).map_err(|e| e.to_string())?;
-        let mut child = Command::new(BIN).args(&args).current_dir(&s.0).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
+        let mut child =
+            Command::new(BIN).args(&args).current_dir(&s.0).stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| e.to_string())?;
         let out = child.stdout.take().ok_or("no stdout")?;
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));

@@ -580,22 +580,17 @@ impl SimNode {
 
     /// On the home: `host` says `actor`'s copies are on `holders`.
     fn register(&mut self, host: usize, actor: Actor, generation: u64, holders: BTreeSet<usize>, now: Duration, out: &mut Out) {
-        if host != HOME {
-            if let Some(h) = &self.home {
-                // Not from a node being failed over: its copies were counted.
-                let ok = h.directory[actor as usize] == (host, generation) && self.up.contains(&host) && !h.failovers.contains_key(&host);
-                if ok {
-                    self.home.as_mut().map(|h| h.copy_nodes[actor as usize] = holders.clone());
-                }
-                out.msgs.push((host, Msg::CopyNodesKept { actor, holders, ok }));
-            } else {
-                out.msgs.push((HOME, Msg::CopyNodes { actor, generation, holders }));
-            }
-            return;
-        }
-        let ok = self.home.as_ref().is_some_and(|h| h.directory[actor as usize] == (HOME, generation));
+        let up = host == HOME || self.up.contains(&host);
+        let Some(h) = &mut self.home else {
+            return out.msgs.push((HOME, Msg::CopyNodes { actor, generation, holders }));
+        };
+        // Not from a node being failed over: its copies were counted.
+        let ok = h.directory[actor as usize] == (host, generation) && up && !h.failovers.contains_key(&host);
         if ok {
-            self.home.as_mut().map(|h| h.copy_nodes[actor as usize] = holders.clone());
+            h.copy_nodes[actor as usize] = holders.clone();
+        }
+        if host != HOME {
+            return out.msgs.push((host, Msg::CopyNodesKept { actor, holders, ok }));
         }
         self.registered(actor, holders, ok, now, out)
     }
