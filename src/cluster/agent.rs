@@ -72,6 +72,8 @@ pub struct Agent {
     born: std::time::Instant,
     /// Cut off or declared dead: membership starts afresh (`gossip.rs`).
     renew: std::sync::atomic::AtomicBool,
+    /// Itself, for work finished later (a commit's copies acknowledged).
+    pub(super) this: std::sync::Weak<Agent>,
 }
 
 /// How long a directory question may take.
@@ -97,7 +99,8 @@ impl Agent {
         crate::runtime::remote::install();
         let (dial, dials) = async_channel::unbounded();
         let me = Arc::from(state.me.name.as_str());
-        let a = Agent {
+        let a = |this: &std::sync::Weak<Agent>| Agent {
+            this: this.clone(),
             state,
             me,
             links: Default::default(),
@@ -124,7 +127,7 @@ impl Agent {
             born: std::time::Instant::now(),
             renew: Default::default(),
         };
-        (Arc::new(a), dials)
+        (Arc::new_cyclic(a), dials)
     }
 
     /// The queue to `peer`, opening a link on first need.

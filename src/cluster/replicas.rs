@@ -23,6 +23,21 @@ pub struct Replicas {
     acks: Mutex<FxHashMap<u64, (String, Arc<Gather>)>>,
     /// (actor, node): that node has been sent the actor's spawn.
     kits_sent: Mutex<FxHashSet<(u128, String)>>,
+    /// Per actor hosted here: the generation and copy nodes the run's home
+    /// knows of.
+    registered: Mutex<FxHashMap<u128, (u64, Vec<String>)>>,
+    /// Copy nodes told to a home and not yet answered, by request.
+    registering: Mutex<FxHashMap<u64, Registering>>,
+}
+
+/// A commit whose copies went to other nodes than before, waiting for the
+/// run's home to learn them before it counts as done.
+struct Registering {
+    home: String,
+    id: u128,
+    generation: u64,
+    holders: Vec<String>,
+    gather: Arc<Gather>,
 }
 
 /// What is known of a copy kept here (the record itself is in the store).
@@ -61,7 +76,23 @@ impl Agent {
         copies: usize,
         gather: &Arc<Gather>,
     ) {
-        for node in self.copy_nodes(name, copies) {
+        let targets = self.copy_nodes(name, copies);
+        let mut holders = targets.clone();
+        holders.sort();
+        let known = lock(&self.replicas.registered).get(&id).is_some_and(|(g, h)| *g == record.generation && *h == holders);
+        let gather = if known {
+            gather.clone()
+        } else {
+            // New copy nodes: once they acknowledge, the run's home learns
+            // them, and only then does the commit count as done.
+            gather.add();
+            let (agent, outer, home, generation) = (self.this.clone(), gather.clone(), home.to_string(), record.generation);
+            Gather::new(Box::new(move |r| match (r, agent.upgrade()) {
+                (Ok(()), Some(a)) => a.register_copies(run, home, id, generation, holders, outer),
+                (r, _) => outer.one(r.and(Err("the node is stopping".into()))),
+            }))
+        };
+        for node in targets {
             let req = self.next_req();
             let kit = kit.as_ref().filter(|_| lock(&self.replicas.kits_sent).insert((id, node.clone()))).map(|k| Box::new((**k).clone()));
             gather.add();
@@ -76,6 +107,32 @@ impl Agent {
                 req,
             };
             self.send(&node, &Wire::Failover(Box::new(m)));
+        }
+        if !known {
+            gather.one(Ok(()));
+        }
+    }
+
+    /// Tell the run's home that actor `id`'s turns of `generation` are
+    /// copied to `holders`; `gather`'s part ends with its answer.
+    fn register_copies(&self, run: u128, home: String, id: u128, generation: u64, holders: Vec<String>, gather: Arc<Gather>) {
+        if home == **Net::me(self) {
+            let node = self.runs().into_iter().find(|n| n.run_id.as_u128() == run);
+            let ok = node.is_some_and(|n| n.register_copies(&home, id, generation, holders.clone()));
+            return self.copies_registered(Registering { home, id, generation, holders, gather }, ok);
+        }
+        let req = self.next_req();
+        let m = FailoverMsg::CopyNodes { run, id, generation, holders: holders.clone(), req };
+        lock(&self.replicas.registering).insert(req, Registering { home: home.clone(), id, generation, holders, gather });
+        self.send(&home, &Wire::Failover(Box::new(m)));
+    }
+
+    fn copies_registered(&self, r: Registering, ok: bool) {
+        if ok {
+            lock(&self.replicas.registered).insert(r.id, (r.generation, r.holders));
+            r.gather.one(Ok(()));
+        } else {
+            r.gather.one(Err(format!("the run's home {} refused the copy nodes: this actor was failed over", r.home)));
         }
     }
 
@@ -100,6 +157,16 @@ impl Agent {
                 }
             }
             FailoverMsg::OrphanList { req, .. } | FailoverMsg::Fetched { req, .. } => self.answered(req, Wire::Failover(Box::new(m))),
+            FailoverMsg::CopyNodes { run, id, generation, holders, req } => {
+                let node = self.runs().into_iter().find(|n| n.run_id.as_u128() == run);
+                let ok = node.is_some_and(|n| n.register_copies(from, id, generation, holders));
+                self.send(from, &Wire::Failover(Box::new(FailoverMsg::CopyNodesKept { req, ok })));
+            }
+            FailoverMsg::CopyNodesKept { req, ok } => {
+                if let Some(r) = lock(&self.replicas.registering).remove(&req) {
+                    self.copies_registered(r, ok);
+                }
+            }
             FailoverMsg::Done { run, host, moved } => {
                 let node = self.runs().into_iter().find(|n| n.run_id.as_u128() == run);
                 if let Some(n) = node {
@@ -220,6 +287,15 @@ impl Agent {
         };
         for g in lost {
             g.one(Ok(()));
+        }
+        // The run's home gone: its run ends here too.
+        let unanswered: Vec<Registering> = {
+            let mut r = lock(&self.replicas.registering);
+            let reqs: Vec<u64> = r.iter().filter(|(_, x)| x.home == node).map(|(q, _)| *q).collect();
+            reqs.iter().filter_map(|q| r.remove(q)).collect()
+        };
+        for r in unanswered {
+            r.gather.one(Err(format!("the run's home {node} is down")));
         }
         lock(&self.replicas.kits_sent).retain(|(_, n)| n != node);
     }

@@ -61,6 +61,22 @@ pub enum FailoverMsg {
         req: u64,
         copies: Vec<Copy>,
     },
+    /// To the run's home: the turns of actor `id` in `generation` are
+    /// copied to `holders` from now on (sent before a turn whose copies
+    /// went to other nodes than before is acknowledged).
+    CopyNodes {
+        run: u128,
+        id: u128,
+        generation: u64,
+        holders: Vec<String>,
+        req: u64,
+    },
+    /// The home's answer (refused: that incarnation is being failed over,
+    /// or the actor lives on in a newer generation).
+    CopyNodesKept {
+        req: u64,
+        ok: bool,
+    },
     /// The home's word on the actors of `run` that ran on `host`: these
     /// were restored, each on the node and in the generation given; the
     /// rest are lost.
@@ -136,6 +152,10 @@ pub(crate) struct State {
     waiting: Mutex<FxHashMap<Arc<str>, Option<Held>>>,
     /// How to start the durable actors hosted here again (their spawn).
     kits: Mutex<FxHashMap<u128, Arc<SpawnMsg>>>,
+    /// On the home: per durable actor, the generation and the nodes that
+    /// hold copies of its acknowledged turns. A failover restores only
+    /// from those: an older copy elsewhere would lose turns.
+    copy_nodes: Mutex<FxHashMap<u128, (u64, Vec<String>)>>,
 }
 
 impl Node {
@@ -259,6 +279,21 @@ impl Node {
         self.shutdown();
     }
 
+    /// On the home: `host` copies actor `id`'s turns of `generation` to
+    /// `holders` from now on. Refused while `host` is failed over (its
+    /// copies were already counted) and for an older generation.
+    pub(crate) fn register_copies(&self, host: &str, id: u128, generation: u64, holders: Vec<String>) -> bool {
+        if lock(&self.failover.waiting).contains_key(host) {
+            return false;
+        }
+        let mut m = lock(&self.failover.copy_nodes);
+        if m.get(&id).is_some_and(|(g, _)| generation < *g) {
+            return false;
+        }
+        m.insert(id, (generation, holders));
+        true
+    }
+
     /// Node `name` is back (a new incarnation): should it die again, its
     /// actors fail over again.
     pub fn node_up(&self, name: &str) {
@@ -322,11 +357,15 @@ impl Node {
         let mut pick = crate::cluster::rules::Newest::default();
         let mut kit_at: FxHashMap<u128, String> = FxHashMap::default();
         let mut names: FxHashMap<u128, String> = FxHashMap::default();
+        let registered = lock(&self.failover.copy_nodes).clone();
         for (holder, o) in net.orphans(run, host) {
             if o.kit {
                 kit_at.entry(o.id).or_insert_with(|| holder.clone());
             }
-            pick.offer(o.id, holder, o.generation, o.committed_at);
+            // Only from the nodes its acknowledged turns went to (when known).
+            if registered.get(&o.id).is_none_or(|(_, hs)| hs.contains(&holder)) {
+                pick.offer(o.id, holder, o.generation, o.committed_at);
+            }
             names.insert(o.id, o.name);
         }
         let newest = pick.into_map();
@@ -363,6 +402,9 @@ impl Node {
             match self.restore_elsewhere(net, &mut view, id, copy) {
                 Ok((to, entry)) => {
                     let generation = generation + 1;
+                    if let Some(e) = lock(&self.failover.copy_nodes).get_mut(&id) {
+                        e.0 = generation;
+                    }
                     net.event("failover", &[("actor", &name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
                     moved.push((id, to, generation));
                     claims.push((name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
