@@ -147,10 +147,14 @@ pub struct Membership {
 impl Membership {
     /// `seed` feeds foca's choices (random in a node, fixed in a simulation).
     pub fn new(me: NodeId, secret: &[u8], preset: Preset, seed: u64) -> Membership {
-        let foca = Foca::new(me, preset.config(), SmallRng::seed_from_u64(seed), PostcardCodec);
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
         m.update(b"noodle gossip");
-        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: m.finalize().into_bytes().into(), preset, notify_down: true }
+        Membership::with_key(me, m.finalize().into_bytes().into(), preset, seed)
+    }
+
+    fn with_key(me: NodeId, key: [u8; 32], preset: Preset, seed: u64) -> Membership {
+        let foca = Foca::new(me, preset.config(), SmallRng::seed_from_u64(seed), PostcardCodec);
+        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key, preset, notify_down: true }
     }
 
     /// A fresh membership for this node as its next incarnation, knowing
@@ -158,8 +162,7 @@ impl Membership {
     /// is forgotten.
     pub fn fresh(&self, seed: u64) -> Membership {
         let me = NodeId { incarnation: self.me().incarnation + 1, ..self.me().clone() };
-        let foca = Foca::new(me, self.preset.config(), SmallRng::seed_from_u64(seed), PostcardCodec);
-        Membership { foca, runtime: foca::AccumulatingRuntime::new(), key: self.key, preset: self.preset, notify_down: true }
+        Membership::with_key(me, self.key, self.preset, seed)
     }
 
     /// Members this node suspects (probes unanswered, not yet declared down).

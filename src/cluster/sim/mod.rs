@@ -315,8 +315,8 @@ impl World {
         if self.nodes[from].reset {
             // Off the smaller side of a split: a fresh membership, so its
             // view (everyone else down) never reaches the others.
-            let inc = self.nodes[from].m.me().incarnation + 1;
-            let m = Membership::new(id(from, inc), SECRET, Preset::Lan, self.rng.random());
+            let m = self.nodes[from].m.fresh(self.rng.random());
+            let inc = m.me().incarnation;
             let known: Vec<usize> = (0..self.nodes.len()).filter(|j| *j != from).collect();
             let pick = vec![known[self.rng.random_range(0..known.len())], known[self.rng.random_range(0..known.len())]];
             self.nodes[from].renew(m);
