@@ -20,14 +20,19 @@ pub struct NodeArgs {
     pub name: Option<String>,
     pub capacity: Option<String>,
     pub fd: String,
+    pub membership: String,
     pub data: Option<PathBuf>,
     pub workers: Option<usize>,
 }
 
 pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
-    let NodeArgs { listen, advertise, join, name, capacity, fd, data, workers } = a;
+    let NodeArgs { listen, advertise, join, name, capacity, fd, membership, data, workers } = a;
     let Some(fd) = noodle::cluster::membership::Preset::from_name(&fd) else {
         return fail(EXIT_USAGE, &format!("--fd {fd}: use fast, lan or wan"));
+    };
+    let etcd = match provider(&membership) {
+        Ok(e) => e,
+        Err(e) => return fail(EXIT_USAGE, &e),
     };
     let capacity = capacity.as_deref();
     let secret = match node::read_secret(secret_file) {
@@ -40,10 +45,20 @@ pub fn node(a: NodeArgs, secret_file: &Path) -> ExitCode {
         Err(e) => return fail(EXIT_USAGE, &e),
     };
     let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
-    match node::run(Config { listen, advertise, join, secret, name, capacity, fd, data, workers }) {
+    match node::run(Config { listen, advertise, join, secret, name, capacity, fd, etcd, data, workers }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(EXIT_FAILED, &e),
     }
+}
+
+/// `--membership`: `swim` (gossip, the default) or an etcd URL (checked
+/// here, so a typo is a usage error).
+fn provider(membership: &str) -> Result<Option<String>, String> {
+    if membership == "swim" {
+        return Ok(None);
+    }
+    noodle::cluster::etcd::Etcd::new(membership, std::time::Duration::from_secs(1))?;
+    Ok(Some(membership.to_string()))
 }
 
 pub enum Query {
@@ -154,9 +169,11 @@ pub fn program_node(
     secret_file: &Path,
     listen: Option<String>,
     name: Option<String>,
+    membership: &str,
     workers: usize,
 ) -> Result<node::Handle, String> {
     let secret = node::read_secret(secret_file)?;
+    let etcd = provider(membership)?;
     node::start(Config {
         listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),
         advertise: None,
@@ -165,6 +182,7 @@ pub fn program_node(
         name,
         capacity: noodle::cluster::machine_capacity(),
         fd: noodle::cluster::membership::Preset::Lan,
+        etcd,
         data: None,
         workers,
     })

@@ -70,6 +70,9 @@ enum Cmd {
         /// This program's node's name in the cluster (default: its address).
         #[arg(long, requires = "cluster")]
         name: Option<String>,
+        /// Membership provider: swim (default) or etcd://HOST:PORT[/PREFIX], as the cluster's nodes.
+        #[arg(long, value_name = "PROVIDER", requires = "cluster", default_value = "swim")]
+        membership: String,
     },
     /// Compile a program and its imports into one .nbc file.
     Build {
@@ -118,6 +121,9 @@ enum Cmd {
         /// Worker threads for the actors hosted here (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Membership provider: swim (gossip, default) or etcd://HOST:PORT[/PREFIX] (docs/cluster.md).
+        #[arg(long, value_name = "PROVIDER", default_value = "swim")]
+        membership: String,
     },
     /// Ask a cluster node about the cluster.
     Cluster {
@@ -215,7 +221,7 @@ fn run_cli(cli: Cli) -> ExitCode {
     match cli.cmd {
         None => repl::run(None, Some(PathBuf::from(".noodle"))),
         Some(Cmd::Repl { workers, data }) => repl::run(workers, data.dir()),
-        Some(Cmd::Run { program, max_depth, workers, data, cluster, secret_file, listen, name }) => {
+        Some(Cmd::Run { program, max_depth, workers, data, cluster, secret_file, listen, name, membership }) => {
             let file = PathBuf::from(&program[0]);
             let args = program[1..].to_vec();
             let p = match load(&file) {
@@ -224,7 +230,7 @@ fn run_cli(cli: Cli) -> ExitCode {
             };
             let workers = workers.unwrap_or_else(noodle::runtime::default_workers).clamp(1, 1024);
             let net = match (cluster, secret_file) {
-                (Some(c), Some(f)) => match cluster_cli::program_node(c, &f, listen, name, workers) {
+                (Some(c), Some(f)) => match cluster_cli::program_node(c, &f, listen, name, &membership, workers) {
                     Ok(h) => Some(h),
                     Err(e) => {
                         noodle::ewriteln!("error: {e}");
@@ -243,8 +249,9 @@ fn run_cli(cli: Cli) -> ExitCode {
             };
             state::run(action, &data)
         }
-        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data, fd, workers }) => {
-            cluster_cli::node(cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd, data, workers }, &secret_file)
+        Some(Cmd::Node { listen, advertise, join, secret_file, name, capacity, data, fd, workers, membership }) => {
+            let a = cluster_cli::NodeArgs { listen, advertise, join, name, capacity, fd, membership, data, workers };
+            cluster_cli::node(a, &secret_file)
         }
         Some(Cmd::Cluster { action, cluster, secret_file }) => {
             let what = match action {

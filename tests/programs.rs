@@ -23,6 +23,8 @@ mod cli;
 mod cluster;
 #[path = "support/crash.rs"]
 mod crash;
+#[path = "support/etcd.rs"]
+mod etcd;
 #[path = "support/failover.rs"]
 mod failover;
 #[path = "support/scratch.rs"]
@@ -334,6 +336,7 @@ fn main() {
     trials.extend(crash::trials());
     trials.extend(cluster::trials());
     trials.extend(failover::trials());
+    trials.extend(etcd::trials());
     trials.extend(sim::trials());
     trials.push(Trial::test("repl::piped_session", repl_session));
     trials.push(Trial::test("repl::actors", repl_actors));

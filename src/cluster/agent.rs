@@ -6,7 +6,6 @@
 
 use super::link::{self, Link};
 use super::node::Msg;
-use super::rules::directory_owner;
 use super::table::{log, Load, State};
 use super::{ClusterView, NodeView, Resources};
 use crate::bytecode::Verified;
@@ -46,7 +45,7 @@ pub struct Agent {
     /// The share of the cores this process kept busy lately (as f64 bits).
     busy: std::sync::atomic::AtomicU64,
     /// The part of the name directory this node keeps: name → (run, entry).
-    directory: Mutex<FxHashMap<String, (u128, Entry)>>,
+    pub(super) directory: Mutex<FxHashMap<String, (u128, Entry)>>,
     /// Directory questions waiting for their answer, by request number.
     calls: Mutex<FxHashMap<u64, std::sync::mpsc::Sender<Wire>>>,
     next_req: std::sync::atomic::AtomicU64,
@@ -74,6 +73,8 @@ pub struct Agent {
     renew: std::sync::atomic::AtomicBool,
     /// Itself, for work finished later (a commit's copies acknowledged).
     pub(super) this: std::sync::Weak<Agent>,
+    /// Membership, directory and ownership kept in etcd (`etcd/`).
+    provider: std::sync::OnceLock<Arc<super::etcd::provider::Provider>>,
 }
 
 /// How long a directory question may take.
@@ -126,6 +127,7 @@ impl Agent {
             settle,
             born: std::time::Instant::now(),
             renew: Default::default(),
+            provider: Default::default(),
         };
         (Arc::new_cyclic(a), dials)
     }
@@ -183,6 +185,9 @@ impl Agent {
         let run = node.run_id.as_u128();
         lock(&self.runs).remove(&run);
         self.forget_names(run);
+        if let Some(p) = self.provider() {
+            p.forget_run(run);
+        }
         let peers: Vec<String> = self.state.peers().into_iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name).collect();
         for p in peers {
             self.send(&p, &Wire::End { run });
@@ -248,6 +253,9 @@ impl Agent {
         // overtook it on another link, a program and what waited for it,
         // are put in order without racing each other.
         let _one_at_a_time = lock(&self.dispatching);
+        if self.provider().is_some_and(|p| !p.may_act(self)) {
+            return;
+        }
         for b in items {
             match wire_codec::decode(b) {
                 Ok(w) => self.dispatch(from, w),
@@ -408,7 +416,8 @@ impl Agent {
         if !self.gone(name, incarnation) || left {
             return;
         }
-        if !lock(&self.quorum).down(&self.me, name, self.born.elapsed()) {
+        // With etcd, its lease is the verdict: no side to count.
+        if self.provider().is_none() && !lock(&self.quorum).down(&self.me, name, self.born.elapsed()) {
             log(&self.me, "minority", &[("lost", name)]);
             self.stop_all("this node is cut off from the majority of the cluster");
             self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -487,6 +496,33 @@ impl Agent {
         log(&self.me, "declared-dead", &[("incarnation", &self.state.incarnation.load(std::sync::atomic::Ordering::SeqCst).to_string())]);
         self.stop_all("the cluster declared this node dead (paused or cut off longer than failure detection allows)");
         self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// This node could not renew its etcd lease in time: others may soon
+    /// restore what it runs, so it stops all of it first (self-fencing).
+    pub(super) fn lost_lease(&self, etcd: &str) {
+        log(&self.me, "fenced-self", &[("etcd", etcd)]);
+        self.stop_all("this node could not renew its lease in etcd in time (self-fenced)");
+        self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A renewal that failed: tried again later.
+    pub(super) fn renew_later(&self) {
+        self.renew.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(super) fn use_provider(&self, p: Arc<super::etcd::provider::Provider>) {
+        let _ = self.provider.set(p);
+    }
+
+    pub(super) fn provider(&self) -> Option<&Arc<super::etcd::provider::Provider>> {
+        self.provider.get()
+    }
+
+    /// The node where run `run`'s main runs.
+    pub(super) fn home_of(&self, run: u128) -> String {
+        let home = lock(&self.runs).get(&run).and_then(|n| n.home.as_deref().map(str::to_string));
+        home.unwrap_or_else(|| self.me.to_string())
     }
 
     /// Whether membership should start afresh (asked once).
@@ -617,24 +653,19 @@ impl Net for Agent {
     }
 
     fn claim(&self, run: u128, name: &str, entry: &Entry) -> Result<(), String> {
-        let owner = self.owner(name);
-        match self.call(&owner, |req| Wire::Claim { run, name: name.to_string(), entry: entry.clone(), req }) {
-            Some(Wire::Claimed { result, .. }) => result,
-            _ => Err(format!("the name directory (node {owner}) did not answer for \"{name}\"")),
-        }
+        self.claim_name(run, name, entry)
     }
 
     fn find(&self, name: &str) -> Option<Entry> {
-        let owner = self.owner(name);
-        match self.call(&owner, |req| Wire::Find { name: name.to_string(), req }) {
-            Some(Wire::Found { entry, .. }) => entry,
-            _ => None,
-        }
+        self.find_name(name)
     }
 
     fn release(&self, name: &str, id: u128) {
-        let owner = self.owner(name);
-        self.send(&owner, &Wire::Release { name: name.to_string(), id });
+        self.release_name(name, id)
+    }
+
+    fn own(&self, run: u128, id: u128, generation: u64, node: &str) -> Result<(), String> {
+        self.own_actor(run, id, generation, node)
     }
 
     fn event(&self, kind: &str, fields: &[(&str, &str)]) {
@@ -685,13 +716,6 @@ impl Net for Agent {
 }
 
 impl Agent {
-    pub(super) fn owner(&self, name: &str) -> String {
-        // Every live node, draining or not (not `view`, which is for placement).
-        let peers = self.state.peers();
-        let live = peers.iter().filter(|(_, s)| s == "alive").map(|(m, _)| m.name.as_str());
-        directory_owner(name, live.chain(std::iter::once(&*self.me))).unwrap_or(&self.me).to_string()
-    }
-
     /// Ask `to` a directory question and wait (bounded) for the answer.
     pub(super) fn call(&self, to: &str, make: impl FnOnce(u64) -> Wire) -> Option<Wire> {
         let req = self.next_req.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -709,41 +733,6 @@ impl Agent {
         let r = rx.recv_timeout(CALL_TIME).ok();
         lock(&self.calls).remove(&req);
         r
-    }
-
-    /// The directory's side: answer a question about a name kept here.
-    fn answer(&self, w: Wire) -> Option<Wire> {
-        let mut dir = lock(&self.directory);
-        match w {
-            Wire::Claim { run, name, entry, req } => {
-                let result = match dir.get(&name) {
-                    Some((_, e)) if e.id != entry.id => Err(format!("an actor named \"{name}\" is already running (on node {})", e.node)),
-                    _ => {
-                        dir.insert(name, (run, entry));
-                        Ok(())
-                    }
-                };
-                Some(Wire::Claimed { req, result })
-            }
-            Wire::Find { name, req } => Some(Wire::Found { req, entry: dir.get(&name).map(|(_, e)| e.clone()) }),
-            Wire::Release { name, id } => {
-                if dir.get(&name).is_some_and(|(_, e)| e.id == id) {
-                    dir.remove(&name);
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// The directory entry for `name`, if this node keeps it.
-    pub fn entry(&self, name: &str) -> Option<Entry> {
-        lock(&self.directory).get(name).map(|(_, e)| e.clone())
-    }
-
-    /// A run ended: its names are free.
-    fn forget_names(&self, run: u128) {
-        lock(&self.directory).retain(|_, (r, _)| *r != run);
     }
 
     /// An ask that could not be sent fails at once (rather than waiting).

@@ -4,7 +4,9 @@
 //! `noodle node` process.
 
 pub mod agent;
+mod directory;
 pub mod drain;
+pub mod etcd;
 mod gossip;
 mod link;
 pub mod membership;

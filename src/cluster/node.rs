@@ -64,6 +64,9 @@ pub struct Config {
     pub capacity: Resources,
     /// Failure detection preset (`--fd fast|lan|wan`).
     pub fd: super::membership::Preset,
+    /// `--membership etcd://HOST:PORT[/PREFIX]`: membership, directory
+    /// and ownership in etcd (`None`: gossip).
+    pub etcd: Option<String>,
     /// Where actors hosted here keep durable records.
     pub data: Option<std::path::PathBuf>,
     /// Worker threads for hosted actors.
@@ -198,17 +201,31 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         // unless told otherwise.
         let data = cfg.data.clone().or_else(|| announce.then(|| std::path::Path::new(".noodle").join("nodes").join(&name)));
         let (agent, dials) = Agent::new(state.clone(), data, cfg.workers, cfg.fd.settle());
-        let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
-        let seed = incarnation ^ u64::from(std::process::id());
-        let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);
         let (gtx, grx) = async_channel::unbounded();
-        ex.spawn(super::gossip::run(ex.clone(), agent.clone(), udp, members, grx, gtx.clone())).detach();
+        let provider = match cfg.etcd.clone() {
+            Some(url) => {
+                // No gossip: its leave below is skipped at once.
+                drop(grx);
+                let (a, fd) = (agent.clone(), cfg.fd);
+                Some(smol::unblock(move || super::etcd::provider::Provider::start(&a, &url, fd)).await?)
+            }
+            None => {
+                let id = super::membership::NodeId { name: name.clone(), addr: advertised, incarnation };
+                let seed = incarnation ^ u64::from(std::process::id());
+                let members = super::membership::Membership::new(id, &cfg.secret, cfg.fd, seed);
+                ex.spawn(super::gossip::run(ex.clone(), agent.clone(), udp, members, grx, gtx.clone())).detach();
+                None
+            }
+        };
         if announce {
             crate::owriteln!("noodle node {name} listening on {bound}");
             let _ = std::io::Write::flush(&mut std::io::stdout());
         }
         for peer in &cfg.join {
             ex.spawn(connect(ex.clone(), agent.clone(), peer.clone(), None)).detach();
+            if provider.is_some() {
+                continue;
+            }
             match smol::net::resolve(peer.as_str()).await.ok().and_then(|a| a.into_iter().next()) {
                 Some(a) => drop(gtx.send(super::gossip::Input::Join(a)).await),
                 None => log(&name, "join-failed", &[("addr", peer), ("reason", "cannot resolve the address")]),
@@ -256,6 +273,9 @@ fn event_loop(cfg: Config, stop: async_channel::Receiver<i32>, ready: Option<Rea
         agent.drained(Duration::from_millis(500)).await;
         agent.broadcast(&Msg::Leave { name: name.clone() });
         agent.drained(Duration::from_millis(500)).await;
+        if let Some(p) = provider {
+            smol::unblock(move || p.leave()).await;
+        }
         // Tell the others (bounded: a node that cannot send still exits).
         let (dtx, drx) = async_channel::bounded(1);
         if gtx.send(super::gossip::Input::Leave(dtx)).await.is_ok() {

@@ -10,7 +10,7 @@ use super::table::log;
 use crate::contain::lock;
 use crate::runtime::durable::{Record, Records};
 use crate::runtime::failover::{Copy, FailoverMsg, Gather, Orphan};
-use crate::runtime::remote::{Entry, Net, SpawnMsg, Wire};
+use crate::runtime::remote::{Net, SpawnMsg, Wire};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex};
 
@@ -323,41 +323,5 @@ impl Agent {
             },
             _ => Vec::new(),
         }
-    }
-
-    /// Register many names, all questions in flight at once; the names
-    /// refused (or unanswered) and why.
-    pub(super) fn claim_names(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut asked: FxHashMap<u64, &str> = FxHashMap::default();
-        let mut refused = Vec::new();
-        for (name, entry) in names {
-            let owner = self.owner(name);
-            let req = self.next_req();
-            let w = Wire::Claim { run, name: name.clone(), entry: entry.clone(), req };
-            if owner == **Net::me(self) {
-                if let Some(Wire::Claimed { result: Err(e), .. }) = self.answer_claim(w) {
-                    refused.push((name.clone(), e));
-                }
-                continue;
-            }
-            self.wait_for(req, tx.clone());
-            asked.insert(req, name);
-            self.send(&owner, &w);
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !asked.is_empty() {
-            let Ok(w) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else { break };
-            if let Wire::Claimed { req, result } = w {
-                if let (Some(name), Err(e)) = (asked.remove(&req), result) {
-                    refused.push((name.to_string(), e));
-                }
-            }
-        }
-        for (req, name) in asked {
-            self.stop_waiting(req);
-            refused.push((name.to_string(), "the name directory did not answer".into()));
-        }
-        refused
     }
 }

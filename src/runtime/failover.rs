@@ -399,7 +399,7 @@ impl Node {
         for (id, (_, generation, _)) in newest {
             let copy = copies.remove(&id).unwrap_or((None, None));
             let name = names.remove(&id).unwrap_or_default();
-            match self.restore_elsewhere(net, &mut view, id, copy) {
+            match self.restore_elsewhere(net, &mut view, id, generation + 1, copy) {
                 Ok((to, entry)) => {
                     let generation = generation + 1;
                     if let Some(e) = lock(&self.failover.copy_nodes).get_mut(&id) {
@@ -420,13 +420,15 @@ impl Node {
         moved
     }
 
-    /// Start actor `id` again from its newest copy on a node placement
-    /// picks; that node and the actor's directory entry there.
+    /// Start actor `id` again, as `generation`, from its newest copy on a
+    /// node placement picks, once its claim on that generation won; that
+    /// node and the actor's directory entry there.
     fn restore_elsewhere(
         &self,
         net: &Arc<dyn remote::Net>,
         view: &mut crate::cluster::ClusterView,
         id: u128,
+        generation: u64,
         copy: (Option<Record>, Option<Box<SpawnMsg>>),
     ) -> Result<(String, remote::Entry), String> {
         let (Some(record), Some(mut kit)) = copy else {
@@ -439,6 +441,7 @@ impl Node {
         let needs = needs_of(&kit.opts);
         let req = needs.request(&class, "balanced");
         let to = crate::cluster::place_actor(&req, view)?.primary;
+        net.own(self.run_id.as_u128(), id, generation, &to)?;
         if let Some(n) = view.nodes.iter_mut().find(|n| n.name == to) {
             n.actors += 1;
             n.reserved = n.reserved.add(&needs.resources);

@@ -32,6 +32,9 @@ const SECRET: &str = "test-cluster-secret-0123456789";
 pub struct Cluster {
     pub nodes: Vec<Node>,
     pub secret: String,
+    /// The etcd the nodes keep membership in (`None`: gossip); stopped
+    /// after the nodes.
+    pub etcd: Option<super::etcd::EtcdServer>,
     pub _scratch: Scratch,
 }
 
@@ -39,25 +42,45 @@ impl Cluster {
     /// Start `n` nodes (each joining n1) and wait until each is linked to
     /// all the others (their capacities known).
     pub fn start(n: usize) -> Result<Cluster, Failed> {
+        Cluster::start_on(n, false)
+    }
+
+    /// As `start`, with membership in a fresh etcd of its own if `etcd`
+    /// (the nodes find each other there: no `--join`).
+    pub fn start_on(n: usize, etcd: bool) -> Result<Cluster, Failed> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let s = Scratch::new(&format!("cluster-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
         let secret = s.file("secret", SECRET);
-        let mut nodes = vec![start_node(&s, "n1", &secret, &[])?];
-        for i in 2..=n {
-            let first = nodes[0].addr.clone();
-            nodes.push(start_node(&s, &format!("n{i}"), &secret, &["--join", &first])?);
+        let etcd = if etcd { Some(super::etcd::EtcdServer::start(&s, "test")?) } else { None };
+        let mut c = Cluster { nodes: Vec::new(), secret, etcd, _scratch: s };
+        for i in 1..=n {
+            let mut extra: Vec<String> = c.membership();
+            if let (Some(first), None) = (c.nodes.first(), &c.etcd) {
+                extra.extend(["--join".to_string(), first.addr.clone()]);
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let node = start_node(&c._scratch, &format!("n{i}"), &c.secret, &extra)?;
+            c.nodes.push(node);
         }
-        for node in &nodes {
-            status_until(&node.addr, &secret, |o| {
+        for node in &c.nodes {
+            status_until(&node.addr, &c.secret, |o| {
                 o.lines().skip(1).filter(|l| l.contains(" alive") && l.split_whitespace().nth(4).is_some_and(|c| c != "0")).count() == n
             })?;
         }
-        Ok(Cluster { nodes, secret, _scratch: s })
+        Ok(c)
+    }
+
+    /// `--membership URL` when the cluster keeps it in etcd.
+    fn membership(&self) -> Vec<String> {
+        self.etcd.iter().flat_map(|e| ["--membership".to_string(), e.url.clone()]).collect()
     }
 
     /// `noodle run`'s options to run on this cluster.
     pub fn run_args(&self) -> Vec<String> {
-        ["--cluster", &self.nodes[0].addr, "--secret-file", &self.secret, "--name", "main"].map(String::from).to_vec()
+        let mut a: Vec<String> =
+            ["--cluster", &self.nodes[0].addr, "--secret-file", &self.secret, "--name", "main"].map(String::from).to_vec();
+        a.extend(self.membership());
+        a
     }
 }
 

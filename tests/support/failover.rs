@@ -9,18 +9,30 @@ use super::scratch::Scratch;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Each fault with gossip membership, and again with membership in etcd.
 pub fn trials() -> Vec<Trial> {
-    vec![
-        Trial::test("failover::asks_to_a_dead_node_fail", asks_to_a_dead_node_fail),
-        Trial::test("failover::durable_accounts_survive_a_killed_node", durable_accounts_survive_a_killed_node),
-        Trial::test("failover::a_paused_node_is_fenced_and_rejoins", a_paused_node_is_fenced_and_rejoins),
-        Trial::test("failover::a_program_cut_off_from_the_majority_stops", a_program_cut_off_from_the_majority_stops),
-    ]
+    let mut t = Vec::new();
+    for (via, etcd) in [("", false), ("etcd::", true)] {
+        let on = move |f: fn(bool) -> Result<(), Failed>| move || if etcd && super::etcd::skipped() { Ok(()) } else { f(etcd) };
+        t.extend([
+            Trial::test(format!("failover::{via}asks_to_a_dead_node_fail"), on(asks_to_a_dead_node_fail)),
+            Trial::test(format!("failover::{via}durable_accounts_survive_a_killed_node"), on(durable_accounts_survive_a_killed_node)),
+            Trial::test(format!("failover::{via}a_paused_node_is_fenced_and_rejoins"), on(a_paused_node_is_fenced_and_rejoins)),
+        ]);
+    }
+    t.push(Trial::test("failover::a_program_cut_off_from_the_majority_stops", a_program_cut_off_from_the_majority_stops));
+    t.push(Trial::test("failover::etcd::a_program_that_loses_etcd_stops", || {
+        if super::etcd::skipped() {
+            return Ok(());
+        }
+        a_program_that_loses_etcd_stops()
+    }));
+    t
 }
 
 /// The bank below with n3 SIGKILLed under load.
-fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
-    let c = bank_under_fault("failover-kill", |c| {
+fn durable_accounts_survive_a_killed_node(etcd: bool) -> Result<(), Failed> {
+    let c = bank_under_fault(&format!("failover-kill-{etcd}"), etcd, |c| {
         c.nodes[2].child.kill().map_err(|e| e.to_string())?;
         let _ = c.nodes[2].child.wait();
         Ok(())
@@ -38,11 +50,12 @@ fn durable_accounts_survive_a_killed_node() -> Result<(), Failed> {
 }
 
 /// As above, but n3 is SIGSTOPped past its failure-detection time (its
-/// accounts fail over) and then SIGCONTed: it learns it was declared dead,
-/// stops what it ran without committing, and rejoins under a new
-/// incarnation; no account is applied twice.
-fn a_paused_node_is_fenced_and_rejoins() -> Result<(), Failed> {
-    let c = bank_under_fault("failover-pause", |c| {
+/// accounts fail over) and then SIGCONTed: it learns it was declared dead
+/// (with etcd: its lease expired, or it fenced itself first), stops what
+/// it ran without committing, and rejoins under a new incarnation; no
+/// account is applied twice.
+fn a_paused_node_is_fenced_and_rejoins(etcd: bool) -> Result<(), Failed> {
+    let c = bank_under_fault(&format!("failover-pause-{etcd}"), etcd, |c| {
         let pid = c.nodes[2].child.id().to_string();
         let signal = |s: &str| Command::new("kill").args([s, &pid]).status().map_err(|e| e.to_string());
         signal("-STOP")?;
@@ -56,7 +69,7 @@ fn a_paused_node_is_fenced_and_rejoins() -> Result<(), Failed> {
         let incarnations: Vec<&str> =
             n1.lines().filter(|l| l.contains("event=join peer=n3 ")).filter_map(|l| l.rsplit("incarnation=").next()).collect();
         let rejoined = incarnations.len() >= 2 && incarnations[0] != incarnations[incarnations.len() - 1];
-        if n3.contains("event=declared-dead") && rejoined {
+        if (n3.contains("event=declared-dead") || n3.contains("event=fenced-self")) && rejoined {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -73,25 +86,7 @@ fn a_paused_node_is_fenced_and_rejoins() -> Result<(), Failed> {
 fn a_program_cut_off_from_the_majority_stops() -> Result<(), Failed> {
     let c = Cluster::start(3)?;
     let s = Scratch::new("minority");
-    let prog = s.file(
-        "p.nd",
-        r#"actor Counter {
-    state n = 0
-    def add() {
-        self.n += 1
-        return self.n
-    }
-}
-var cs = []
-for i in range(3) {
-    cs.append(spawn Counter() with {name: f"c{i}", durable: true, durability: "turn", require_node: f"n{i + 1}"})
-}
-for x in cs { await x.add() }
-print("ready")
-for i in range(600) { await sleep(100) }
-print("still running")
-"#,
-    );
+    let prog = s.file("p.nd", PATIENT);
     let mut p = Running::start(&c, &s, &prog)?;
     p.expect("ready")?;
     let pids: Vec<String> = c.nodes.iter().map(|n| n.child.id().to_string()).collect();
@@ -112,14 +107,57 @@ print("still running")
     Ok(())
 }
 
+/// Self-fencing: etcd stops answering (SIGSTOPped), so no node can renew
+/// its lease. Each stops what it runs before its lease could expire — the
+/// program's own node too, which ends the program with an error (exit 3).
+fn a_program_that_loses_etcd_stops() -> Result<(), Failed> {
+    let c = Cluster::start_on(3, true)?;
+    let s = Scratch::new("loses-etcd");
+    let prog = s.file("p.nd", PATIENT);
+    let mut p = Running::start(&c, &s, &prog)?;
+    p.expect("ready")?;
+    let pid = c.etcd.as_ref().map_or(0, |e| e.pid).to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().map_err(|e| e.to_string())?;
+    let code = p.finish();
+    Command::new("kill").args(["-CONT", &pid]).status().map_err(|e| e.to_string())?;
+    let code = code?;
+    let err = s.read("p.err");
+    if code != 3 || !err.contains("could not renew its lease in etcd in time") {
+        return Err(format!("exit {code}, stderr:\n{err}").into());
+    }
+    let n1 = c._scratch.read("n1.log");
+    if !n1.contains("event=fenced-self") {
+        return Err(format!("n1 did not fence itself:\n{n1}").into());
+    }
+    Ok(())
+}
+
+/// Three durable counters, one per node, then a minute of waiting.
+const PATIENT: &str = r#"actor Counter {
+    state n = 0
+    def add() {
+        self.n += 1
+        return self.n
+    }
+}
+var cs = []
+for i in range(3) {
+    cs.append(spawn Counter() with {name: f"c{i}", durable: true, durability: "turn", require_node: f"n{i + 1}"})
+}
+for x in cs { await x.add() }
+print("ready")
+for i in range(600) { await sleep(100) }
+print("still running")
+"#;
+
 /// Six durable `"turn"` accounts spread over n1..n3 (each commit copied to
 /// another node); main moves money between them, one acknowledged ask at
 /// a time, and `fault` strikes n3 under load. n3's accounts are restored on
 /// the survivors (generation 2), the asks waiting on them are sent again,
 /// and every account ends with exactly the balance main's own bookkeeping
 /// says: nothing lost, nothing applied twice.
-fn bank_under_fault(tag: &str, fault: impl FnOnce(&mut Cluster) -> Result<(), Failed>) -> Result<Cluster, Failed> {
-    let mut c = Cluster::start(3)?;
+fn bank_under_fault(tag: &str, etcd: bool, fault: impl FnOnce(&mut Cluster) -> Result<(), Failed>) -> Result<Cluster, Failed> {
+    let mut c = Cluster::start_on(3, etcd)?;
     let s = Scratch::new(tag);
     let prog = s.file("bank.nd", BANK);
     let data = s.0.join("main").display().to_string();
@@ -194,9 +232,9 @@ print("total", total, "exact", exact)
 /// SIGKILL the node of a non-durable actor while main waits on an ask to it
 /// and watches it: the ask fails with `NodeDownError` within seconds, the
 /// watch reports `"node_down"`, and later asks fail at once.
-fn asks_to_a_dead_node_fail() -> Result<(), Failed> {
-    let mut c = Cluster::start(3)?;
-    let s = Scratch::new("node-down");
+fn asks_to_a_dead_node_fail(etcd: bool) -> Result<(), Failed> {
+    let mut c = Cluster::start_on(3, etcd)?;
+    let s = Scratch::new(&format!("node-down-{etcd}"));
     let prog = s.file(
         "p.nd",
         r#"import time
