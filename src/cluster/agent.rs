@@ -664,8 +664,8 @@ impl Net for Agent {
         self.release_name(name, id)
     }
 
-    fn own(&self, run: u128, id: u128, generation: u64, node: &str) -> Result<(), String> {
-        self.own_actor(run, id, generation, node)
+    fn own(&self, run: u128, claims: &[(u128, u64, String)]) -> Vec<Result<(), String>> {
+        self.own_actors(run, claims)
     }
 
     fn event(&self, kind: &str, fields: &[(&str, &str)]) {

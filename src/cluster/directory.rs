@@ -40,13 +40,13 @@ impl Agent {
         self.send(&owner, &Wire::Release { name: name.to_string(), id });
     }
 
-    /// Failover: generation `generation` of actor `id` goes to `node`
-    /// (with etcd, only if this claim wins; gossip has one coordinator
-    /// per run and no claim to make).
-    pub(super) fn own_actor(&self, run: u128, id: u128, generation: u64, node: &str) -> Result<(), String> {
+    /// Failover: each (actor, generation, node) claimed (with etcd, won
+    /// only by one claim; gossip has one coordinator per run and no claim
+    /// to make).
+    pub(super) fn own_actors(&self, run: u128, claims: &[(u128, u64, String)]) -> Vec<Result<(), String>> {
         match self.provider() {
-            Some(p) => p.own(run, id, generation, node, p.lease_of(&self.home_of(run))),
-            None => Ok(()),
+            Some(p) => p.own_many(run, claims, p.lease_of(&self.home_of(run))),
+            None => claims.iter().map(|_| Ok(())).collect(),
         }
     }
 
@@ -102,7 +102,7 @@ impl Agent {
     pub(super) fn claim_names(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)> {
         if let Some(p) = self.provider() {
             let lease = p.lease_of(&self.home_of(run));
-            return names.iter().filter_map(|(n, e)| p.claim(run, n, e, lease).err().map(|why| (n.clone(), why))).collect();
+            return p.claim_many(run, names, lease);
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let mut asked: FxHashMap<u64, &str> = FxHashMap::default();

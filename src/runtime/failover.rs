@@ -395,22 +395,32 @@ impl Node {
         let mut moved = Vec::new();
         // One view of the cluster, kept up to date with what is placed here.
         let mut view = net.view();
-        let mut claims = Vec::new();
+        let mut placed = Vec::new();
         for (id, (_, generation, _)) in newest {
             let copy = copies.remove(&id).unwrap_or((None, None));
             let name = names.remove(&id).unwrap_or_default();
-            match self.restore_elsewhere(net, &mut view, id, generation + 1, copy) {
-                Ok((to, entry)) => {
-                    let generation = generation + 1;
-                    if let Some(e) = lock(&self.failover.copy_nodes).get_mut(&id) {
-                        e.0 = generation;
-                    }
-                    net.event("failover", &[("actor", &name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
-                    moved.push((id, to, generation));
-                    claims.push((name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
-                }
+            match self.place_restored(&mut view, id, copy) {
+                Ok((to, entry, kit)) => placed.push((id, generation + 1, name, to, entry, kit)),
                 Err(why) => net.event("failover-failed", &[("actor", &name), ("from", host), ("reason", &why)]),
             }
+        }
+        // Each restore goes ahead only if its claim on the generation won.
+        let claims: Vec<(u128, u64, String)> = placed.iter().map(|(id, g, _, to, _, _)| (*id, *g, to.clone())).collect();
+        let won = net.own(self.run_id.as_u128(), &claims);
+        let mut claims = Vec::new();
+        for ((id, generation, name, to, entry, kit), claim) in placed.into_iter().zip(won) {
+            if let Err(why) = claim {
+                net.event("failover-failed", &[("actor", &name), ("from", host), ("reason", &why)]);
+                continue;
+            }
+            net.send(&to, &Wire::Spawn(kit));
+            net.placed(&to);
+            if let Some(e) = lock(&self.failover.copy_nodes).get_mut(&id) {
+                e.0 = generation;
+            }
+            net.event("failover", &[("actor", &name), ("from", host), ("to", &to), ("generation", &generation.to_string())]);
+            moved.push((id, to, generation));
+            claims.push((name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
         }
         for (name, e) in net.claim_many(self.run_id.as_u128(), &claims) {
             net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
@@ -420,17 +430,14 @@ impl Node {
         moved
     }
 
-    /// Start actor `id` again, as `generation`, from its newest copy on a
-    /// node placement picks, once its claim on that generation won; that
-    /// node and the actor's directory entry there.
-    fn restore_elsewhere(
+    /// Where actor `id` starts again from its newest copy (a node
+    /// placement picks), its directory entry there, and its spawn.
+    fn place_restored(
         &self,
-        net: &Arc<dyn remote::Net>,
         view: &mut crate::cluster::ClusterView,
         id: u128,
-        generation: u64,
         copy: (Option<Record>, Option<Box<SpawnMsg>>),
-    ) -> Result<(String, remote::Entry), String> {
+    ) -> Result<(String, remote::Entry, Box<SpawnMsg>), String> {
         let (Some(record), Some(mut kit)) = copy else {
             return Err("no copy of its record, or of how to start it, could be fetched".into());
         };
@@ -441,15 +448,12 @@ impl Node {
         let needs = needs_of(&kit.opts);
         let req = needs.request(&class, "balanced");
         let to = crate::cluster::place_actor(&req, view)?.primary;
-        net.own(self.run_id.as_u128(), id, generation, &to)?;
         if let Some(n) = view.nodes.iter_mut().find(|n| n.name == to) {
             n.actors += 1;
             n.reserved = n.reserved.add(&needs.resources);
         }
         kit.record = Some(Box::new(record));
         kit.failover = true;
-        net.send(&to, &Wire::Spawn(kit));
-        net.placed(&to);
-        Ok((to.clone(), remote::Entry { id, class, node: to, why: String::new() }))
+        Ok((to.clone(), remote::Entry { id, class, node: to, why: String::new() }, kit))
     }
 }

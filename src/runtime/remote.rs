@@ -74,11 +74,9 @@ pub trait Net: Send + Sync {
     fn fetch(&self, holder: &str, ids: &[u128]) -> Vec<super::failover::Copy>;
     /// Register many names at once (a failover's); the names refused, why.
     fn claim_many(&self, run: u128, names: &[(String, Entry)]) -> Vec<(String, String)>;
-    /// Failover: claim generation `generation` of durable actor `id` for
-    /// `node` (refused if another claim won it).
-    fn own(&self, _run: u128, _id: u128, _generation: u64, _node: &str) -> Result<(), String> {
-        Ok(())
-    }
+    /// Failover: claim each (durable actor id, generation, node); each
+    /// claim's result (refused if another claim won it).
+    fn own(&self, run: u128, claims: &[(u128, u64, String)]) -> Vec<Result<(), String>>;
 }
 
 /// A name directory entry: the actor, its class, and where it runs.

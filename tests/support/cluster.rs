@@ -372,6 +372,16 @@ fn node_usage_errors() -> Result<(), Failed> {
     if code != 2 || !err.contains("not a number or size") {
         return Err(format!("capacity: exit {code}\n{err}").into());
     }
+    let node = |extra: &[&str]| run(&[&["node", "--listen", "127.0.0.1:0", "--secret-file", &secret], extra].concat(), "");
+    let (_, err, code) = node(&["--membership", "zookeeper://127.0.0.1:2181"]);
+    if code != 2 || !err.contains("use swim or etcd://HOST:PORT[/PREFIX]") {
+        return Err(format!("membership: exit {code}\n{err}").into());
+    }
+    // etcd that does not answer: the node does not start, and says where.
+    let (_, err, code) = node(&["--membership", "etcd://127.0.0.1:1"]);
+    if code != 3 || !err.contains("etcd at 127.0.0.1:1") {
+        return Err(format!("etcd unreachable: exit {code}\n{err}").into());
+    }
     let (_, err, code) = run(&["cluster", "status", "--cluster", "127.0.0.1:1", "--secret-file", &secret], "");
     if code != 3 || !err.contains("cannot reach 127.0.0.1:1") {
         return Err(format!("unreachable: exit {code}\n{err}").into());

@@ -13,20 +13,22 @@ use std::time::{Duration, Instant};
 pub fn trials() -> Vec<Trial> {
     let mut t = Vec::new();
     for (via, etcd) in [("", false), ("etcd::", true)] {
-        let on = move |f: fn(bool) -> Result<(), Failed>| move || if etcd && super::etcd::skipped() { Ok(()) } else { f(etcd) };
+        let on = |name: &str, f: fn(bool) -> Result<(), Failed>| {
+            let t = Trial::test(format!("failover::{via}{name}"), move || f(etcd));
+            if etcd {
+                super::etcd::needs_etcd(t)
+            } else {
+                t
+            }
+        };
         t.extend([
-            Trial::test(format!("failover::{via}asks_to_a_dead_node_fail"), on(asks_to_a_dead_node_fail)),
-            Trial::test(format!("failover::{via}durable_accounts_survive_a_killed_node"), on(durable_accounts_survive_a_killed_node)),
-            Trial::test(format!("failover::{via}a_paused_node_is_fenced_and_rejoins"), on(a_paused_node_is_fenced_and_rejoins)),
+            on("asks_to_a_dead_node_fail", asks_to_a_dead_node_fail),
+            on("durable_accounts_survive_a_killed_node", durable_accounts_survive_a_killed_node),
+            on("a_paused_node_is_fenced_and_rejoins", a_paused_node_is_fenced_and_rejoins),
         ]);
     }
     t.push(Trial::test("failover::a_program_cut_off_from_the_majority_stops", a_program_cut_off_from_the_majority_stops));
-    t.push(Trial::test("failover::etcd::a_program_that_loses_etcd_stops", || {
-        if super::etcd::skipped() {
-            return Ok(());
-        }
-        a_program_that_loses_etcd_stops()
-    }));
+    t.push(super::etcd::needs_etcd(Trial::test("failover::etcd::a_program_that_loses_etcd_stops", a_program_that_loses_etcd_stops)));
     t
 }
 

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Keys written in one transaction (etcd allows 128 operations by default).
+pub const MAX_TXN: usize = 64;
+
 /// One key as etcd keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kv {
@@ -110,6 +113,40 @@ impl Etcd {
     pub fn put_if(&self, key: &str, mod_revision: i64, value: &[u8], lease: i64) -> Result<bool, String> {
         let full = self.key(key);
         self.txn(&full, mod_revision, json!({ "requestPut": put_body(&full, value, lease) }))
+    }
+
+    /// Set every key of `items` (key, revision it was last changed at or 0
+    /// if absent, value) in one transaction, only if none changed since:
+    /// whether they were set. At most `MAX_TXN` items.
+    pub fn put_all_if(&self, items: &[(String, i64, Vec<u8>)], lease: i64) -> Result<bool, String> {
+        let mut compare = Vec::new();
+        let mut success = Vec::new();
+        for (key, rev, value) in items {
+            let full = self.key(key);
+            compare.push(json!({ "key": B64.encode(&full), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string() }));
+            success.push(json!({ "requestPut": put_body(&full, value, lease) }));
+        }
+        let v = self.call("/v3/kv/txn", json!({ "compare": compare, "success": success }))?;
+        Ok(v["succeeded"].as_bool().unwrap_or(false))
+    }
+
+    /// Create `key` if it does not exist; if it does, what it holds (one
+    /// round trip either way).
+    pub fn create_or_get(&self, key: &str, value: &[u8], lease: i64) -> Result<Option<Kv>, String> {
+        let full = self.key(key);
+        let compare = json!({ "key": B64.encode(&full), "target": "MOD", "result": "EQUAL", "mod_revision": "0" });
+        let body = json!({
+            "compare": [compare],
+            "success": [{ "requestPut": put_body(&full, value, lease) }],
+            "failure": [{ "requestRange": { "key": B64.encode(&full) } }],
+        });
+        let v = self.call("/v3/kv/txn", body)?;
+        if v["succeeded"].as_bool().unwrap_or(false) {
+            return Ok(None);
+        }
+        // Gone again since the compare: claimed on the next try.
+        let held = kvs(&v["responses"][0]["response_range"]).into_iter().next();
+        Ok(Some(held.unwrap_or(Kv { key: full, value: Vec::new(), mod_revision: 0, lease: 0 })))
     }
 
     /// Delete `key` only if it was last changed at `mod_revision`.
