@@ -406,7 +406,9 @@ impl Node {
         }
         // Each restore goes ahead only if its claim on the generation won.
         let claims: Vec<(u128, u64, String)> = placed.iter().map(|(id, g, _, to, _, _)| (*id, *g, to.clone())).collect();
+        let t = std::time::Instant::now();
         let won = net.own(self.run_id.as_u128(), &claims);
+        let own_ms = t.elapsed().as_millis().to_string();
         let mut claims = Vec::new();
         for ((id, generation, name, to, entry, kit), claim) in placed.into_iter().zip(won) {
             if let Err(why) = claim {
@@ -422,11 +424,16 @@ impl Node {
             moved.push((id, to, generation));
             claims.push((name, remote::Entry { why: format!("failover from {host}, generation {generation}"), ..entry }));
         }
+        let t = std::time::Instant::now();
         for (name, e) in net.claim_many(self.run_id.as_u128(), &claims) {
             net.event("failover-claim", &[("actor", &name), ("reason", &e)]);
         }
-        let ms = started.elapsed().as_millis().to_string();
-        net.event("failover-done", &[("from", host), ("restored", &moved.len().to_string()), ("ms", &ms)]);
+        let (names_ms, ms) = (t.elapsed().as_millis().to_string(), started.elapsed().as_millis().to_string());
+        let restored = moved.len().to_string();
+        net.event(
+            "failover-done",
+            &[("from", host), ("restored", &restored), ("ms", &ms), ("claims_ms", &own_ms), ("names_ms", &names_ms)],
+        );
         moved
     }
 

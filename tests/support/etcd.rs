@@ -69,9 +69,12 @@ impl EtcdServer {
                 "--initial-cluster",
                 &format!("default={p}"),
             ];
-            let child = Command::new("etcd").args(args).stdout(Stdio::null()).stderr(log).spawn().map_err(|e| {
-                format!("cannot start etcd ({e}): install Debian's etcd-server")
-            })?;
+            let child = Command::new("etcd")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("cannot start etcd ({e}): install Debian's etcd-server"))?;
             let pid = child.id();
             let server = EtcdServer { child, url: format!("etcd://127.0.0.1:{client}/{prefix}"), pid };
             let etcd = Etcd::new(&server.url, Duration::from_secs(1))?;

