@@ -14,6 +14,11 @@ use crate::runtime::remote::{Net, SpawnMsg, Wire};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex};
 
+/// How long the run's home waits for a live node to say which copies of a
+/// dead node's actors it keeps (within `FAILOVER_WAIT`, which the other
+/// nodes wait for the home's word).
+const ORPHANS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A node's bookkeeping of copies, sent and kept.
 #[derive(Default)]
 pub struct Replicas {
@@ -300,17 +305,53 @@ impl Agent {
         lock(&self.replicas.kits_sent).retain(|(_, n)| n != node);
     }
 
-    /// Every live node's copies of the durable actors of `run` that ran on `host`.
+    /// Every live node's copies of the durable actors of `run` that ran on
+    /// `host`. Every node is asked at once, and each is waited for until it
+    /// answers or is declared down (bounded by `ORPHANS_WAIT`): a node that
+    /// is merely slow may hold the newest copy. Not asked twice: a node
+    /// asked fences `host`'s copies, once.
     pub(super) fn find_orphans(&self, run: u128, host: &str) -> Vec<(String, Orphan)> {
         let mut out = Vec::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut asked: FxHashMap<u64, String> = FxHashMap::default();
         for node in self.live_nodes() {
-            if let Some(Wire::Failover(m)) =
-                self.call(&node, |req| Wire::Failover(Box::new(FailoverMsg::Orphans { run, host: host.to_string(), req })))
-            {
-                if let FailoverMsg::OrphanList { items, .. } = *m {
-                    out.extend(items.into_iter().map(|o| (node.clone(), o)));
+            let q = |req| FailoverMsg::Orphans { run, host: host.to_string(), req };
+            if node == **Net::me(self) {
+                if let Some(Wire::Failover(m)) = self.answer_copies(q(0)) {
+                    if let FailoverMsg::OrphanList { items, .. } = *m {
+                        out.extend(items.into_iter().map(|o| (node.clone(), o)));
+                    }
                 }
+                continue;
             }
+            let req = self.next_req();
+            self.wait_for(req, tx.clone());
+            self.send(&node, &Wire::Failover(Box::new(q(req))));
+            asked.insert(req, node);
+        }
+        let deadline = std::time::Instant::now() + ORPHANS_WAIT;
+        while !asked.is_empty() && std::time::Instant::now() < deadline {
+            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(Wire::Failover(m)) => {
+                    if let FailoverMsg::OrphanList { req, items } = *m {
+                        if let Some(node) = asked.remove(&req) {
+                            out.extend(items.into_iter().map(|o| (node.clone(), o)));
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => asked.retain(|req, node| {
+                    let down = self.is_down(node);
+                    if down {
+                        self.stop_waiting(*req);
+                    }
+                    !down
+                }),
+            }
+        }
+        for (req, node) in asked {
+            self.stop_waiting(req);
+            log(Net::me(self), "orphans-unanswered", &[("peer", &node), ("host", host)]);
         }
         out
     }
