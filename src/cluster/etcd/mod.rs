@@ -123,7 +123,7 @@ impl Etcd {
         let mut success = Vec::new();
         for (key, rev, value) in items {
             let full = self.key(key);
-            compare.push(json!({ "key": B64.encode(&full), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string() }));
+            compare.push(changed_at(&full, *rev));
             success.push(json!({ "requestPut": put_body(&full, value, lease) }));
         }
         let v = self.call("/v3/kv/txn", json!({ "compare": compare, "success": success }))?;
@@ -134,7 +134,7 @@ impl Etcd {
     /// round trip either way).
     pub fn create_or_get(&self, key: &str, value: &[u8], lease: i64) -> Result<Option<Kv>, String> {
         let full = self.key(key);
-        let compare = json!({ "key": B64.encode(&full), "target": "MOD", "result": "EQUAL", "mod_revision": "0" });
+        let compare = changed_at(&full, 0);
         let body = json!({
             "compare": [compare],
             "success": [{ "requestPut": put_body(&full, value, lease) }],
@@ -162,10 +162,16 @@ impl Etcd {
     }
 
     fn txn(&self, full: &str, mod_revision: i64, op: Value) -> Result<bool, String> {
-        let compare = json!({ "key": B64.encode(full), "target": "MOD", "result": "EQUAL", "mod_revision": mod_revision.to_string() });
+        let compare = changed_at(full, mod_revision);
         let v = self.call("/v3/kv/txn", json!({ "compare": [compare], "success": [op] }))?;
         Ok(v["succeeded"].as_bool().unwrap_or(false))
     }
+}
+
+/// A transaction's condition: `full` was last changed at `mod_revision`
+/// (0: it does not exist).
+fn changed_at(full: &str, mod_revision: i64) -> Value {
+    json!({ "key": B64.encode(full), "target": "MOD", "result": "EQUAL", "mod_revision": mod_revision.to_string() })
 }
 
 fn put_body(full: &str, value: &[u8], lease: i64) -> Value {
