@@ -60,7 +60,7 @@ pub struct Agent {
     /// Peers that left in good order (nothing of theirs is waited for).
     left: Mutex<rustc_hash::FxHashSet<String>>,
     /// Held while what a link read is handled (see `receive`).
-    dispatching: Mutex<()>,
+    pub(super) dispatching: Mutex<()>,
     /// The durable record store of the runs hosted here (opened on first need).
     records: std::sync::OnceLock<Result<Arc<crate::runtime::durable::Records>, String>>,
     /// Copies of durable records sent and kept (`replicas.rs`).
@@ -75,6 +75,8 @@ pub struct Agent {
     pub(super) this: std::sync::Weak<Agent>,
     /// Membership, directory and ownership kept in etcd (`etcd/`).
     provider: std::sync::OnceLock<Arc<super::etcd::provider::Provider>>,
+    /// Spawns waiting until this node sees enough peers (`spawn_wait.rs`).
+    pub(super) spawn_wait: super::spawn_wait::SpawnWait,
 }
 
 /// How long a directory question may take.
@@ -128,6 +130,7 @@ impl Agent {
             born: std::time::Instant::now(),
             renew: Default::default(),
             provider: Default::default(),
+            spawn_wait: Default::default(),
         };
         (Arc::new_cyclic(a), dials)
     }
@@ -258,13 +261,17 @@ impl Agent {
         }
         for b in items {
             match wire_codec::decode(b) {
-                Ok(w) => self.dispatch(from, w),
+                Ok(w) => {
+                    if let Some(w) = self.hold_spawn(from, w) {
+                        self.dispatch(from, w);
+                    }
+                }
                 Err(e) => log(&self.me, "bad-frame", &[("peer", from), ("reason", &format!("malformed actor message: {e}"))]),
             }
         }
     }
 
-    fn dispatch(self: &Arc<Self>, from: &str, w: Wire) {
+    pub(super) fn dispatch(self: &Arc<Self>, from: &str, w: Wire) {
         match w {
             Wire::NeedProgram { hash } => match self.program(&hash) {
                 Some((_, bytes)) => self.send(from, &Wire::Program { hash, bytes: serde_bytes::ByteBuf::from((*bytes).clone()) }),
@@ -330,6 +337,11 @@ impl Agent {
                 }
             }
         }
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_parked(&self, run: u128) -> bool {
+        lock(&self.parked).contains_key(&run)
     }
 
     fn park(&self, from: &str, run: u128, hash: Option<String>, w: Wire) {

@@ -15,6 +15,8 @@ pub mod placement;
 pub mod quorum;
 mod records;
 mod replicas;
+mod spawn_wait;
+pub use spawn_wait::PEER_WAIT as SPAWN_PEER_WAIT;
 pub mod rules;
 pub mod sim;
 mod table;

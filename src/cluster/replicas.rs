@@ -61,12 +61,22 @@ impl Agent {
     /// records: the first by rendezvous hash, so the choice stays put while
     /// membership does.
     fn copy_nodes(&self, name: &str, copies: usize) -> Vec<String> {
+        let live = self.live_peers();
+        super::rules::copy_nodes(name, live.iter().map(String::as_str), copies).into_iter().map(str::to_string).collect()
+    }
+
+    /// The peers that may keep copies: alive, and not declared down.
+    fn live_peers(&self) -> Vec<String> {
         let peers = self.state.peers();
-        let live = peers
-            .iter()
+        peers
+            .into_iter()
             .filter(|(m, s)| s == "alive" && *m.name != **Net::me(self) && !self.is_down(&m.name))
-            .map(|(m, _)| m.name.as_str());
-        super::rules::copy_nodes(name, live, copies).into_iter().map(str::to_string).collect()
+            .map(|(m, _)| m.name)
+            .collect()
+    }
+
+    pub(super) fn live_peer_count(&self) -> usize {
+        self.live_peers().len()
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -461,6 +461,8 @@ impl Node {
         }
         kit.record = Some(Box::new(record));
         kit.failover = true;
+        // The copies it had, as many as the survivors allow.
+        kit.copies = kit.copies.min(view.nodes.len().saturating_sub(1) as u32);
         Ok((to.clone(), remote::Entry { id, class, node: to, why: String::new() }, kit))
     }
 }

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 /// `ReplyTo::worker` of an ask that came from another node: the reply goes
 /// back over the network (`Node::remote_replies`).
 pub const REMOTE_WORKER: usize = usize::MAX / 2;
+/// How long messages wait for an actor whose spawn has not come (it may
+/// be held while its host learns its peers).
+const EARLY_WAIT: std::time::Duration = crate::cluster::SPAWN_PEER_WAIT.saturating_add(std::time::Duration::from_secs(5));
 
 /// An ask from another node being answered here: its node, and the
 /// asker's worker and pending-reply number there.
@@ -340,6 +343,11 @@ pub struct SpawnMsg {
     /// `noodle cluster status`.
     #[serde(default)]
     pub failover: bool,
+    /// A durable actor's copies per commit: `replicas`, or fewer if the
+    /// sender saw fewer other live nodes. The host starts it once it sees
+    /// as many peers (`cluster/spawn_wait.rs`).
+    #[serde(default)]
+    pub copies: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -696,8 +704,7 @@ impl Node {
             std::thread::sleep(std::time::Duration::from_millis(250));
             let expired: Vec<(u128, Early)> = {
                 let mut early = lock(&self.early);
-                let old: Vec<u128> =
-                    early.iter().filter(|(_, (t, _))| t.elapsed() > std::time::Duration::from_secs(5)).map(|(k, _)| *k).collect();
+                let old: Vec<u128> = early.iter().filter(|(_, (t, _))| t.elapsed() > EARLY_WAIT).map(|(k, _)| *k).collect();
                 old.into_iter().filter_map(|k| early.remove(&k).map(|(_, v)| (k, v))).collect()
             };
             for (id, items) in expired {

@@ -58,6 +58,11 @@ impl crate::vm::Vm {
             record: carry.take().map(Box::new),
             affinity: opts.strategy == "affinity",
             failover: false,
+            copies: if opts.durable {
+                node.net().map_or(0, |n| n.view().nodes.len().saturating_sub(1).min(opts.copies())) as u32
+            } else {
+                0
+            },
         };
         self.flush();
         if let Some(net) = node.net() {
