@@ -101,6 +101,9 @@ pub enum UpvalSrc {
 pub struct ParamInfo {
     pub name: String,
     pub has_default: bool,
+    /// `..rest`: the last parameter, taking the arguments left over as a list.
+    #[serde(default)]
+    pub rest: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use super::Program;
 
 pub const MAGIC: &[u8; 4] = b"NBC\0";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 const HEADER_LEN: usize = 16;
 /// Refuse absurd bodies before allocating for them.
 const MAX_BODY: usize = 1 << 30;

@@ -252,6 +252,29 @@ opcodes! {
     /// `send R[a].K[c](R[a+1..a+1+b])`: a tell (no reply). A full mailbox
     /// suspends the task and this instruction runs again when there is room.
     Tell = (Reg, Imm, Const),
+    /// `R[a].append(R[b])`: a comprehension's list grows.
+    ListPush = (Reg, Reg, None),
+    /// `R[a].extend(R[b])`, `R[b]` any iterable (`f(..xs)`).
+    ListExtend = (Reg, Reg, None),
+    /// Unpack the list `R[a]` around a `..rest`: `c & 0xFFFF` items before it
+    /// into `R[b..]`, the rest as a list after them, then `c >> 16` items;
+    /// a `TypeError` when the list is too short.
+    UnpackRest = (Reg, Reg, Imm),
+    /// `R[a] = R[b]` is a list of length `c` (at least `c & 0x7FFF_FFFF`
+    /// when bit 31 is set): a list pattern's test.
+    MatchList = (Reg, Reg, Imm),
+    /// `R[a] = R[b]` is a map with key `R[c]`, or an instance with field
+    /// `R[c]`: a map or class pattern's test.
+    HasKey = (Reg, Reg, Reg),
+    /// `R[a] = R[b] is R[c]`: `R[c]` a class (instances of it and its
+    /// subclasses) or a type name as a string (`"int"`, ...).
+    Is = (Reg, Reg, Reg),
+    /// Throw an error of kind `K[c]` with message `str(R[a])`; with b = 1
+    /// `R[a]` is the value no `match` arm matched.
+    ThrowKind = (Reg, Imm, Const),
+    /// Call `R[a]` with the items of the list `R[a+1]` as positional
+    /// arguments, then `b` named ones in `R[a+2..]`, named by `K[c]`.
+    CallSpread = (Reg, Imm, Const),
 }
 
 #[cfg(test)]

@@ -193,6 +193,20 @@ fn extra(p: &Program, f: &Function, nregs: usize, ins: &super::Instr) -> Result<
         Op::Unpack if b + c > nregs => {
             return Err("unpack runs past the registers".into());
         }
+        Op::UnpackRest if b + (c & 0xFFFF) + (c >> 16) + 1 > nregs => {
+            return Err("unpack runs past the registers".into());
+        }
+        Op::ThrowKind if !matches!(konst(c), Some(Const::Str(_))) => {
+            return Err("error kind constant expected".into());
+        }
+        Op::CallSpread => {
+            if a + 1 + b >= nregs {
+                return Err("arguments run past the registers".into());
+            }
+            if !matches!(konst(c), Some(Const::Names(n)) if n.len() == b) {
+                return Err("call constant has the wrong kind".into());
+            }
+        }
         Op::IterNext2 if b + 2 > nregs => {
             return Err("loop variables run past the registers".into());
         }

@@ -67,7 +67,7 @@ impl<'a> Gen<'a> {
     }
 
     /// Store `src` into the variable a name use refers to.
-    fn store_res(&mut self, id: NodeId, src: u8) {
+    pub(crate) fn store_res(&mut self, id: NodeId, src: u8) {
         match self.place(id) {
             Place::Reg(r) if r != src => self.emit(Op::Move, r, src as u16, 0),
             Place::Cell(r) => self.emit(Op::StoreCell, r, src as u16, 0),
@@ -250,6 +250,26 @@ impl<'a> Gen<'a> {
                 self.span = e.span;
                 self.emit(Op::NewRange, dst, s as u16, *inclusive as u32);
             }
+            ExprKind::Call { callee, args } if has_spread(args) => {
+                let base = self.call_base(dst);
+                self.expr_to(callee, base);
+                let (named, k) = self.spread_args(args);
+                self.span = e.span;
+                self.emit(Op::CallSpread, base, named, k);
+                self.finish_call(base, dst);
+            }
+            ExprKind::MethodCall { recv, name, args } if has_spread(args) => {
+                // The bound method, called like a function.
+                let base = self.call_base(dst);
+                self.expr_to(recv, base);
+                let k = self.str_const(&name.name);
+                self.span = e.span;
+                self.emit(Op::GetField, base, base as u16, k);
+                let (named, k) = self.spread_args(args);
+                self.span = e.span;
+                self.emit(Op::CallSpread, base, named, k);
+                self.finish_call(base, dst);
+            }
             ExprKind::Call { callee, args } => {
                 let base = self.call_base(dst);
                 self.expr_to(callee, base);
@@ -323,6 +343,12 @@ impl<'a> Gen<'a> {
                 let idx = self.function(f, false);
                 self.span = e.span;
                 self.emit(Op::Closure, dst, 0, idx);
+            }
+            ExprKind::ListComp { elem, clauses } => self.comprehension(clauses, &[elem], dst, e.span),
+            ExprKind::MapComp { key, value, clauses } => self.comprehension(clauses, &[key, value], dst, e.span),
+            ExprKind::Is(x, t) => self.is_test(x, t, dst),
+            ExprKind::Spread(_) => {
+                self.diags.push(Diagnostic::new("E0308", "`..` spreads a list only among a call's arguments", e.span, "not in a call"));
             }
             ExprKind::IfExpr { cond, then, else_ } => {
                 let jf = self.cond_jump_false(cond);
@@ -600,6 +626,10 @@ impl<'a> Gen<'a> {
 }
 
 /// An int literal that fits a 16-bit immediate.
+fn has_spread(args: &[Arg]) -> bool {
+    args.iter().any(|a| matches!(a.value.kind, ExprKind::Spread(_)))
+}
+
 fn small_int(e: &Expr) -> Option<i16> {
     match e.kind {
         ExprKind::Int(i) => i16::try_from(i).ok(),

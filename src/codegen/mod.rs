@@ -3,6 +3,7 @@
 //! freed as soon as an expression is done.
 
 mod expr;
+mod patterns;
 mod stmt;
 
 use crate::bytecode::{Const, Function, Instr, Op, ParamInfo, Program, UpvalSrc};
@@ -258,7 +259,8 @@ impl<'a> Gen<'a> {
         }
         self.span = saved_span;
         let f = self.fns.pop().expect("function");
-        let params = d.params.iter().map(|p| ParamInfo { name: p.name.name.clone(), has_default: p.default.is_some() }).collect();
+        let params =
+            d.params.iter().map(|p| ParamInfo { name: p.name.name.clone(), has_default: p.default.is_some(), rest: p.rest }).collect();
         let upvals = self.an.funcs.get(&d.id).map(|i| i.upvals.clone()).unwrap_or_default();
         self.finish_fn(f, params, is_method, d.is_async, upvals)
     }

@@ -106,32 +106,16 @@ impl<'a> Gen<'a> {
         match p {
             Pattern::Name(i) => self.an.decl_global.contains_key(&i.id),
             Pattern::List(v, _) => v.iter().all(|q| self.pattern_is_global(q)),
+            Pattern::Rest(q, _) => self.pattern_is_global(q),
+            _ => true,
         }
     }
 
     /// Declare a fresh binding in register `src` (a new binding per loop
     /// iteration or `let`, even if the id was seen before).
-    fn declare_fresh(&mut self, id: NodeId, src: u8) {
+    pub(crate) fn declare_fresh(&mut self, id: NodeId, src: u8) {
         self.f().locals.remove(&id);
         self.bind(id, src);
-    }
-
-    /// Bind a `let` pattern whose value is in `src` (which stays allocated).
-    fn bind_pattern(&mut self, p: &'a Pattern, src: u8) {
-        match p {
-            Pattern::Name(i) => self.declare_fresh(i.id, src),
-            Pattern::List(items, span) => {
-                self.span = *span;
-                let start = self.level();
-                for _ in items {
-                    self.alloc();
-                }
-                self.emit(Op::Unpack, src, start, items.len() as u32);
-                for (i, q) in items.iter().enumerate() {
-                    self.bind_pattern(q, (start + i as u16) as u8);
-                }
-            }
-        }
     }
 
     fn def(&mut self, d: &'a FnDecl) {
@@ -207,7 +191,14 @@ impl<'a> Gen<'a> {
                     self.free_to(lvl);
                 }
             }
+            StmtKind::Assign { target, op: None, value } if matches!(target.kind, ExprKind::List(_)) => {
+                if let ExprKind::List(targets) = &target.kind {
+                    self.assign_list(targets, value);
+                }
+            }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::Assert { cond, message } => self.assert_stmt(cond, message.as_ref(), s.span),
+            StmtKind::Match { value, arms } => self.match_stmt(value, arms, s.span),
             StmtKind::Expr(e) => {
                 let lvl = self.level();
                 self.expr_any(e);
@@ -394,22 +385,23 @@ impl<'a> Gen<'a> {
         self.free_to(lvl);
     }
 
-    fn for_loop(&mut self, vars: &'a [Ident], iter: &'a Expr, body: &'a Block) {
+    fn for_loop(&mut self, vars: &'a [Pattern], iter: &'a Expr, body: &'a Block) {
         let lvl = self.level();
         // Counting loop over a range literal: no iterator object.
-        if let (ExprKind::Range { start, end, inclusive }, 1) = (&iter.kind, vars.len()) {
+        if let (ExprKind::Range { start, end, inclusive }, [Pattern::Name(var)]) = (&iter.kind, vars) {
             let cnt = self.alloc();
             let lim = self.alloc();
             self.expr_to(start, cnt);
             self.expr_to(end, lim);
             let check = self.alloc();
             self.emit(Op::NewRange, check, cnt as u16, *inclusive as u32);
+            let var_id = var;
             let var = self.alloc();
             let top = self.here();
             let exit = self.emit(if *inclusive { Op::JumpIfNotLe } else { Op::JumpIfNotLt }, cnt, lim as u16, 0);
-            self.f().locals.insert(vars[0].id, var);
+            self.f().locals.insert(var_id.id, var);
             self.emit(Op::Move, var, cnt as u16, 0);
-            if self.an.captured.contains(&vars[0].id) {
+            if self.an.captured.contains(&var_id.id) {
                 self.emit(Op::NewCell, var, 0, 0);
             }
             let end = self.loop_body(body, top, Some(cnt));
@@ -427,12 +419,8 @@ impl<'a> Gen<'a> {
         }
         let top = self.here();
         let next = self.emit(if vars.len() == 2 { Op::IterNext2 } else { Op::IterNext }, it, v0 as u16, 0);
-        for (i, v) in vars.iter().enumerate() {
-            let r = v0 + i as u8;
-            self.f().locals.insert(v.id, r);
-            if self.an.captured.contains(&v.id) {
-                self.emit(Op::NewCell, r, 0, 0);
-            }
+        for (i, p) in vars.iter().enumerate() {
+            self.bind_pattern(p, v0 + i as u8);
         }
         let end = self.loop_body(body, top, None);
         self.patch(next, end);

@@ -16,6 +16,8 @@ enum Bracket {
     Square,
     Map,
     Block,
+    /// The body of a `match`: arms, each a pattern, `=>` and a block.
+    Arms,
 }
 
 /// Lex `src` (belonging to `file`) into layout-resolved tokens, all at once.
@@ -47,6 +49,11 @@ pub struct Layout<'a> {
     pipe_run: Option<bool>,
     /// The last token is a `|` that closes lambda parameters.
     last_pipe_closes: bool,
+    /// A `match` was read at this bracket depth: its next block is its arms.
+    match_at: Option<usize>,
+    /// Inside a `match` arm's pattern (before `=>`), whose arms bracket is
+    /// at this depth: every `{` opens a map or class pattern.
+    pattern_at: Option<usize>,
     finished: bool,
 }
 
@@ -102,6 +109,8 @@ impl<'a> Layout<'a> {
             before_last_ends_operand: false,
             pipe_run: None,
             last_pipe_closes: false,
+            match_at: None,
+            pattern_at: None,
             finished: false,
         }
     }
@@ -151,6 +160,14 @@ impl<'a> Layout<'a> {
             _ => self.pipe_run = None,
         }
         self.before_last_ends_operand = last_ends_operand;
+        match &t {
+            Tok::Match => self.match_at = Some(self.stack.len()),
+            Tok::Sep if self.match_at == Some(self.stack.len()) => self.match_at = None,
+            // Each arm starts with its pattern.
+            Tok::Sep if matches!(self.stack.last(), Some((Bracket::Arms, _))) => self.pattern_at = Some(self.stack.len()),
+            Tok::FatArrow if self.pattern_at == Some(self.stack.len()) => self.pattern_at = None,
+            _ => {}
+        }
         self.last = Some(match &t {
             Tok::Ident(_) => Tok::Ident(String::new()),
             Tok::Str(_) => Tok::Str(String::new()),
@@ -160,7 +177,7 @@ impl<'a> Layout<'a> {
         self.ready.push_back((s + self.base, t, e + self.base));
     }
     fn in_statement_context(&self) -> bool {
-        matches!(self.stack.last(), None | Some((Bracket::Block, _)))
+        matches!(self.stack.last(), None | Some((Bracket::Block | Bracket::Arms, _)))
     }
     fn push_sep(&mut self, at: usize) {
         match self.prev() {
@@ -243,9 +260,16 @@ impl<'a> Layout<'a> {
             RawTok::LParen => self.open(Bracket::Paren, Tok::LParen, s, e),
             RawTok::LBracket => self.open(Bracket::Square, Tok::LBracket, s, e),
             RawTok::LBrace => {
-                let block = self.prev().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally))
-                    || self.last_closed_lambda_params();
-                if block {
+                let block =
+                    self.prev().is_some_and(|t| ends_operand(t) || matches!(t, Tok::Else | Tok::Try | Tok::Finally | Tok::FatArrow))
+                        || self.last_closed_lambda_params();
+                if self.pattern_at.is_some() {
+                    self.open(Bracket::Map, Tok::MapOpen, s, e)
+                } else if block && self.match_at == Some(self.stack.len()) {
+                    self.match_at = None;
+                    self.open(Bracket::Arms, Tok::BlockOpen, s, e);
+                    self.pattern_at = Some(self.stack.len());
+                } else if block {
                     self.open(Bracket::Block, Tok::BlockOpen, s, e)
                 } else {
                     self.open(Bracket::Map, Tok::MapOpen, s, e)
@@ -254,8 +278,11 @@ impl<'a> Layout<'a> {
             RawTok::RParen => self.close(&[Bracket::Paren], Tok::RParen, s, e),
             RawTok::RBracket => self.close(&[Bracket::Square], Tok::RBracket, s, e),
             RawTok::RBrace => {
-                let was_block = matches!(self.stack.last(), Some((Bracket::Block, _)));
-                self.close(&[Bracket::Map, Bracket::Block], Tok::RBrace, s, e);
+                let was_block = matches!(self.stack.last(), Some((Bracket::Block | Bracket::Arms, _)));
+                if matches!(self.stack.last(), Some((Bracket::Arms, _))) {
+                    self.pattern_at = None;
+                }
+                self.close(&[Bracket::Map, Bracket::Block, Bracket::Arms], Tok::RBrace, s, e);
                 if was_block && self.in_statement_context() {
                     // `if a { x } y` — a statement that ends with a block needs no `;`.
                     let src = self.src;
@@ -293,7 +320,7 @@ impl<'a> Layout<'a> {
             let what = match b {
                 Bracket::Paren => "`(`",
                 Bracket::Square => "`[`",
-                Bracket::Map | Bracket::Block => "`{`",
+                Bracket::Map | Bracket::Block | Bracket::Arms => "`{`",
             };
             self.error(at, at + 1, &format!("unclosed {what}"), "opened here and never closed");
         }
@@ -373,6 +400,7 @@ fn simple(r: &RawTok) -> Tok {
     match r {
         RawTok::Comma => Tok::Comma, RawTok::Colon => Tok::Colon, RawTok::Dot => Tok::Dot,
         RawTok::DotDot => Tok::DotDot, RawTok::DotDotEq => Tok::DotDotEq, RawTok::Arrow => Tok::Arrow,
+        RawTok::FatArrow => Tok::FatArrow,
         RawTok::Assign => Tok::Assign, RawTok::PlusEq => Tok::PlusEq, RawTok::MinusEq => Tok::MinusEq,
         RawTok::StarEq => Tok::StarEq, RawTok::SlashEq => Tok::SlashEq,
         RawTok::SlashSlashEq => Tok::SlashSlashEq, RawTok::PercentEq => Tok::PercentEq,

@@ -22,12 +22,12 @@ pub enum Tok {
     // keywords
     Let, Var, Def, Return, If, Else, While, For, In, Break, Continue, And, Or, Not,
     True, False, None_, Class, Extends, SelfKw, Super, Actor, State, Spawn, Send, With,
-    Async, Await, Try, Catch, Finally, Throw, Import, As,
+    Async, Await, Try, Catch, Finally, Throw, Import, As, Match, Assert, Is,
     // brackets: `{` is split by the layout pass into a block or a map opener
     LParen, RParen, LBracket, RBracket, BlockOpen, MapOpen, RBrace,
     /// Statement separator: `;` or a newline that ends a statement.
     Sep,
-    Comma, Colon, Dot, DotDot, DotDotEq, Arrow,
+    Comma, Colon, Dot, DotDot, DotDotEq, Arrow, FatArrow,
     Assign, PlusEq, MinusEq, StarEq, SlashEq, SlashSlashEq, PercentEq,
     EqEq, NotEq, Lt, Le, Gt, Ge,
     Plus, Minus, Star, StarStar, Slash, SlashSlash, Percent, At,
@@ -49,7 +49,7 @@ pub fn keyword(s: &str) -> Option<Tok> {
         "send" => Tok::Send, "with" => Tok::With, "async" => Tok::Async,
         "await" => Tok::Await, "try" => Tok::Try, "catch" => Tok::Catch,
         "finally" => Tok::Finally, "throw" => Tok::Throw, "import" => Tok::Import,
-        "as" => Tok::As,
+        "as" => Tok::As, "match" => Tok::Match, "assert" => Tok::Assert, "is" => Tok::Is,
         _ => return None,
     })
 }
@@ -85,6 +85,7 @@ pub fn token_text(t: &Tok) -> &'static str {
         Tok::State => "state", Tok::Spawn => "spawn", Tok::Send => "send", Tok::With => "with",
         Tok::Async => "async", Tok::Await => "await", Tok::Try => "try", Tok::Catch => "catch",
         Tok::Finally => "finally", Tok::Throw => "throw", Tok::Import => "import", Tok::As => "as",
+        Tok::Match => "match", Tok::Assert => "assert", Tok::Is => "is", Tok::FatArrow => "=>",
         Tok::LParen => "(", Tok::RParen => ")", Tok::LBracket => "[", Tok::RBracket => "]",
         Tok::BlockOpen | Tok::MapOpen => "{", Tok::RBrace => "}", Tok::Sep => ";",
         Tok::Comma => ",", Tok::Colon => ":", Tok::Dot => ".", Tok::DotDot => "..",

@@ -57,6 +57,8 @@ pub enum RawTok {
     DotDotEq,
     #[token("->")]
     Arrow,
+    #[token("=>")]
+    FatArrow,
     #[token("=")]
     Assign,
     #[token("+=")]

@@ -30,19 +30,67 @@ pub struct Stmt {
     pub span: Span,
 }
 
+/// What binds names: `let`, `for`, comprehensions and `match` arms. Only
+/// `Name`, `Wildcard`, `List` and `Rest` bind outside `match`.
 #[derive(Clone, Debug)]
 pub enum Pattern {
     Name(Ident),
+    /// `_`: matches anything, binds nothing.
+    Wildcard(Span),
+    /// `[a, b]`, `[first, ..rest]`: at most one `Rest` among the items.
     List(Vec<Pattern>, Span),
+    /// `..rest` inside a list pattern: the items left over, as a list.
+    Rest(Box<Pattern>, Span),
+    /// A literal (`0`, `-1.5`, `"add"`, `true`, `none`), compared with `==`.
+    Literal(Box<Expr>),
+    /// `{type: "add", payload: p}`: a map with these keys (others allowed).
+    Map(Vec<(Expr, Pattern)>, Span),
+    /// `Point{x: 0, y}`: an instance of the class (or a subclass) whose
+    /// fields match; `y` alone is `y: y`.
+    Class {
+        class: Box<Expr>,
+        fields: Vec<(Ident, Pattern)>,
+        span: Span,
+    },
+    /// `a | b`: the first alternative that matches.
+    Or(Vec<Pattern>, Span),
 }
 
 impl Pattern {
     pub fn span(&self) -> Span {
         match self {
             Pattern::Name(i) => i.span,
-            Pattern::List(_, s) => *s,
+            Pattern::Literal(e) => e.span,
+            Pattern::Wildcard(s) | Pattern::List(_, s) | Pattern::Rest(_, s) | Pattern::Map(_, s) | Pattern::Or(_, s) => *s,
+            Pattern::Class { span, .. } => *span,
         }
     }
+
+    /// Whether it always matches a value of the right shape (`let`, `for`).
+    pub fn is_binding(&self) -> bool {
+        match self {
+            Pattern::Name(_) | Pattern::Wildcard(_) => true,
+            Pattern::List(v, _) => v.iter().all(Pattern::is_binding),
+            Pattern::Rest(p, _) => p.is_binding(),
+            _ => false,
+        }
+    }
+}
+
+/// One `for`/`if` clause of a comprehension.
+#[derive(Clone, Debug)]
+pub enum CompClause {
+    /// `for PATTERN[, PATTERN] in EXPR`
+    For(Vec<Pattern>, Expr),
+    If(Expr),
+}
+
+/// One arm of a `match`: pattern, guard, body.
+#[derive(Clone, Debug)]
+pub struct MatchArm {
+    pub pattern: Pattern,
+    pub guard: Option<Expr>,
+    pub body: Block,
 }
 
 #[derive(Clone, Debug)]
@@ -82,9 +130,19 @@ pub enum StmtKind {
         body: Block,
     },
     For {
-        vars: Vec<Ident>,
+        /// One pattern, or two (`for k, v in m`).
+        vars: Vec<Pattern>,
         iter: Expr,
         body: Block,
+    },
+    /// `assert cond, message`
+    Assert {
+        cond: Expr,
+        message: Option<Expr>,
+    },
+    Match {
+        value: Expr,
+        arms: Vec<MatchArm>,
     },
     Break,
     Continue,
@@ -120,6 +178,8 @@ pub struct Param {
     pub name: Ident,
     pub ty: Option<TypeAnn>,
     pub default: Option<Expr>,
+    /// `..rest`: the arguments left over, as a list.
+    pub rest: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -285,6 +345,21 @@ pub enum ExprKind {
         name: Ident,
     },
     Lambda(Box<FnDecl>),
+    /// `[elem for ... if ...]`
+    ListComp {
+        elem: Box<Expr>,
+        clauses: Vec<CompClause>,
+    },
+    /// `{key: value for ... if ...}`
+    MapComp {
+        key: Box<Expr>,
+        value: Box<Expr>,
+        clauses: Vec<CompClause>,
+    },
+    /// `x is T`: `T` a class, or a built-in type name (`int`, `str`, ...).
+    Is(Box<Expr>, Box<Expr>),
+    /// `..xs` among a call's arguments: the list's items as arguments.
+    Spread(Box<Expr>),
     IfExpr {
         cond: Box<Expr>,
         then: Box<Expr>,

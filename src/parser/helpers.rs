@@ -7,6 +7,8 @@ use crate::lexer::Tok;
 use lalrpop_util::{ErrorRecovery, ParseError};
 use std::cell::{Cell, RefCell};
 
+pub use super::patterns::MapEntryRaw;
+
 pub struct Ctx {
     pub file: u32,
     pub next_id: Cell<u32>,
@@ -84,16 +86,23 @@ impl Ctx {
     }
 
     pub fn assign(&self, target: Expr, op: Option<BinOp>, value: Expr) -> StmtKind {
-        match target.kind {
+        self.check_target(&target, op.is_none());
+        StmtKind::Assign { target, op, value }
+    }
+
+    /// A name, index or field; with a plain `=` also a list of targets
+    /// (`[a, b] = [b, a]`).
+    fn check_target(&self, target: &Expr, plain: bool) {
+        match &target.kind {
             ExprKind::Name(_) | ExprKind::Index { .. } | ExprKind::Field { .. } | ExprKind::Error => {}
+            ExprKind::List(items) if plain => items.iter().for_each(|t| self.check_target(t, true)),
             _ => self.error(Diagnostic::new(
                 "E0103",
                 "invalid assignment target",
                 target.span,
-                "only a name, an index `a[i]` or a field `a.b` can be assigned",
+                "only a name, an index `a[i]`, a field `a.b` or a list of them (`[a, b] = ...`) can be assigned",
             )),
         }
-        StmtKind::Assign { target, op, value }
     }
 
     pub fn else_if(&self, c: Expr, t: Block, e: StmtKind, l: usize, r: usize) -> StmtKind {
@@ -172,7 +181,10 @@ impl Ctx {
         r: usize,
     ) -> FnDecl {
         let mut seen_default = false;
-        for p in &params {
+        for (i, p) in params.iter().enumerate() {
+            if p.rest && i + 1 != params.len() {
+                self.error(Diagnostic::new("E0111", "`..rest` must be the last parameter", p.name.span, "move it to the end"));
+            }
             if p.default.is_some() {
                 seen_default = true;
             } else if seen_default {
@@ -188,7 +200,7 @@ impl Ctx {
     }
 
     pub fn lambda(&self, params: Vec<Ident>, body: FnBody, l: usize, r: usize) -> Expr {
-        let params = params.into_iter().map(|n| Param { name: n, ty: None, default: None }).collect();
+        let params = params.into_iter().map(|n| Param { name: n, ty: None, default: None, rest: false }).collect();
         let f = self.fn_decl(None, params, None, body, false, l, r);
         Expr::new(ExprKind::Lambda(Box::new(f)), self.span(l, r))
     }
@@ -280,39 +292,54 @@ impl Ctx {
     }
 }
 
-/// Summarise LALRPOP's expected-token list into something a person can read.
+/// Summarise LALRPOP's expected-token list into something a person can read:
+/// closing brackets and separators first, operators as one item.
 fn describe_expected(expected: &[String]) -> String {
-    let mut names: Vec<String> = expected
-        .iter()
-        .map(|e| match e.trim_matches('"') {
-            "ident" => "a name".to_string(),
-            "int" | "float" => "a number".to_string(),
-            "str" | "fstr" => "a string".to_string(),
-            ";" => "end of statement".to_string(),
-            "#{" => "`{`".to_string(),
-            "error" => String::new(),
-            other => format!("`{other}`"),
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    names.dedup();
-    let mut uniq: Vec<String> = Vec::new();
-    for n in names {
-        if !uniq.contains(&n) {
-            uniq.push(n);
+    const OPERATORS: &[&str] = &[
+        "and", "or", "not", "is", "+", "-", "*", "/", "//", "%", "**", "@", "==", "!=", "<", "<=", ">", ">=", "|", "&", "^", "<<", ">>",
+        "..", "..=", ".", "(", "[",
+    ];
+    let mut operator = false;
+    let mut names: Vec<(u8, String)> = Vec::new();
+    for e in expected {
+        let t = e.trim_matches('"');
+        let (rank, name) = match t {
+            ")" | "]" | "}" | "," => (0, format!("`{t}`")),
+            "ident" => (1, "a name".to_string()),
+            "int" | "float" => (1, "a number".to_string()),
+            "str" | "fstr" => (1, "a string".to_string()),
+            ";" => (2, "end of statement".to_string()),
+            "#{" => (1, "`{`".to_string()),
+            "error" => continue,
+            t if OPERATORS.contains(&t) => {
+                operator = true;
+                continue;
+            }
+            other => (1, format!("`{other}`")),
+        };
+        if !names.iter().any(|(_, n)| *n == name) {
+            names.push((rank, name));
         }
     }
-    if uniq.len() > 8 {
-        let starts_expr = uniq.iter().any(|n| n == "a name") && uniq.iter().any(|n| n == "a number");
-        if starts_expr {
-            return "an expression".to_string();
-        }
-        uniq.truncate(8);
-        return format!("one of {} ...", uniq.join(", "));
+    names.sort_by_key(|(rank, _)| *rank);
+    let mut uniq: Vec<String> = names.into_iter().map(|(_, n)| n).collect();
+    let starts_expr = uniq.iter().any(|n| n == "a name") && uniq.iter().any(|n| n == "a number");
+    if starts_expr {
+        return "an expression".to_string();
+    }
+    if uniq.len() > 6 {
+        uniq.truncate(6);
+        uniq.push("...".into());
+    }
+    if operator {
+        uniq.push("an operator".into());
     }
     match uniq.len() {
         0 => "something else".into(),
         1 => uniq.remove(0),
-        _ => format!("one of {}", uniq.join(", ")),
+        n => {
+            let last = uniq.remove(n - 1);
+            format!("one of {}, or {last}", uniq.join(", "))
+        }
     }
 }

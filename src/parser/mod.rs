@@ -3,6 +3,8 @@
 pub mod ast;
 mod fstring;
 pub mod helpers;
+mod patterns;
+pub use patterns::MapEntryRaw;
 
 use crate::diag::Diagnostic;
 use crate::lexer;

@@ -9,46 +9,20 @@ impl<'a> Analyzer<'a> {
         match &s.kind {
             StmtKind::Let { mutable, pattern, value } => {
                 self.expr(value);
+                self.check_binding_pattern(pattern);
                 self.bind_pattern(pattern, *mutable, top);
             }
             StmtKind::Assign { target, value, .. } => {
                 self.expr(value);
-                match &target.kind {
-                    ExprKind::Name(id) => {
-                        if let Some((r, mutable, _)) = self.resolve(&id.name) {
-                            self.out.names.insert(id.id, r);
-                            if mutable && matches!(r, NameRes::Global(_)) {
-                                self.check_actor_global(id);
-                            }
-                            if matches!(r, NameRes::Builtin(_)) {
-                                self.error(
-                                    "E0205",
-                                    format!("cannot assign to built-in `{}`", id.name),
-                                    id.span,
-                                    "declare it with `var` first to shadow it",
-                                );
-                            } else if !mutable {
-                                self.diags.push(
-                                    Diagnostic::new(
-                                        "E0205",
-                                        format!("cannot assign twice to `{}`", id.name),
-                                        id.span,
-                                        "declared with `let`, so it cannot change",
-                                    )
-                                    .note("declare it with `var` to make it mutable"),
-                                );
-                            }
-                        } else {
-                            self.use_name(id);
-                        }
-                    }
-                    ExprKind::Field { obj, name } if matches!(obj.kind, ExprKind::SelfRef(_)) => {
-                        self.check_state_assign(name);
-                        self.expr(target);
-                    }
-                    _ => self.expr(target),
+                self.assign_target(target);
+            }
+            StmtKind::Assert { cond, message } => {
+                self.expr(cond);
+                if let Some(m) = message {
+                    self.expr(m);
                 }
             }
+            StmtKind::Match { value, arms } => self.match_stmt(value, arms),
             StmtKind::Expr(e) => self.expr(e),
             StmtKind::If { cond, then, else_ } => {
                 self.expr(cond);
@@ -68,11 +42,12 @@ impl<'a> Analyzer<'a> {
             StmtKind::For { vars, iter, body } => {
                 self.expr(iter);
                 if vars.len() > 2 {
-                    self.error("E0206", "a `for` loop takes one or two names", vars[2].span, "too many loop variables");
+                    self.error("E0206", "a `for` loop takes one or two names", vars[2].span(), "too many loop variables");
                 }
                 self.push_block();
                 for v in vars {
-                    self.declare(v, true, None);
+                    self.check_binding_pattern(v);
+                    self.bind_pattern(v, true, false);
                 }
                 self.cur().loops += 1;
                 self.block(body);
@@ -143,6 +118,47 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// An assignment's target: a name (which must be a `var`), an index,
+    /// a field, or a list of targets.
+    fn assign_target(&mut self, target: &Expr) {
+        match &target.kind {
+            ExprKind::Name(id) => {
+                if let Some((r, mutable, _)) = self.resolve(&id.name) {
+                    self.out.names.insert(id.id, r);
+                    if mutable && matches!(r, NameRes::Global(_)) {
+                        self.check_actor_global(id);
+                    }
+                    if matches!(r, NameRes::Builtin(_)) {
+                        self.error(
+                            "E0205",
+                            format!("cannot assign to built-in `{}`", id.name),
+                            id.span,
+                            "declare it with `var` first to shadow it",
+                        );
+                    } else if !mutable {
+                        self.diags.push(
+                            Diagnostic::new(
+                                "E0205",
+                                format!("cannot assign twice to `{}`", id.name),
+                                id.span,
+                                "declared with `let`, so it cannot change",
+                            )
+                            .note("declare it with `var` to make it mutable"),
+                        );
+                    }
+                } else {
+                    self.use_name(id);
+                }
+            }
+            ExprKind::Field { obj, name } if matches!(obj.kind, ExprKind::SelfRef(_)) => {
+                self.check_state_assign(name);
+                self.expr(target);
+            }
+            ExprKind::List(items) => items.iter().for_each(|t| self.assign_target(t)),
+            _ => self.expr(target),
+        }
+    }
+
     pub(super) fn expr(&mut self, e: &Expr) {
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::None | ExprKind::Error => {}
@@ -171,6 +187,13 @@ impl<'a> Analyzer<'a> {
                     self.expr(x);
                 }
             }
+            ExprKind::ListComp { elem, clauses } => self.comprehension(clauses, &[elem]),
+            ExprKind::MapComp { key, value, clauses } => self.comprehension(clauses, &[key, value]),
+            ExprKind::Is(x, t) => {
+                self.expr(x);
+                self.type_operand(t);
+            }
+            ExprKind::Spread(x) => self.expr(x),
             ExprKind::Unary(_, x) | ExprKind::Await(x) => {
                 if let ExprKind::Await(_) = e.kind {
                     self.check_await(e);
@@ -194,7 +217,7 @@ impl<'a> Analyzer<'a> {
                     }
                 };
                 self.args(args);
-                if let Some(sig) = sig {
+                if let Some(sig) = sig.filter(|_| !spreads(args)) {
                     self.check_call(&sig, args, e);
                 }
             }
@@ -213,6 +236,7 @@ impl<'a> Analyzer<'a> {
                     ),
                 }
                 let _ = self.resolve("self").map(|(r, _, _)| r);
+                self.no_spread(args);
                 self.args(args);
             }
             ExprKind::Index { obj, index } => {
@@ -237,6 +261,7 @@ impl<'a> Analyzer<'a> {
             ExprKind::Spawn { module: Some(m), args, options, .. } => {
                 // A class of another module: checked when it is spawned.
                 self.use_name(m);
+                self.no_spread(args);
                 self.args(args);
                 if let Some(o) = options {
                     self.expr(o);
@@ -250,8 +275,9 @@ impl<'a> Analyzer<'a> {
                         self.error("E0224", format!("`{}` is not an actor", class.name), class.span, "`spawn` starts an actor");
                     }
                 }
+                self.no_spread(args);
                 self.args(args);
-                if let Some(sig) = sig {
+                if let Some(sig) = sig.filter(|_| !spreads(args)) {
                     self.check_call(&sig, args, e);
                 }
                 if let Some(o) = options {
@@ -262,9 +288,16 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn args(&mut self, args: &[Arg]) {
+    pub(super) fn args(&mut self, args: &[Arg]) {
         for a in args {
             self.expr(&a.value);
+        }
+    }
+
+    /// Spawns and `super` calls take their arguments one by one.
+    fn no_spread(&mut self, args: &[Arg]) {
+        for a in args.iter().filter(|a| matches!(a.value.kind, ExprKind::Spread(_))) {
+            self.error("E0308", "`..` cannot spread into a spawn or a `super` call", a.value.span, "pass the arguments one by one");
         }
     }
 
@@ -331,4 +364,9 @@ impl<'a> Analyzer<'a> {
             );
         }
     }
+}
+
+/// Whether a call spreads a list (`f(..xs)`): its count is known only when it runs.
+fn spreads(args: &[Arg]) -> bool {
+    args.iter().any(|a| matches!(a.value.kind, ExprKind::Spread(_)))
 }

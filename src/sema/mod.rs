@@ -5,6 +5,9 @@
 mod actors;
 mod builtins_sig;
 mod checks;
+mod patterns;
+
+pub use patterns::TYPE_NAMES;
 
 use crate::bytecode::builtin_index;
 use crate::diag::{Diagnostic, Span};
@@ -130,8 +133,8 @@ pub fn analyze(stmts: &[Stmt], scope: &mut ModuleScope) -> (Analysis, Vec<Diagno
 pub fn fn_sig(f: &FnDecl) -> Sig {
     Sig {
         name: f.name.as_ref().map(|n| n.name.clone()).unwrap_or_else(|| "<lambda>".into()),
-        params: f.params.iter().map(|p| (p.name.name.clone(), p.default.is_some())).collect(),
-        variadic: false,
+        params: f.params.iter().filter(|p| !p.rest).map(|p| (p.name.name.clone(), p.default.is_some())).collect(),
+        variadic: f.params.last().is_some_and(|p| p.rest),
     }
 }
 
@@ -425,9 +428,15 @@ impl<'a> Analyzer<'a> {
     }
 }
 
+/// The names a pattern binds, in order (an `a | b` pattern's from each
+/// alternative).
 fn pattern_names<'p>(p: &'p Pattern, out: &mut Vec<&'p Ident>) {
     match p {
         Pattern::Name(i) => out.push(i),
-        Pattern::List(v, _) => v.iter().for_each(|q| pattern_names(q, out)),
+        Pattern::Wildcard(_) | Pattern::Literal(_) => {}
+        Pattern::List(v, _) | Pattern::Or(v, _) => v.iter().for_each(|q| pattern_names(q, out)),
+        Pattern::Rest(q, _) => pattern_names(q, out),
+        Pattern::Map(v, _) => v.iter().for_each(|(_, q)| pattern_names(q, out)),
+        Pattern::Class { fields, .. } => fields.iter().for_each(|(_, q)| pattern_names(q, out)),
     }
 }

@@ -54,11 +54,12 @@ impl Vm {
         let first = f.is_method as usize;
         let nparams = f.params.len();
         let named = names.map_or(0, |n| n.len());
-        let positional = argc - named;
-        if names.is_none() && argc == nparams {
+        let mut positional = argc - named;
+        let variadic = f.params.last().is_some_and(|p| p.rest);
+        if names.is_none() && argc == nparams && !variadic {
             return Ok(());
         }
-        if positional > nparams {
+        if positional > nparams && !variadic {
             return err("TypeError", crate::bytecode::arity_message(&f.name, &nparams.to_string(), nparams != 1, positional));
         }
         let need = base + first + nparams.max(argc) + 1;
@@ -69,12 +70,25 @@ impl Vm {
         for i in 0..named {
             named_vals.push(std::mem::take(&mut self.stack[base + first + positional + i]));
         }
+        if variadic {
+            // The positional arguments past the fixed ones, as one list.
+            let fixed = nparams - 1;
+            let args = base + first;
+            let rest: ListVec = (fixed..positional.max(fixed)).map(|i| std::mem::take(&mut self.stack[args + i])).collect();
+            self.stack[args + fixed] = Value::list_from(rest);
+            positional = positional.min(fixed);
+        }
         for i in positional..nparams {
-            self.stack[base + first + i] = Value::Undefined;
+            if !(variadic && i + 1 == nparams) {
+                self.stack[base + first + i] = Value::Undefined;
+            }
         }
         if let Some(names) = names {
             for (n, v) in names.iter().zip(named_vals) {
                 match f.params.iter().position(|p| p.name == *n) {
+                    Some(i) if variadic && i + 1 == nparams => {
+                        return err("TypeError", format!("`{}` takes `..{n}` by position only", f.name));
+                    }
                     Some(i) if i < positional || !matches!(self.stack[base + first + i], Value::Undefined) => {
                         return err("TypeError", format!("`{}` got argument `{n}` twice", f.name));
                     }
@@ -97,6 +111,23 @@ impl Vm {
             );
         }
         Ok(())
+    }
+
+    /// `f(..xs)`: the list in `stack[slot + 1]` becomes the positional
+    /// arguments, the `named` values after it follow them.
+    pub(crate) fn setup_spread_call(&mut self, slot: usize, named: usize, names: &[String]) -> Result<CallOutcome, Value> {
+        let items = super::patterns::items_of(&self.stack[slot + 1])?;
+        let kw: Vec<Value> = (0..named).map(|i| std::mem::take(&mut self.stack[slot + 2 + i])).collect();
+        let argc = items.len() + named;
+        let need = slot + 2 + argc;
+        if self.stack.len() < need {
+            self.stack.resize(need, Value::None);
+        }
+        for (i, v) in items.into_iter().chain(kw).enumerate() {
+            self.stack[slot + 1 + i] = v;
+        }
+        let names = (named > 0).then_some(names);
+        self.setup_call(slot, argc, names)
     }
 
     /// Call the value in `stack[slot]` with `argc` arguments after it.

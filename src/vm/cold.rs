@@ -3,6 +3,7 @@
 //! access, so the dispatch loop stays small enough to keep its state in
 //! machine registers.
 
+use super::patterns;
 use super::value::*;
 use super::*;
 use crate::bytecode::{Instr, Op, UpvalSrc};
@@ -121,6 +122,31 @@ impl Vm {
                 });
             }
             Op::MakeClass => self.make_class(base, ins)?,
+            Op::ListPush | Op::ListExtend => {
+                let Value::List(l) = &self.stack[a] else { return err("TypeError", "internal: not a list") };
+                let l = l.clone();
+                let items = if ins.op == Op::ListPush { vec![self.stack[b].clone()] } else { patterns::items_of(&self.stack[b])? };
+                for v in items {
+                    super::methods::list_append(&self.stack[a], &l, v);
+                }
+                return Ok(());
+            }
+            Op::UnpackRest => {
+                let items = patterns::unpack_rest(&self.stack[a], (ins.c & 0xFFFF) as usize, (ins.c >> 16) as usize)?;
+                for (i, v) in items.into_iter().enumerate() {
+                    self.stack[b + i] = v;
+                }
+                return Ok(());
+            }
+            Op::MatchList => Value::Bool(patterns::match_list(&self.stack[b], ins.c)),
+            Op::HasKey => Value::Bool(patterns::has_key(&self.stack[b], &self.stack[base + ins.c as usize])),
+            Op::Is => Value::Bool(patterns::is_a(&self.stack[b], &self.stack[base + ins.c as usize])?),
+            Op::ThrowKind => {
+                let kind = const_str(&self.raw_consts, ins.c).to_string();
+                let v = &self.stack[a];
+                let message = if ins.b == 1 { format!("no arm matched {}", format::repr_of(v)) } else { format::to_display(v) };
+                return Err(Value::error(&kind, message));
+            }
             Op::CheckType => {
                 let tname = const_str(&self.raw_consts, ins.c).to_string();
                 return self.check_type(a, &tname, ins.b, &closure.func);

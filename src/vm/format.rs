@@ -36,6 +36,13 @@ pub fn to_display(v: &Value) -> String {
     }
 }
 
+/// `v` as it prints inside a container (strings quoted).
+pub fn repr_of(v: &Value) -> String {
+    let mut out = String::new();
+    repr(v, &mut out, &mut Default::default());
+    out
+}
+
 /// JSON-style string quoting used inside containers.
 pub fn quote(s: &str, out: &mut String) {
     out.push('"');

@@ -301,6 +301,13 @@ impl Vm {
                 | Op::Concat
                 | Op::Format
                 | Op::Throw
+                | Op::ThrowKind
+                | Op::ListPush
+                | Op::ListExtend
+                | Op::UnpackRest
+                | Op::MatchList
+                | Op::HasKey
+                | Op::Is
                 | Op::MakeClass
                 | Op::CheckType
                 | Op::ImportNative
@@ -526,7 +533,7 @@ impl Vm {
                     let outcome = self.setup_call(base + ins.a as usize, ins.b as usize, None);
                     after_call!(outcome);
                 }
-                Op::CallKw | Op::CallMethod | Op::SuperCall => {
+                Op::CallKw | Op::CallMethod | Op::SuperCall | Op::CallSpread => {
                     // The commonest library methods, without argument lists.
                     if ins.op == Op::CallMethod {
                         if let Const::Str(name) = konst!(ins.c) {
@@ -559,6 +566,7 @@ impl Vm {
                         (Op::CallMethod, Const::Str(name)) => self.setup_method_call(slot, name, ins.b as usize, None),
                         (Op::CallMethod, Const::MethodKw(name, names)) => self.setup_method_call(slot, name, ins.b as usize, Some(names)),
                         (Op::SuperCall, Const::Str(name)) => self.setup_super_call(cl!(), slot, name, ins.b as usize),
+                        (Op::CallSpread, Const::Names(names)) => self.setup_spread_call(slot, ins.b as usize, names),
                         _ => err("TypeError", "internal: call constant has the wrong kind"),
                     };
                     after_call!(outcome);

@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod methods;
 pub mod native;
 pub mod ops;
+mod patterns;
 pub mod portable;
 pub(crate) mod reach;
 pub mod task;

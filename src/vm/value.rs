@@ -161,7 +161,11 @@ pub struct Closure {
 
 impl Closure {
     pub fn new(func: Rc<Function>, func_index: u32, upvals: Vec<Rc<RefCell<Value>>>) -> Closure {
-        let plain_arity = if func.is_method || func.params.len() >= u16::MAX as usize { u16::MAX } else { func.params.len() as u16 };
+        let plain_arity = if func.is_method || func.params.len() >= u16::MAX as usize || func.params.last().is_some_and(|p| p.rest) {
+            u16::MAX
+        } else {
+            func.params.len() as u16
+        };
         Closure { plain_arity, num_regs: func.num_regs, func, func_index, upvals, owner: Default::default() }
     }
 }
