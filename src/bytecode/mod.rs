@@ -53,6 +53,9 @@ pub const BUILTINS: &[&str] = &[
     "monitor",
     "node_of",
     "nodes",
+    "ord",
+    "chr",
+    "list",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -183,7 +183,8 @@ opcodes! {
     /// `R[a] = R[b][R[b+1], R[b+2]]`; c counts the index operands (2).
     GetIndex2 = (Reg, RegRun, Imm),
     /// `R[a] = R[b][R[b+1]:R[b+2]]` (`none` bounds are open); with c = 2 a second
-    /// dimension `R[b+3]:R[b+4]` follows (matrices).
+    /// dimension `R[b+3]:R[b+4]` follows (matrices); with c = 3 `R[b+3]` is
+    /// a step (`a[::2]`).
     Slice = (Reg, RegRun, Imm),
     /// `R[a] = R[b].K[c]`
     GetField = (Reg, Reg, Const),

@@ -50,7 +50,10 @@ pub type BuiltinParams = (&'static [(&'static str, bool)], bool);
 
 pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
     Some(match name {
-        "print" => (&[], true),
+        "print" => (&[("sep", true), ("end", true)], true),
+        "ord" => (&[("c", false)], false),
+        "chr" => (&[("code", false)], false),
+        "list" => (&[("xs", true)], false),
         "input" => (&[("prompt", true)], false),
         "len" | "type" | "enumerate" | "reversed" | "sqrt" | "floor" | "ceil" | "abs" => (&[("x", false)], false),
         "str" | "bool" => (&[("x", true)], false),

@@ -138,6 +138,8 @@ fn run_len(p: &Program, ins: &super::Instr) -> Result<usize, String> {
         Op::Slice => match c {
             1 => 3,
             2 => 5,
+            // one dimension with a step
+            3 => 4,
             _ => return Err("slice dimension must be 1 or 2".into()),
         },
         Op::MakeClass => match p.consts.get(c) {

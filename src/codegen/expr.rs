@@ -434,12 +434,26 @@ impl<'a> Gen<'a> {
                 self.span = e.span;
                 self.emit(Op::GetIndex2, dst, start, 3);
             }
-            _ if index.iter().all(|x| matches!(x, Index::Slice { .. })) && index.len() <= 2 => {
+            [Index::Slice { start: a, end: b, step: Some(step) }] => {
+                let start = self.level();
+                for x in [Some(obj), a.as_ref(), b.as_ref(), step.as_deref()] {
+                    let r = self.alloc();
+                    match x {
+                        Some(x) => self.expr_to(x, r),
+                        None => {
+                            self.emit(Op::LoadNone, r, 0, 0);
+                        }
+                    }
+                }
+                self.span = e.span;
+                self.emit(Op::Slice, dst, start, 3);
+            }
+            _ if index.iter().all(|x| matches!(x, Index::Slice { step: None, .. })) && index.len() <= 2 => {
                 let start = self.level();
                 let r = self.alloc();
                 self.expr_to(obj, r);
                 for x in index {
-                    if let Index::Slice { start, end } = x {
+                    if let Index::Slice { start, end, .. } = x {
                         for bound in [start, end] {
                             let r = self.alloc();
                             match bound {

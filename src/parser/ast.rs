@@ -278,7 +278,8 @@ pub struct Arg {
 #[derive(Clone, Debug)]
 pub enum Index {
     Single(Expr),
-    Slice { start: Option<Expr>, end: Option<Expr> },
+    /// `a:b`, or `a:b:step` (`step` is `Some`, its expression optional).
+    Slice { start: Option<Expr>, end: Option<Expr>, step: Option<Option<Box<Expr>>> },
 }
 
 #[derive(Clone, Debug)]

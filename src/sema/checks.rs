@@ -244,9 +244,10 @@ impl<'a> Analyzer<'a> {
                 for i in index {
                     match i {
                         Index::Single(x) => self.expr(x),
-                        Index::Slice { start, end } => {
+                        Index::Slice { start, end, step } => {
                             start.iter().for_each(|x| self.expr(x));
                             end.iter().for_each(|x| self.expr(x));
+                            step.iter().flatten().for_each(|x| self.expr(x));
                         }
                     }
                 }

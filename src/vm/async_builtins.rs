@@ -20,11 +20,18 @@ fn millis(name: &str, v: &Value) -> Result<f64, Value> {
     }
 }
 
+/// `all`/`any`'s items: a list of futures (the async combinators), or any
+/// iterable of plain values (then a bool, by truthiness).
 fn futures_of(name: &str, v: &Value) -> Result<Vec<Value>, Value> {
     match v {
         Value::List(l) => Ok(l.borrow().to_vec()),
-        other => err("TypeError", format!("`{name}` needs a list of futures, not {}", other.type_name())),
+        other => super::patterns::items_of(other)
+            .map_err(|_| Value::error("TypeError", format!("`{name}` needs a list (of futures, or of values), not {}", other.type_name()))),
     }
+}
+
+fn has_future(items: &[Value]) -> bool {
+    items.iter().any(|v| matches!(v, Value::Future(_)))
 }
 
 /// A future completed by `job` running on the executor.
@@ -54,6 +61,9 @@ pub fn all(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("all", kw, &[])?;
     arity("all", args, 1, 1)?;
     let items = futures_of("all", &args[0])?;
+    if !has_future(&items) {
+        return Ok(Value::Bool(items.iter().all(Value::truthy)));
+    }
     future_from(vm, |out| async move {
         let mut results = Vec::with_capacity(items.len());
         for it in items {
@@ -95,6 +105,9 @@ pub fn any(vm: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {
     kwarg("any", kw, &[])?;
     arity("any", args, 1, 1)?;
     let items = futures_of("any", &args[0])?;
+    if !has_future(&items) {
+        return Ok(Value::Bool(items.iter().any(Value::truthy)));
+    }
     if items.is_empty() {
         return err("ValueError", "`any` needs at least one future");
     }

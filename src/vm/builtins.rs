@@ -17,6 +17,7 @@ macro_rules! natives {
 }
 
 use super::async_builtins::{all, any, lookup, monitor, node_of, nodes, promise, send_message, sleep, timeout};
+use super::conversions::{chr, list, ord};
 use super::matrix::{eye, matrix, ones, rand, zeros};
 
 natives! {
@@ -29,6 +30,7 @@ natives! {
     "lookup" => lookup, "send_message" => send_message,
     "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
     "monitor" => monitor, "node_of" => node_of, "nodes" => nodes,
+    "ord" => ord, "chr" => chr, "list" => list,
 }
 
 fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {
@@ -36,18 +38,24 @@ fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {
 }
 
 fn print(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
-    no_kw("print", kw)?;
+    let k = kwarg("print", kw, &["sep", "end"])?;
+    let text = |v: Option<&Value>, default: &str| match v {
+        None | Some(Value::None) => Ok(default.to_string()),
+        Some(Value::Str(s)) => Ok(s.to_string()),
+        Some(o) => err("TypeError", format!("`print`'s sep and end must be str, not {}", o.type_name())),
+    };
+    let (sep, end) = (text(k[0], " ")?, text(k[1], "\n")?);
     let mut line = String::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
-            line.push(' ');
+            line.push_str(&sep);
         }
         match a {
             Value::Str(s) => line.push_str(s),
             other => line.push_str(&to_display(other)),
         }
     }
-    line.push('\n');
+    line.push_str(&end);
     vm.write_out(line.as_bytes())?;
     Ok(Value::None)
 }

@@ -55,6 +55,12 @@ impl Vm {
                     self.stack[a] = v;
                     return Ok(());
                 }
+                if ins.c == 3 {
+                    let s = &self.stack;
+                    let v = super::more_methods::slice_step(&s[b], &s[b + 1], &s[b + 2], &s[b + 3])?;
+                    self.stack[a] = v;
+                    return Ok(());
+                }
                 if ins.c != 1 {
                     return err("TypeError", format!("{} does not take two slices", self.stack[b].type_name()));
                 }

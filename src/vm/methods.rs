@@ -3,6 +3,7 @@
 use super::args::{arity, kwarg};
 use super::builtins::{length, sort_values, to_vec};
 use super::format::to_display;
+use super::more_methods as more;
 use super::ops;
 use super::value::*;
 use super::Vm;
@@ -16,9 +17,9 @@ const MAP_METHODS: &[&str] = &["len", "get", "keys", "values", "items", "contain
 
 pub fn has_method(v: &Value, name: &str) -> bool {
     match v {
-        Value::Str(_) => STR_METHODS.contains(&name),
-        Value::List(_) => LIST_METHODS.contains(&name),
-        Value::Map(_) => MAP_METHODS.contains(&name),
+        Value::Str(_) => STR_METHODS.contains(&name) || more::STR_EXTRA.contains(&name),
+        Value::List(_) => LIST_METHODS.contains(&name) || more::LIST_EXTRA.contains(&name),
+        Value::Map(_) => MAP_METHODS.contains(&name) || more::MAP_EXTRA.contains(&name),
         Value::Matrix(_) => super::matrix::METHODS.contains(&name),
         Value::Object(o) => o.has_method(name),
         _ => false,
@@ -40,7 +41,7 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
     match recv {
         Value::Str(s) => str_method(s, name, args, kw),
         Value::List(l) => list_method(vm, recv, l, name, args, kw),
-        Value::Map(m) => map_method(m, name, args, kw),
+        Value::Map(m) => map_method(recv, m, name, args, kw),
         Value::Future(f) => {
             no_kw(name, kw)?;
             super::async_builtins::future_method(vm, f, name, args)
@@ -70,24 +71,8 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
     match name {
         "upper" => Ok(Value::str(&s.to_uppercase())),
         "lower" => Ok(Value::str(&s.to_lowercase())),
-        "strip" => {
-            arity(name, args, 0, 0)?;
-            Ok(Value::str(s.trim()))
-        }
-        "split" => {
-            arity(name, args, 0, 1)?;
-            let parts: Vec<Value> = match args.first() {
-                None | Some(Value::None) => s.split_whitespace().map(Value::str).collect(),
-                Some(sep) => {
-                    let sep = str_arg(name, sep)?;
-                    if sep.is_empty() {
-                        return err("ValueError", "empty separator");
-                    }
-                    s.split(sep).map(Value::str).collect()
-                }
-            };
-            Ok(Value::list(parts))
-        }
+        "strip" => more::strip(s, name, args),
+        "split" => more::split(s, args),
         "starts_with" | "ends_with" | "contains" => {
             arity(name, args, 1, 1)?;
             let p = str_arg(name, &args[0])?;
@@ -124,7 +109,7 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
             check_str_size(total)?;
             Ok(Value::str(&parts.join(s)))
         }
-        _ => err("TypeError", format!("str has no method `{name}`")),
+        _ => more::str_extra(s, name, args),
     }
 }
 
@@ -249,11 +234,17 @@ fn list_method(
             arity(name, args, 0, 0)?;
             Ok(Value::list_from(l.borrow().clone()))
         }
-        _ => err("TypeError", format!("list has no method `{name}`")),
+        _ => more::list_extra(recv, l, name, args),
     }
 }
 
-fn map_method(m: &Rc<std::cell::RefCell<MapInner>>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
+fn map_method(
+    recv: &Value,
+    m: &Rc<std::cell::RefCell<MapInner>>,
+    name: &str,
+    args: &[Value],
+    kw: &[(Rc<str>, Value)],
+) -> Result<Value, Value> {
     no_kw(name, kw)?;
     match name {
         "get" => {
@@ -277,6 +268,6 @@ fn map_method(m: &Rc<std::cell::RefCell<MapInner>>, name: &str, args: &[Value], 
             }
         }
         "copy" => Ok(Value::map(m.borrow().clone())),
-        _ => err("TypeError", format!("map has no method `{name}`")),
+        _ => more::map_extra(recv, m, name, args),
     }
 }

@@ -153,8 +153,16 @@ pub fn pow(a: &Value, b: &Value) -> Result<Value, Value> {
     }
 }
 
+/// `m1 | m2` merges maps (the right side wins).
+fn collection_op(op: &str, a: &Value, b: &Value) -> Result<Value, Value> {
+    match (op, a, b) {
+        ("|", Value::Map(_), Value::Map(_)) => super::more_methods::merge(a, b),
+        _ => type_err(op, a, b),
+    }
+}
+
 pub fn int_op(op: &str, a: &Value, b: &Value) -> Result<Value, Value> {
-    let (Value::Int(x), Value::Int(y)) = (a, b) else { return type_err(op, a, b) };
+    let (Value::Int(x), Value::Int(y)) = (a, b) else { return collection_op(op, a, b) };
     let (x, y) = (*x, *y);
     Ok(Value::Int(match op {
         "&" => x & y,
