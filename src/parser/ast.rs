@@ -279,7 +279,11 @@ pub struct Arg {
 pub enum Index {
     Single(Expr),
     /// `a:b`, or `a:b:step` (`step` is `Some`, its expression optional).
-    Slice { start: Option<Expr>, end: Option<Expr>, step: Option<Option<Box<Expr>>> },
+    Slice {
+        start: Option<Expr>,
+        end: Option<Expr>,
+        step: Option<Option<Box<Expr>>>,
+    },
 }
 
 #[derive(Clone, Debug)]
