@@ -56,6 +56,7 @@ pub const BUILTINS: &[&str] = &[
     "ord",
     "chr",
     "list",
+    "set",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -53,7 +53,7 @@ pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
         "print" => (&[("sep", true), ("end", true)], true),
         "ord" => (&[("c", false)], false),
         "chr" => (&[("code", false)], false),
-        "list" => (&[("xs", true)], false),
+        "list" | "set" => (&[("xs", true)], false),
         "input" => (&[("prompt", true)], false),
         "len" | "type" | "enumerate" | "reversed" | "sqrt" | "floor" | "ceil" | "abs" => (&[("x", false)], false),
         "str" | "bool" => (&[("x", true)], false),

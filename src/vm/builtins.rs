@@ -19,6 +19,7 @@ macro_rules! natives {
 use super::async_builtins::{all, any, lookup, monitor, node_of, nodes, promise, send_message, sleep, timeout};
 use super::conversions::{chr, list, ord};
 use super::matrix::{eye, matrix, ones, rand, zeros};
+use super::sets::set;
 
 natives! {
     "print" => print, "input" => input, "len" => len, "str" => str_, "int" => int, "float" => float,
@@ -30,7 +31,7 @@ natives! {
     "lookup" => lookup, "send_message" => send_message,
     "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
     "monitor" => monitor, "node_of" => node_of, "nodes" => nodes,
-    "ord" => ord, "chr" => chr, "list" => list,
+    "ord" => ord, "chr" => chr, "list" => list, "set" => set,
 }
 
 fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {
@@ -89,6 +90,7 @@ pub fn length(v: &Value) -> Result<i64, Value> {
         }
         Value::List(l) => l.borrow().len() as i64,
         Value::Map(m) => m.borrow().len() as i64,
+        Value::Set(s) => s.borrow().len() as i64,
         Value::Range(r) => r.len(),
         Value::Matrix(m) => m.nrows() as i64,
         other => return err("TypeError", format!("{} has no length", other.type_name())),
@@ -196,6 +198,7 @@ pub fn to_vec(v: &Value) -> Result<Vec<Value>, Value> {
     match v {
         Value::List(l) => Ok(l.borrow().to_vec()),
         Value::Map(m) => Ok(m.borrow().keys().map(|k| k.to_value()).collect()),
+        Value::Set(s) => Ok(s.borrow().iter().map(|k| k.to_value()).collect()),
         Value::Str(s) => Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()),
         Value::Range(r) => {
             check_list_size(r.len().max(0) as usize)?;

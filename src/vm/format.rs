@@ -167,6 +167,21 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
         Value::Actor(a) => {
             let _ = write!(out, "<actor {} {}>", a.class_name, a.id_str);
         }
+        Value::Set(s) => {
+            let s = s.borrow();
+            if s.is_empty() {
+                out.push_str("set()");
+                return;
+            }
+            out.push_str("set([");
+            for (i, k) in s.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr(&k.to_value(), out, seen);
+            }
+            out.push_str("])");
+        }
     }
     if let Some(p) = p {
         seen.remove(&p);

@@ -13,6 +13,7 @@ pub fn make_iter(v: &Value) -> Result<Value, Value> {
         Value::Str(s) => Iter::Chars { s: s.clone(), pos: 0 },
         Value::Map(m) => Iter::Pairs { items: m.borrow().iter().map(|(k, v)| (k.to_value(), v.clone())).collect(), pos: 0 },
         Value::Matrix(m) => Iter::Rows { m: m.clone(), pos: 0 },
+        Value::Set(s) => Iter::Keys { items: s.borrow().iter().map(Key::to_value).collect(), pos: 0 },
         Value::Iter(_) => return Ok(v.clone()),
         other => return err("TypeError", format!("cannot iterate over {}", other.type_name())),
     };

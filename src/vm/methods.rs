@@ -21,6 +21,7 @@ pub fn has_method(v: &Value, name: &str) -> bool {
         Value::List(_) => LIST_METHODS.contains(&name) || more::LIST_EXTRA.contains(&name),
         Value::Map(_) => MAP_METHODS.contains(&name) || more::MAP_EXTRA.contains(&name),
         Value::Matrix(_) => super::matrix::METHODS.contains(&name),
+        Value::Set(_) => super::sets::METHODS.contains(&name),
         Value::Object(o) => o.has_method(name),
         _ => false,
     }
@@ -53,6 +54,10 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         Value::Matrix(m) => {
             no_kw(name, kw)?;
             super::matrix::method(vm, m, name, args)
+        }
+        Value::Set(s) => {
+            no_kw(name, kw)?;
+            super::sets::method(s, name, args)
         }
         Value::Object(o) => {
             no_kw(name, kw)?;

@@ -21,6 +21,7 @@ pub mod ops;
 pub(crate) mod patterns;
 pub mod portable;
 pub(crate) mod reach;
+mod sets;
 pub mod task;
 pub mod value;
 

@@ -58,7 +58,10 @@ pub fn sub(a: &Value, b: &Value) -> Result<Value, Value> {
         (Value::Int(x), Value::Int(y)) => x.checked_sub(*y).map(Value::Int).map_or_else(|| overflow("-"), Ok),
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => Ok(Value::Float(x - y)),
-            _ => super::matrix::arith('-', a, b).unwrap_or_else(|| type_err("-", a, b)),
+            _ => match a {
+                Value::Set(s) => super::sets::op("-", s, b),
+                _ => super::matrix::arith('-', a, b).unwrap_or_else(|| type_err("-", a, b)),
+            },
         },
     }
 }
@@ -157,6 +160,7 @@ pub fn pow(a: &Value, b: &Value) -> Result<Value, Value> {
 fn collection_op(op: &str, a: &Value, b: &Value) -> Result<Value, Value> {
     match (op, a, b) {
         ("|", Value::Map(_), Value::Map(_)) => super::more_methods::merge(a, b),
+        ("|" | "&", Value::Set(s), _) => super::sets::op(op, s, b),
         _ => type_err(op, a, b),
     }
 }
@@ -214,6 +218,7 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
         (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y && (*y as i128) == (*x as i128),
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Set(x), Value::Set(y)) => super::sets::equal(&x.borrow(), &y.borrow()),
         (Value::List(x), Value::List(y)) => {
             if Rc::ptr_eq(x, y) {
                 return true;
@@ -325,6 +330,7 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, Value> {
             Value::Str(sub) => Ok(s.contains(sub.as_str())),
             _ => err("TypeError", format!("`in <str>` needs a str on the left, not {}", item.type_name())),
         },
+        Value::Set(s) => Ok(super::sets::contains(&s.borrow(), item)),
         Value::Map(m) => Ok(match item.to_key() {
             Ok(k) => m.borrow().contains_key(&k),
             Err(_) => false,

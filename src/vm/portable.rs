@@ -84,6 +84,7 @@ pub enum Portable {
         index: Option<u32>,
         name: String,
     },
+    Set(Vec<PKey>),
 }
 
 /// One value in portable form.
@@ -245,6 +246,7 @@ impl Encoder {
                 Portable::Object { module: module.to_string(), data }
             }
             Value::Iter(_) => return err("TypeError", "an iterator cannot be sent"),
+            Value::Set(s) => Portable::Set(s.borrow().iter().map(pkey).collect()),
         })
     }
 
@@ -412,6 +414,7 @@ impl Decoder<'_> {
                 }
                 Value::List(l)
             }
+            Portable::Set(keys) => Value::Set(Rc::new(RefCell::new(keys.iter().map(key_of).collect()))),
             Portable::Map(entries) => {
                 let m = Rc::new(RefCell::new(MapInner::default()));
                 self.seen.push(Value::Map(m.clone()));
@@ -537,6 +540,22 @@ impl Packet {
 }
 
 /// Only plain data is stored: no functions, futures, actors or handles.
+fn pkey(k: &Key) -> PKey {
+    match k {
+        Key::Int(i) => PKey::Int(*i),
+        Key::Bool(b) => PKey::Bool(*b),
+        Key::Str(s) => PKey::Str(s.to_string()),
+    }
+}
+
+fn key_of(k: &PKey) -> Key {
+    match k {
+        PKey::Int(i) => Key::Int(*i),
+        PKey::Bool(b) => Key::Bool(*b),
+        PKey::Str(s) => Key::Str(Rc::new(s.clone())),
+    }
+}
+
 fn storable(p: &Portable) -> Result<(), String> {
     match p {
         Portable::None
@@ -546,6 +565,7 @@ fn storable(p: &Portable) -> Result<(), String> {
         | Portable::Str(_)
         | Portable::Range(..)
         | Portable::Seen(_)
+        | Portable::Set(_)
         | Portable::Matrix(_) => Ok(()),
         Portable::List(items) => items.iter().try_for_each(storable),
         Portable::Map(entries) => entries.iter().try_for_each(|(_, v)| storable(v)),

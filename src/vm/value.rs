@@ -10,6 +10,8 @@ use std::rc::Rc;
 
 pub type FxBuild = BuildHasherDefault<rustc_hash::FxHasher>;
 pub type MapInner = IndexMap<Key, Value, FxBuild>;
+/// A set's elements (str, int, bool), in insertion order.
+pub type SetInner = indexmap::IndexSet<Key, FxBuild>;
 /// A list's items. Up to two live inside the list's own allocation: small
 /// lists (pairs, tree nodes, `[k, v]` items) then cost one allocation, not two.
 pub type ListVec = smallvec::SmallVec<[Value; 2]>;
@@ -46,6 +48,7 @@ pub enum Value {
     Object(Rc<Box<dyn super::native::NativeObject>>),
     /// A reference to an actor (possibly on another thread).
     Actor(std::sync::Arc<super::host::ActorCell>),
+    Set(Rc<RefCell<SetInner>>),
 }
 
 impl Clone for Value {
@@ -86,6 +89,7 @@ impl Value {
             Value::Iter(x) => Value::Iter(Rc::clone(x)),
             Value::Future(x) => Value::Future(Rc::clone(x)),
             Value::Actor(x) => Value::Actor(x.clone()),
+            Value::Set(x) => Value::Set(x.clone()),
             Value::Matrix(x) => Value::Matrix(x.clone()),
             Value::Object(x) => Value::Object(x.clone()),
             Value::Undefined => Value::Undefined,
@@ -289,6 +293,7 @@ impl Value {
             Value::Iter(_) => "iterator",
             Value::Future(_) => "future",
             Value::Actor(_) => "actor",
+            Value::Set(_) => "set",
             Value::Matrix(_) => "matrix",
             Value::Object(o) => o.type_name(),
             Value::Undefined => "undefined",
@@ -304,6 +309,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.borrow().is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
+            Value::Set(s) => !s.borrow().is_empty(),
             Value::Range(r) => !r.is_empty(),
             _ => true,
         }
