@@ -53,7 +53,7 @@ fn print(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
         }
         match a {
             Value::Str(s) => line.push_str(s),
-            other => line.push_str(&to_display(other)),
+            other => line.push_str(&vm.display(other)?),
         }
     }
     line.push_str(&end);
@@ -97,19 +97,19 @@ pub fn length(v: &Value) -> Result<i64, Value> {
     })
 }
 
-fn len(_: &mut Vm, args: &[Value], kw: Kw) -> R {
+fn len(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     no_kw("len", kw)?;
     arity("len", args, 1, 1)?;
-    Ok(Value::Int(length(&args[0])?))
+    vm.special_len(&args[0])
 }
 
-fn str_(_: &mut Vm, args: &[Value], kw: Kw) -> R {
+fn str_(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
     no_kw("str", kw)?;
     arity("str", args, 0, 1)?;
     Ok(match args.first() {
         None => Value::str(""),
         Some(Value::Str(s)) => Value::Str(s.clone()),
-        Some(v) => Value::Str(Rc::new(to_display(v))),
+        Some(v) => Value::Str(Rc::new(vm.display(v)?)),
     })
 }
 
@@ -245,7 +245,7 @@ fn extreme(vm: &mut Vm, name: &str, args: &[Value], kw: Kw, want_less: bool) -> 
             Some(f) => vm.call_value(f, std::slice::from_ref(it))?,
             None => it.clone(),
         };
-        let better = if want_less { ops::less(&kv, &best_key)? } else { ops::less(&best_key, &kv)? };
+        let better = if want_less { vm.special_less(&kv, &best_key)? } else { vm.special_less(&best_key, &kv)? };
         if better {
             best = it.clone();
             best_key = kv;
@@ -327,6 +327,17 @@ fn round(_: &mut Vm, args: &[Value], kw: Kw) -> R {
 }
 
 /// Stable sort by optional key, using `<`.
+/// The order of two values by `<`, running a class's `lt`.
+fn lt_order(vm: &mut Vm, x: &Value, y: &Value) -> Result<std::cmp::Ordering, Value> {
+    Ok(if vm.special_less(x, y)? {
+        std::cmp::Ordering::Less
+    } else if vm.special_less(y, x)? {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    })
+}
+
 pub fn sort_values(vm: &mut Vm, items: Vec<Value>, key: Option<&Value>, reverse: bool) -> Result<Vec<Value>, Value> {
     let keys: Vec<Value> = match key {
         Some(f) if !matches!(f, Value::None) => {
@@ -336,19 +347,24 @@ pub fn sort_values(vm: &mut Vm, items: Vec<Value>, key: Option<&Value>, reverse:
     };
     let mut idx: Vec<usize> = (0..items.len()).collect();
     let mut failure = None;
-    idx.sort_by(|&a, &b| {
-        let (x, y) = if reverse { (&keys[b], &keys[a]) } else { (&keys[a], &keys[b]) };
-        match ops::compare(x, y) {
-            Ok(Some(o)) => o,
-            Ok(None) => std::cmp::Ordering::Equal,
-            Err(e) => {
+    let by_lt = keys.iter().any(super::special::is_instance);
+    // A class's `lt` may not be a total order, which the sort may notice
+    // by panicking: contained, and reported as an error.
+    let sorted = crate::contain::contain(|| {
+        idx.sort_by(|&a, &b| {
+            let (x, y) = if reverse { (&keys[b], &keys[a]) } else { (&keys[a], &keys[b]) };
+            let o = if by_lt { lt_order(vm, x, y) } else { ops::compare(x, y).map(|o| o.unwrap_or(std::cmp::Ordering::Equal)) };
+            o.unwrap_or_else(|e| {
                 failure.get_or_insert(e);
                 std::cmp::Ordering::Equal
-            }
-        }
+            })
+        })
     });
     if let Some(e) = failure {
         return Err(e);
+    }
+    if sorted.is_err() {
+        return err("ValueError", "cannot sort: the order (`lt`) is not consistent");
     }
     Ok(idx.into_iter().map(|i| items[i].clone()).collect())
 }

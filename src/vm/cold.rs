@@ -107,19 +107,37 @@ impl Vm {
                     o => return err("TypeError", format!("cannot set field `{name}` on {}", o.type_name())),
                 }
             }
-            Op::IterInit => iter::make_iter(&self.stack[b])?,
+            Op::IterInit => match &self.stack[b] {
+                v @ Value::Instance(_) => {
+                    let v = v.clone();
+                    self.special_iter(&v)?
+                }
+                v => iter::make_iter(v)?,
+            },
             Op::Concat => {
                 let mut out = String::new();
-                for v in &self.stack[b..b + ins.c as usize] {
-                    match v {
+                for i in b..b + ins.c as usize {
+                    match &self.stack[i] {
                         Value::Str(x) => out.push_str(x),
-                        other => out.push_str(&format::to_display(other)),
+                        other => {
+                            let other = other.clone();
+                            out.push_str(&self.display(&other)?)
+                        }
                     }
                     check_str_size(out.len())?;
                 }
                 Value::Str(Rc::new(out))
             }
-            Op::Format => Value::Str(Rc::new(format::format_value(&self.stack[b], const_str(&self.raw_consts, ins.c))?)),
+            Op::Format => {
+                let v = match &self.stack[b] {
+                    v @ Value::Instance(_) => {
+                        let v = v.clone();
+                        Value::str(&self.display(&v)?)
+                    }
+                    v => v.clone(),
+                };
+                Value::Str(Rc::new(format::format_value(&v, const_str(&self.raw_consts, ins.c))?))
+            }
             Op::Throw => {
                 return Err(match std::mem::take(&mut self.stack[a]) {
                     Value::Error(e) => Value::Error(e),

@@ -75,6 +75,39 @@ fn ptr_of(v: &Value) -> Option<usize> {
 /// self-containing value prints `[...]` / `{...}` at the repeat (a set, so
 /// deeply nested data prints in linear time).
 pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>) {
+    repr_in(v, out, seen, &mut Plain);
+}
+
+/// How instances print: as `Name{fields}`, or (with the VM at hand) by
+/// their class's `to_str` method.
+pub trait Show {
+    /// An instance's own text, if its class says (`to_str`).
+    fn instance(&mut self, v: &Value) -> Option<String>;
+    /// Whether `instance` runs program code (which could change a
+    /// container while it prints: containers are then copied first).
+    fn runs_code(&self) -> bool;
+}
+
+/// Printing without the VM: instances as their fields.
+struct Plain;
+
+impl Show for Plain {
+    fn instance(&mut self, _: &Value) -> Option<String> {
+        None
+    }
+    fn runs_code(&self) -> bool {
+        false
+    }
+}
+
+/// `repr` with instances shown by `hook`.
+pub fn repr_in(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>, hook: &mut dyn Show) {
+    if let Value::Instance(_) = v {
+        if let Some(text) = hook.instance(v) {
+            out.push_str(&text);
+            return;
+        }
+    }
     let p = ptr_of(v);
     if let Some(p) = p {
         if !seen.insert(p) {
@@ -94,15 +127,39 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
         }
         Value::Float(f) => out.push_str(&fmt_float(*f)),
         Value::Str(s) => quote(s, out),
+        Value::List(l) if hook.runs_code() => {
+            let items: Vec<Value> = l.borrow().to_vec();
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_in(x, out, seen, hook);
+            }
+            out.push(']');
+        }
         Value::List(l) => {
             out.push('[');
             for (i, x) in l.borrow().iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                repr(x, out, seen);
+                repr_in(x, out, seen, hook);
             }
             out.push(']');
+        }
+        Value::Map(m) if hook.runs_code() => {
+            let items: Vec<(Value, Value)> = m.borrow().iter().map(|(k, x)| (k.to_value(), x.clone())).collect();
+            out.push('{');
+            for (i, (k, x)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_in(k, out, seen, hook);
+                out.push_str(": ");
+                repr_in(x, out, seen, hook);
+            }
+            out.push('}');
         }
         Value::Map(m) => {
             out.push('{');
@@ -112,7 +169,7 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
                 }
                 repr(&k.to_value(), out, seen);
                 out.push_str(": ");
-                repr(x, out, seen);
+                repr_in(x, out, seen, hook);
             }
             out.push('}');
         }
@@ -141,15 +198,16 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
             let _ = write!(out, "<class {}>", c.name);
         }
         Value::Instance(i) => {
+            let fields: Vec<(std::rc::Rc<str>, Value)> = i.fields.borrow().iter().map(|(k, x)| (k.clone(), x.clone())).collect();
             out.push_str(&i.class.name);
             out.push('{');
-            for (n, (k, x)) in i.fields.borrow().iter().enumerate() {
+            for (n, (k, x)) in fields.iter().enumerate() {
                 if n > 0 {
                     out.push_str(", ");
                 }
                 out.push_str(k);
                 out.push_str(": ");
-                repr(x, out, seen);
+                repr_in(x, out, seen, hook);
             }
             out.push('}');
         }
@@ -159,7 +217,10 @@ pub fn repr(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usize>
         Value::Module(m) => {
             let _ = write!(out, "<module {}>", m.name);
         }
-        Value::Cell(c) => repr(&c.borrow(), out, seen),
+        Value::Cell(c) => {
+            let inner = c.borrow().clone();
+            repr_in(&inner, out, seen, hook)
+        }
         Value::Iter(_) => out.push_str("<iterator>"),
         Value::Future(f) => out.push_str(if f.is_done() { "<future done>" } else { "<future pending>" }),
         Value::Matrix(m) => super::matrix::display(m, out),

@@ -166,6 +166,17 @@ impl Vm {
             }};
         }
         // `+ - *` with the int (checked) and float cases inline.
+        // An operation on values the fast paths do not cover: instances may
+        // run their special methods (program code, which may grow the stack).
+        macro_rules! slow {
+            ($op:expr, $x:expr, $y:expr) => {{
+                let (x, y) = ($x.clone(), $y.clone());
+                self.save_pc(pc!());
+                let r = self.slow_op($op, x, y);
+                sync!();
+                tri!(self, pc!(), r)
+            }};
+        }
         macro_rules! arith {
             ($ins:ident, $checked:ident, $op:tt, $slow:path) => {{
                 let v = match (&r!($ins.b), &r!($ins.c)) {
@@ -176,6 +187,7 @@ impl Vm {
                     (Value::Float(x), Value::Float(y)) => Value::Float(x $op y),
                     (Value::Int(x), Value::Float(y)) => Value::Float(*x as f64 $op y),
                     (Value::Float(x), Value::Int(y)) => Value::Float(x $op *y as f64),
+                    (x, y) if special::is_instance(x) || special::is_instance(y) => slow!($ins.op, x, y),
                     (x, y) => tri!(self, pc!(), $slow(x, y)),
                 };
                 put(&mut r!($ins.a), v);
@@ -331,6 +343,7 @@ impl Vm {
                         (Value::Int(x), Value::Int(y)) if *y != 0 => Value::Float(*x as f64 / *y as f64),
                         (Value::Int(x), Value::Float(y)) if *y != 0.0 => Value::Float(*x as f64 / y),
                         (Value::Float(x), Value::Int(y)) if *y != 0 => Value::Float(x / *y as f64),
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Div, x, y),
                         (x, y) => tri!(self, pc!(), ops::div(x, y)),
                     };
                     put(&mut r!(ins.a), v);
@@ -370,18 +383,18 @@ impl Vm {
                     };
                     put(&mut r!(ins.a), v);
                 }
-                Op::Eq => {
-                    let v = fast_equal(&r!(ins.b), &r!(ins.c));
-                    put(&mut r!(ins.a), Value::Bool(v));
-                }
-                Op::Ne => {
-                    let v = !fast_equal(&r!(ins.b), &r!(ins.c));
-                    put(&mut r!(ins.a), Value::Bool(v));
+                Op::Eq | Op::Ne => {
+                    let v = match (&r!(ins.b), &r!(ins.c)) {
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Eq, x, y).truthy(),
+                        (x, y) => fast_equal(x, y),
+                    };
+                    put(&mut r!(ins.a), Value::Bool(v == (ins.op == Op::Eq)));
                 }
                 Op::Lt => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
                         (Value::Float(x), Value::Float(y)) => x < y,
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Lt, x, y).truthy(),
                         (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
@@ -390,6 +403,7 @@ impl Vm {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
                         (Value::Float(x), Value::Float(y)) => x <= y,
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Le, x, y).truthy(),
                         (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     put(&mut r!(ins.a), Value::Bool(v));
@@ -399,7 +413,10 @@ impl Vm {
                     put(&mut r!(ins.a), Value::Bool(v));
                 }
                 Op::Neg => {
-                    let v = tri!(self, pc!(), ops::neg(&r!(ins.b)));
+                    let v = match &r!(ins.b) {
+                        x if special::is_instance(x) => slow!(Op::Neg, x, Value::None),
+                        x => tri!(self, pc!(), ops::neg(x)),
+                    };
                     put(&mut r!(ins.a), v);
                 }
                 Op::BitNot => {
@@ -450,6 +467,7 @@ impl Vm {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x < y,
                         (Value::Float(x), Value::Float(y)) => x < y,
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Lt, x, y).truthy(),
                         (x, y) => tri!(self, pc!(), ops::less(x, y)),
                     };
                     if !t {
@@ -460,6 +478,7 @@ impl Vm {
                     let t = match (&r!(ins.a), &r!(ins.b)) {
                         (Value::Int(x), Value::Int(y)) => x <= y,
                         (Value::Float(x), Value::Float(y)) => x <= y,
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Le, x, y).truthy(),
                         (x, y) => tri!(self, pc!(), ops::less_eq(x, y)),
                     };
                     if !t {
@@ -502,7 +521,11 @@ impl Vm {
                     }
                 }
                 Op::JumpIfNotEq => {
-                    if !fast_equal(&r!(ins.a), &r!(ins.b)) {
+                    let eq = match (&r!(ins.a), &r!(ins.b)) {
+                        (x, y) if special::is_instance(x) || special::is_instance(y) => slow!(Op::Eq, x, y).truthy(),
+                        (x, y) => fast_equal(x, y),
+                    };
+                    if !eq {
                         ip = code.wrapping_add(ins.c as usize);
                     }
                 }
@@ -635,6 +658,7 @@ impl Vm {
                 Op::GetIndex => {
                     let v = match (&r!(ins.b), &r!(ins.c)) {
                         (Value::List(l), Value::Int(i)) if *i >= 0 && (*i as usize) < l.borrow().len() => l.borrow()[*i as usize].clone(),
+                        (o, i) if special::is_instance(o) => slow!(Op::GetIndex, o, i),
                         (o, i) => tri!(self, pc!(), ops::get_index(o, i)),
                     };
                     put(&mut r!(ins.a), v);

@@ -22,6 +22,7 @@ pub(crate) mod patterns;
 pub mod portable;
 pub(crate) mod reach;
 mod sets;
+mod special;
 pub mod task;
 pub mod value;
 
