@@ -38,7 +38,7 @@ impl Session {
         if buf.is_empty() {
             match line.trim() {
                 ":quit" | ":q" => return Feed::Quit,
-                ":help" => {
+                ":help" | "help" => {
                     noodle::owrite!("{HELP}\n");
                     return Feed::More;
                 }

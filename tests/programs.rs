@@ -251,11 +251,17 @@ fn golden(path: &Path, cmd: &str, ext: &str) -> Result<(), Failed> {
 /// The REPL over a pipe: definitions persist, expression lines print, open
 /// brackets continue, errors are reported and the session goes on.
 fn repl_session() -> Result<(), Failed> {
-    let input = "let x = 40\nx + 2\ndef f(a) {\n  return a * 2\n}\nf(x)\nlet x = 1\nx\n1 / 0\nprint(\"still here\")\n[1,\n 2]\nundefined_thing\n\"str\"\n:quit\nprint(\"after quit\")\n";
+    let input = "let x = 40\nx + 2\ndef f(a) {\n  return a * 2\n}\nf(x)\nlet x = 1\nx\n1 / 0\nprint(\"still here\")\n[1,\n 2]\nundefined_thing\n\"str\"\nhelp\n:quit\nprint(\"after quit\")\n";
     let (out, err, code) = run(&["repl"], input);
-    let want = "42\n80\n1\nstill here\n[1, 2]\nstr\n";
+    // Strings echo quoted, as inside containers; `help` answers as `:help`.
+    let want = "42\n80\n1\nstill here\n[1, 2]\n\"str\"\nNoodle REPL — enter statements or expressions.\n";
     // Inputs failed, so the piped session exits 1 (as a script would).
-    if out != want || code != 1 || !err.contains("ZeroDivisionError") || !err.contains("unknown name `undefined_thing`") {
+    if !out.starts_with(want)
+        || out.contains("after quit")
+        || code != 1
+        || !err.contains("ZeroDivisionError")
+        || !err.contains("unknown name `undefined_thing`")
+    {
         return Err(format!("repl session differs\n--- stdout\n{out}\n--- stderr\n{err}\nexit {code}").into());
     }
     Ok(())
@@ -266,7 +272,7 @@ fn repl_session() -> Result<(), Failed> {
 fn repl_actors() -> Result<(), Failed> {
     let input = "actor C {\n state n = 0\n def inc() { self.n += 1; return self.n }\n}\nlet c = spawn C() with {strategy: \"balanced\"}\nawait c.inc()\nsend c.inc()\nawait c.inc()\nactor D { def hi(x) { return f\"hi {x}\" } }\nawait (spawn D() with {strategy: \"balanced\"}).hi(await c.inc())\nself_id = 1\nlookup(\"none\")\n";
     let (out, err, code) = run(&["repl", "--workers", "2"], input);
-    if out != "1\n3\nhi 4\n" || code != 1 || !err.contains("unknown name `self_id`") {
+    if out != "1\n3\n\"hi 4\"\n" || code != 1 || !err.contains("unknown name `self_id`") {
         return Err(format!("repl actor session differs\n--- stdout\n{out}\n--- stderr\n{err}\nexit {code}").into());
     }
     Ok(())

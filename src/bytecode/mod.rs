@@ -57,6 +57,8 @@ pub const BUILTINS: &[&str] = &[
     "chr",
     "list",
     "set",
+    // The REPL's echo of an expression line (not a name a program can write).
+    "$echo",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).

@@ -38,7 +38,7 @@ impl<'a> Gen<'a> {
                     let h = self.here();
                     self.patch(skip, h);
                     let p = self.alloc();
-                    let k = crate::bytecode::builtin_index("print").unwrap_or(0) as u32;
+                    let k = crate::bytecode::builtin_index("$echo").unwrap_or(0) as u32;
                     self.emit(Op::LoadBuiltin, p, 0, k);
                     let a = self.alloc();
                     self.emit(Op::Move, a, v as u16, 0);

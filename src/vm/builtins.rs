@@ -31,7 +31,7 @@ natives! {
     "lookup" => lookup, "send_message" => send_message,
     "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
     "monitor" => monitor, "node_of" => node_of, "nodes" => nodes,
-    "ord" => ord, "chr" => chr, "list" => list, "set" => set,
+    "ord" => ord, "chr" => chr, "list" => list, "set" => set, "$echo" => echo,
 }
 
 fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {
@@ -57,6 +57,16 @@ fn print(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
         }
     }
     line.push_str(&end);
+    vm.write_out(line.as_bytes())?;
+    Ok(Value::None)
+}
+
+/// The REPL's echo: a value as it prints inside a container (strings quoted).
+fn echo(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
+    no_kw("$echo", kw)?;
+    arity("$echo", args, 1, 1)?;
+    let mut line = vm.echo_text(&args[0])?;
+    line.push('\n');
     vm.write_out(line.as_bytes())?;
     Ok(Value::None)
 }

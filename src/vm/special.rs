@@ -66,6 +66,16 @@ impl Vm {
         }
     }
 
+    /// How the REPL echoes a value: strings quoted, as inside containers.
+    pub fn echo_text(&mut self, v: &Value) -> Result<String, Value> {
+        if let Value::Str(s) = v {
+            let mut out = String::new();
+            format::quote(s, &mut out);
+            return Ok(out);
+        }
+        self.display(v)
+    }
+
     /// `a op b` where an instance is involved: the left operand's method,
     /// else the right's for `+` and `*` with a number on the left.
     pub(crate) fn special_binop(&mut self, name: &str, sym: &str, a: Value, b: Value) -> Result<Value, Value> {
