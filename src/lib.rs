@@ -11,6 +11,7 @@ pub mod library;
 pub mod parser;
 pub mod runtime;
 pub mod sema;
+pub mod suggest;
 pub mod vm;
 
 /// `eprint!` without its panic when stderr is closed (`noodle ... 2>&-`, a

@@ -209,9 +209,9 @@ impl<'a> Layout<'a> {
                         k += 1;
                     }
                     let src = self.src;
-                    let continues = self
-                        .peek(k)
-                        .is_some_and(|(t, ns, ne)| *t == RawTok::Ident && matches!(&src[*ns..*ne], "else" | "catch" | "finally"));
+                    let continues = self.peek(k).is_some_and(|(t, ns, ne)| {
+                        *t == RawTok::Ident && matches!(&src[*ns..*ne], "else" | "catch" | "finally" | "elif" | "elsif")
+                    });
                     if !continues {
                         self.push_sep(s);
                     }
@@ -225,6 +225,9 @@ impl<'a> Layout<'a> {
                 }
             }
             RawTok::Ident => {
+                if self.borrowed_keyword(text, s, e) {
+                    return;
+                }
                 let t = keyword(text).unwrap_or_else(|| Tok::Ident(text.to_string()));
                 self.push(t, s, e);
             }
@@ -295,7 +298,7 @@ impl<'a> Layout<'a> {
                         | RawTok::RBracket
                         | RawTok::Comma
                         | RawTok::Dot => true,
-                        RawTok::Ident => matches!(&src[*ns..*ne], "else" | "catch" | "finally"),
+                        RawTok::Ident => matches!(&src[*ns..*ne], "else" | "catch" | "finally" | "elif" | "elsif"),
                         _ => false,
                     });
                     let more = next.is_some();
@@ -327,6 +330,27 @@ impl<'a> Layout<'a> {
         if self.prev().is_some_and(|t| *t != Tok::Sep) {
             let end = self.src.len();
             self.push(Tok::Sep, end, end);
+        }
+    }
+
+    /// Keywords of other languages where Noodle's belong: `elif` after a
+    /// block and `function`/`fn`/`func` before a name are reported once and
+    /// read as `else if` and `def`, so nothing else is reported for them.
+    fn borrowed_keyword(&mut self, text: &str, s: usize, e: usize) -> bool {
+        let at_statement = matches!(self.prev(), None | Some(Tok::Sep | Tok::BlockOpen));
+        match text {
+            "elif" | "elsif" if self.prev() == Some(&Tok::RBrace) => {
+                self.error(s, e, &format!("`{text}` is spelled `else if` in Noodle"), "write `else if` here");
+                self.push(Tok::Else, s, e);
+                self.push(Tok::If, s, e);
+                true
+            }
+            "function" | "func" | "fn" | "fun" if at_statement && self.peek(0).is_some_and(|t| t.0 == RawTok::Ident) => {
+                self.error(s, e, &format!("`{text}` is spelled `def` in Noodle"), "write `def` here");
+                self.push(Tok::Def, s, e);
+                true
+            }
+            _ => false,
         }
     }
 

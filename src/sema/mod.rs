@@ -334,8 +334,11 @@ impl<'a> Analyzer<'a> {
             }
             None => {
                 let mut d = Diagnostic::new("E0202", format!("unknown name `{}`", ident.name), ident.span, "not defined anywhere in scope");
-                if ident.name == "this" {
-                    d = d.note("did you mean `self`?");
+                let locals = self.fns.iter().flat_map(|f| f.blocks.iter().flatten().map(|(n, _)| n.as_str()));
+                let globals = self.scope.globals.keys().map(String::as_str);
+                let builtins = crate::bytecode::BUILTINS.iter().copied();
+                if let Some(h) = crate::suggest::hint(&ident.name, locals.chain(globals).chain(builtins)) {
+                    d = d.note(h);
                 }
                 self.diags.push(d);
                 None

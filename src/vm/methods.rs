@@ -15,6 +15,17 @@ const LIST_METHODS: &[&str] =
     &["len", "append", "pop", "insert", "remove", "index", "contains", "sort", "reverse", "map", "filter", "reduce", "copy"];
 const MAP_METHODS: &[&str] = &["len", "get", "keys", "values", "items", "contains", "remove", "copy"];
 
+/// Every method name of a built-in type's values.
+pub fn method_names(v: &Value) -> Vec<&'static str> {
+    match v {
+        Value::Str(_) => STR_METHODS.iter().chain(more::STR_EXTRA).copied().collect(),
+        Value::List(_) => LIST_METHODS.iter().chain(more::LIST_EXTRA).copied().collect(),
+        Value::Map(_) => MAP_METHODS.iter().chain(more::MAP_EXTRA).copied().collect(),
+        Value::Set(_) => super::sets::METHODS.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn has_method(v: &Value, name: &str) -> bool {
     match v {
         Value::Str(_) => STR_METHODS.contains(&name) || more::STR_EXTRA.contains(&name),

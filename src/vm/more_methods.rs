@@ -130,7 +130,7 @@ pub fn str_extra(s: &str, name: &str, args: &[Value]) -> Result<Value, Value> {
             arity(name, args, 0, 0)?;
             Ok(Value::list(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()))
         }
-        _ => err("TypeError", format!("str has no method `{name}`")),
+        _ => no_method("str", name),
     }
 }
 
@@ -153,7 +153,7 @@ pub fn list_extra(recv: &Value, l: &Rc<RefCell<ListVec>>, name: &str, args: &[Va
             l.borrow_mut().clear();
             Ok(Value::None)
         }
-        _ => err("TypeError", format!("list has no method `{name}`")),
+        _ => no_method("list", name),
     }
 }
 
@@ -185,8 +185,21 @@ pub fn map_extra(recv: &Value, m: &Rc<RefCell<MapInner>>, name: &str, args: &[Va
             arity(name, args, 1, 1)?;
             merge(recv, &args[0])
         }
-        _ => err("TypeError", format!("map has no method `{name}`")),
+        _ => no_method("map", name),
     }
+}
+
+/// "str has no method `startswith` (did you mean `starts_with`?)"
+pub fn no_method(type_name: &str, name: &str) -> Result<Value, Value> {
+    let v = match type_name {
+        "str" => Value::str(""),
+        "list" => Value::list(Vec::new()),
+        "map" => Value::map(MapInner::default()),
+        _ => Value::None,
+    };
+    let names = super::methods::method_names(&v);
+    let hint = crate::suggest::hint(name, names.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
+    err("TypeError", format!("{type_name} has no method `{name}`{hint}"))
 }
 
 /// `m1 | m2` and `m1.merge(m2)`: a new map, the right side winning.

@@ -99,6 +99,9 @@ pub fn method(s: &Rc<RefCell<SetInner>>, name: &str, args: &[Value]) -> Result<V
             arity(name, args, 0, 0)?;
             Ok(new_set(s.borrow().clone()))
         }
-        _ => err("TypeError", format!("set has no method `{name}`")),
+        _ => {
+            let hint = crate::suggest::hint(name, METHODS.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
+            err("TypeError", format!("set has no method `{name}`{hint}"))
+        }
     }
 }
