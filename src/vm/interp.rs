@@ -21,7 +21,7 @@ macro_rules! tri {
 }
 
 impl Vm {
-    fn save_pc(&mut self, pc: usize) {
+    pub(super) fn save_pc(&mut self, pc: usize) {
         if let Some(f) = self.frames.last_mut() {
             f.pc = pc;
         }
@@ -170,9 +170,7 @@ impl Vm {
         // run their special methods (program code, which may grow the stack).
         macro_rules! slow {
             ($op:expr, $x:expr, $y:expr) => {{
-                let (x, y) = ($x.clone(), $y.clone());
-                self.save_pc(pc!());
-                let r = self.slow_op($op, x, y);
+                let r = self.slow_op_at(pc!(), $op, $x, $y);
                 sync!();
                 tri!(self, pc!(), r)
             }};
@@ -414,7 +412,7 @@ impl Vm {
                 }
                 Op::Neg => {
                     let v = match &r!(ins.b) {
-                        x if special::is_instance(x) => slow!(Op::Neg, x, Value::None),
+                        x if special::is_instance(x) => slow!(Op::Neg, x, &Value::None),
                         x => tri!(self, pc!(), ops::neg(x)),
                     };
                     put(&mut r!(ins.a), v);

@@ -171,6 +171,17 @@ fn might_show(v: &Value) -> bool {
 }
 
 impl Vm {
+    /// The dispatch loop's way out to `slow_op`: out of line, so the loop
+    /// stays small; the operands are copied first (the method may grow the
+    /// stack they live on).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn slow_op_at(&mut self, pc: usize, op: crate::bytecode::Op, x: &Value, y: &Value) -> Result<Value, Value> {
+        let (x, y) = (x.clone(), y.clone());
+        self.save_pc(pc);
+        self.slow_op(op, x, y)
+    }
+
     /// An operation the dispatch loop's fast paths leave: with an instance
     /// among the operands, its special method; else the plain operation.
     pub(crate) fn slow_op(&mut self, op: crate::bytecode::Op, a: Value, b: Value) -> Result<Value, Value> {
