@@ -305,7 +305,11 @@ fn read(file: &Path) -> Option<Vec<u8>> {
 /// output goes through the verifier like any bytecode (a refusal is a bug in
 /// the compiler, reported as an internal error).
 fn compile(file: &Path) -> Option<Verified> {
-    let bytes = read(file)?;
+    compile_bytes(file, read(file)?)
+}
+
+/// Compile source already read (a pipe or `/dev/stdin` can be read only once).
+fn compile_bytes(file: &Path, bytes: Vec<u8>) -> Option<Verified> {
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) if e.as_bytes().starts_with(nbc::MAGIC) => {
@@ -351,14 +355,14 @@ fn is_nbc(file: &Path) -> bool {
 /// Load a program from NBC bytecode (decoded and verified; recognised by its
 /// magic bytes, so a renamed file works too) or from source (compiled).
 fn load(file: &Path) -> Result<Verified, ExitCode> {
-    if is_nbc(file) {
-        let bytes = read(file).ok_or(ExitCode::from(EXIT_COMPILE))?;
+    let bytes = read(file).ok_or(ExitCode::from(EXIT_COMPILE))?;
+    if bytes.starts_with(nbc::MAGIC) || file.extension().is_some_and(|e| e == "nbc") {
         nbc::decode(&bytes).map_err(|e| {
             noodle::ewriteln!("error: {}: {e}", file.display());
             ExitCode::from(EXIT_COMPILE)
         })
     } else {
-        compile(file).ok_or(ExitCode::from(EXIT_COMPILE))
+        compile_bytes(file, bytes).ok_or(ExitCode::from(EXIT_COMPILE))
     }
 }
 

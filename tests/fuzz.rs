@@ -165,6 +165,16 @@ proptest! {
     }
 
     #[test]
+    fn random_format_specs_never_panic(spec in "[-+ #0-9,_.<>^*xXobdfFeEgGs%]{0,12}", i in any::<i64>(), x in any::<f64>()) {
+        use noodle::vm::{format::format_value, value::Value};
+        for v in [Value::Int(i), Value::Float(x), Value::str("text")] {
+            if let Ok(s) = format_value(&v, &spec) {
+                prop_assert!(s.chars().count() <= 20_000, "{spec}: {} chars", s.len());
+            }
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic_the_loader(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = nbc::decode(&bytes);
         let mut with_magic = b"NBC\0\x01\0\0\0".to_vec();

@@ -1,6 +1,7 @@
 //! NBC: the compiled program — the only contract between compiler and VM.
 
 pub mod disasm;
+pub mod fmtspec;
 pub mod nbc;
 pub mod op;
 pub mod tables;

@@ -276,6 +276,9 @@ opcodes! {
     /// Call `R[a]` with the items of the list `R[a+1]` as positional
     /// arguments, then `b` named ones in `R[a+2..]`, named by `K[c]`.
     CallSpread = (Reg, Imm, Const),
+    /// `R[a] = format(R[b], spec R[c])`: a spec built from nested fields
+    /// (`{x:{w}.{p}f}`), so it is checked when it runs.
+    FormatWith = (Reg, Reg, Reg),
 }
 
 #[cfg(test)]

@@ -192,6 +192,11 @@ fn extra(p: &Program, f: &Function, nregs: usize, ins: &super::Instr) -> Result<
         Op::GetField | Op::SetField | Op::Format | Op::CheckType | Op::ImportNative if !matches!(konst(c), Some(Const::Str(_))) => {
             return Err("name constant expected".into());
         }
+        Op::Format => {
+            if let Some(Const::Str(spec)) = konst(c) {
+                super::fmtspec::FormatSpec::parse(spec)?;
+            }
+        }
         Op::Unpack if b + c > nregs => {
             return Err("unpack runs past the registers".into());
         }

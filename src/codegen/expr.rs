@@ -129,28 +129,7 @@ impl<'a> Gen<'a> {
             ExprKind::None | ExprKind::Error => {
                 self.emit(Op::LoadNone, dst, 0, 0);
             }
-            ExprKind::FStr(parts) => {
-                let start = self.level();
-                for p in parts {
-                    let r = self.alloc();
-                    match p {
-                        FPart::Lit(s) => {
-                            let k = self.str_const(s);
-                            self.emit(Op::LoadK, r, 0, k);
-                        }
-                        FPart::Field { expr, spec: None } => self.expr_to(expr, r),
-                        FPart::Field { expr, spec: Some(spec) } => {
-                            let v = self.expr_any(expr);
-                            let k = self.str_const(spec);
-                            self.span = expr.span;
-                            self.emit(Op::Format, r, v as u16, k);
-                            self.free_to(r as u16 + 1);
-                        }
-                    }
-                }
-                self.span = e.span;
-                self.emit(Op::Concat, dst, start, parts.len() as u32);
-            }
+            ExprKind::FStr(parts) => self.fstr_to(parts, dst, e.span),
             ExprKind::Name(i) => self.name_to(i, dst),
             ExprKind::SelfRef(id) => self.load_res(*id, dst),
             ExprKind::List(items) => {
@@ -636,6 +615,40 @@ impl<'a> Gen<'a> {
     fn binop_into(&mut self, op: BinOp, dst: u8, a: u8, b: u8, span: crate::diag::Span) {
         self.span = span;
         self.emit(arith_op(op), dst, a as u16, b as u32);
+    }
+
+    /// An f-string's parts (or a spec's, for nested fields) joined into `R[dst]`.
+    fn fstr_to(&mut self, parts: &'a [FPart], dst: u8, span: crate::diag::Span) {
+        let start = self.level();
+        for p in parts {
+            let r = self.alloc();
+            match p {
+                FPart::Lit(s) => {
+                    let k = self.str_const(s);
+                    self.emit(Op::LoadK, r, 0, k);
+                }
+                FPart::Field { expr, spec: None } => self.expr_to(expr, r),
+                FPart::Field { expr, spec: Some(spec) } => {
+                    let v = self.expr_any(expr);
+                    match spec.as_slice() {
+                        [FPart::Lit(spec)] => {
+                            let k = self.str_const(spec);
+                            self.span = expr.span;
+                            self.emit(Op::Format, r, v as u16, k);
+                        }
+                        parts => {
+                            let s = self.alloc();
+                            self.fstr_to(parts, s, span);
+                            self.span = expr.span;
+                            self.emit(Op::FormatWith, r, v as u16, s as u32);
+                        }
+                    }
+                    self.free_to(r as u16 + 1);
+                }
+            }
+        }
+        self.span = span;
+        self.emit(Op::Concat, dst, start, parts.len() as u32);
     }
 }
 

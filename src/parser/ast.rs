@@ -297,7 +297,11 @@ pub enum MapKey {
 #[derive(Clone, Debug)]
 pub enum FPart {
     Lit(String),
-    Field { expr: Expr, spec: Option<String> },
+    /// `{expr:spec}`: the spec is one `Lit` unless it holds nested fields (`{x:{w}.{p}f}`).
+    Field {
+        expr: Expr,
+        spec: Option<Vec<FPart>>,
+    },
 }
 
 #[derive(Clone, Debug)]

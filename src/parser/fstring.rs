@@ -3,10 +3,16 @@
 
 use super::ast::{Expr, ExprKind, FPart};
 use super::helpers::Ctx;
+use crate::bytecode::fmtspec::FormatSpec;
 use crate::diag::Diagnostic;
 use crate::lexer::unescape;
 
 pub fn parse_fstring(ctx: &Ctx, body: &str, offset: usize) -> Vec<FPart> {
+    parse_parts(ctx, body, offset, false)
+}
+
+/// `in_spec`: parsing a format spec's nested fields, which nest one level only.
+fn parse_parts(ctx: &Ctx, body: &str, offset: usize, in_spec: bool) -> Vec<FPart> {
     let mut parts = Vec::new();
     let mut lit = String::new();
     let mut lit_start = 0;
@@ -47,8 +53,8 @@ pub fn parse_fstring(ctx: &Ctx, body: &str, offset: usize) -> Vec<FPart> {
                 Some((colon, close)) => {
                     let expr_end = colon.unwrap_or(close);
                     let src = &body[i + 1..expr_end];
-                    let spec = colon.map(|c| body[c + 1..close].to_string());
                     let expr = parse_field(ctx, src, offset + i + 1);
+                    let spec = colon.map(|c| parse_spec(ctx, &body[c + 1..close], offset + c + 1, in_spec));
                     parts.push(FPart::Field { expr, spec });
                     i = close + 1;
                 }
@@ -105,6 +111,27 @@ fn field_end(body: &str, start: usize) -> Option<(Option<usize>, usize)> {
         i += 1;
     }
     None
+}
+
+/// A literal spec is checked now; one with nested fields becomes parts that build
+/// it at run time.
+fn parse_spec(ctx: &Ctx, spec: &str, at: usize, in_spec: bool) -> Vec<FPart> {
+    if spec.contains('{') {
+        if in_spec {
+            ctx.error(Diagnostic::new(
+                "E0004",
+                "format spec fields nest one level deep",
+                ctx.span(at, at + spec.len()),
+                "a field inside a format spec cannot have fields in its own spec",
+            ));
+            return vec![FPart::Lit(String::new())];
+        }
+        return parse_parts(ctx, spec, at, true);
+    }
+    if let Err(msg) = FormatSpec::parse(spec) {
+        ctx.error(Diagnostic::new("E0005", "invalid format spec", ctx.span(at, at + spec.len().max(1)), msg));
+    }
+    vec![FPart::Lit(spec.to_string())]
 }
 
 fn parse_field(ctx: &Ctx, src: &str, at: usize) -> Expr {

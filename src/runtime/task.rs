@@ -149,7 +149,10 @@ impl Future for TaskRun {
         vm.rt.handler_task = this.handler;
         vm.budget = TIME_SLICE;
         vm.preemptible = true;
-        let stop = vm.run();
+        // A panic here is a bug in Noodle: it ends this task with an error (an
+        // actor's handler crashes, and is supervised) rather than the process.
+        let stop = crate::contain::contain(|| vm.run())
+            .unwrap_or_else(|m| Stop::Threw(Value::error("InternalError", format!("{m} (a bug in Noodle: please report it)"))));
         vm.task_depth = 0;
         vm.depth_limit = vm.max_depth;
         vm.task_fut = None;

@@ -159,16 +159,21 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    fn fstr_parts(&mut self, parts: &[FPart]) {
+        for p in parts {
+            if let FPart::Field { expr, spec } = p {
+                self.expr(expr);
+                if let Some(spec) = spec {
+                    self.fstr_parts(spec);
+                }
+            }
+        }
+    }
+
     pub(super) fn expr(&mut self, e: &Expr) {
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::None | ExprKind::Error => {}
-            ExprKind::FStr(parts) => {
-                for p in parts {
-                    if let FPart::Field { expr, .. } = p {
-                        self.expr(expr);
-                    }
-                }
-            }
+            ExprKind::FStr(parts) => self.fstr_parts(parts),
             ExprKind::Name(id) => {
                 self.use_name(id);
             }

@@ -128,7 +128,7 @@ impl Vm {
                 }
                 Value::Str(Rc::new(out))
             }
-            Op::Format => {
+            Op::Format | Op::FormatWith => {
                 let v = match &self.stack[b] {
                     v @ Value::Instance(_) => {
                         let v = v.clone();
@@ -136,7 +136,15 @@ impl Vm {
                     }
                     v => v.clone(),
                 };
-                Value::Str(Rc::new(format::format_value(&v, const_str(&self.raw_consts, ins.c))?))
+                let text = if ins.op == Op::Format {
+                    format::format_value(&v, const_str(&self.raw_consts, ins.c))?
+                } else {
+                    match &self.stack[base + ins.c as usize] {
+                        Value::Str(spec) => format::format_value(&v, spec)?,
+                        other => return err("TypeError", format!("a format spec is a str, not {}", other.type_name())),
+                    }
+                };
+                Value::Str(Rc::new(text))
             }
             Op::Throw => {
                 return Err(match std::mem::take(&mut self.stack[a]) {

@@ -1,6 +1,7 @@
 //! Printing values (language.md §2) and f-string format specs.
 
 use super::value::*;
+use crate::bytecode::fmtspec::FormatSpec;
 use std::fmt::Write;
 
 /// Shortest round-trip float text, always with a `.` or an exponent; exponent
@@ -249,64 +250,6 @@ pub fn repr_in(v: &Value, out: &mut String, seen: &mut rustc_hash::FxHashSet<usi
     }
 }
 
-/// Parsed `[[fill]align][width][.precision][type]`.
-struct Spec {
-    fill: char,
-    align: Option<char>,
-    zero: bool,
-    width: usize,
-    precision: Option<usize>,
-    ty: Option<char>,
-}
-
-fn parse_spec(spec: &str) -> Result<Spec, String> {
-    let chars: Vec<char> = spec.chars().collect();
-    let mut i = 0;
-    let mut s = Spec { fill: ' ', align: None, zero: false, width: 0, precision: None, ty: None };
-    if chars.len() >= 2 && matches!(chars[1], '<' | '>' | '^') {
-        s.fill = chars[0];
-        s.align = Some(chars[1]);
-        i = 2;
-    } else if !chars.is_empty() && matches!(chars[0], '<' | '>' | '^') {
-        s.align = Some(chars[0]);
-        i = 1;
-    }
-    // Python's `0` flag: `{n:06}` pads numbers with zeros after the sign.
-    if s.align.is_none() && i < chars.len() && chars[i] == '0' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
-        s.zero = true;
-        i += 1;
-    }
-    let ws = i;
-    while i < chars.len() && chars[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i > ws {
-        s.width = chars[ws..i].iter().collect::<String>().parse().map_err(|_| "width too large")?;
-    }
-    if i < chars.len() && chars[i] == '.' {
-        i += 1;
-        let ps = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == ps {
-            return Err(format!("format spec `{spec}`: `.` needs a precision"));
-        }
-        s.precision = Some(chars[ps..i].iter().collect::<String>().parse().map_err(|_| "precision too large")?);
-    }
-    if i < chars.len() && matches!(chars[i], 'd' | 'f' | 'e' | 'x' | '%') {
-        s.ty = Some(chars[i]);
-        i += 1;
-    }
-    if i != chars.len() {
-        return Err(format!("invalid format spec `{spec}`"));
-    }
-    if s.width > 10_000 || s.precision.unwrap_or(0) > 1000 {
-        return Err(format!("format spec `{spec}` is too large"));
-    }
-    Ok(s)
-}
-
 fn exp_form(x: f64, prec: usize) -> String {
     // Python style: 1.234500e+03
     let s = format!("{:.*e}", prec, x);
@@ -322,7 +265,7 @@ fn exp_form(x: f64, prec: usize) -> String {
 /// Python's format for a float with a precision and no type: `p` significant
 /// digits, exponent form when the exponent is < -4 or >= p - 1, trailing zeros trimmed but at
 /// least one digit after the point (`{3.14159:.3}` is `3.14`, `{2.0:.3}` `2.0`).
-fn general_form(x: f64, p: usize) -> String {
+fn general_form(x: f64, p: usize, keep_point: bool) -> String {
     if !x.is_finite() {
         return fmt_float(x);
     }
@@ -342,75 +285,166 @@ fn general_form(x: f64, p: usize) -> String {
     } else {
         let r = format!("{:.*}", (p as i32 - 1 - e).max(0) as usize, x);
         let r = if r.contains('.') { r.trim_end_matches('0').to_string() } else { r };
-        if r.ends_with('.') {
-            r + "0"
-        } else if r.contains('.') {
-            r
-        } else {
-            r + ".0"
+        match (r.strip_suffix('.'), keep_point) {
+            (Some(_), true) => r + "0",
+            (Some(int), false) => int.to_string(),
+            (None, true) if !r.contains('.') => r + ".0",
+            _ => r,
         }
     }
 }
 
 /// Apply an f-string format spec to a value.
 pub fn format_value(v: &Value, spec: &str) -> Result<String, Value> {
-    let s = parse_spec(spec).map_err(|m| Value::error("ValueError", m))?;
-    let num = |v: &Value| -> Option<f64> {
-        match v {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
-        }
+    let s = FormatSpec::parse(spec).map_err(|m| Value::error("ValueError", m))?;
+    let needs = |what: &str| {
+        let ty = s.ty.unwrap_or(' ');
+        Err(Value::error("ValueError", format!("format `{ty}` needs {what}, not {}", v.type_name())))
     };
-    let body = match s.ty {
-        Some('d') => match v {
-            Value::Int(i) => i.to_string(),
-            _ => {
-                return Err(Value::error("ValueError", format!("format `d` needs an int, not {}", v.type_name())));
-            }
-        },
-        Some('x') => match v {
-            Value::Int(i) if *i >= 0 => format!("{i:x}"),
-            Value::Int(i) => format!("-{:x}", i.unsigned_abs()),
-            _ => return Err(Value::error("ValueError", format!("format `x` needs an int, not {}", v.type_name()))),
-        },
-        Some('f') => match num(v) {
-            Some(x) => format!("{:.*}", s.precision.unwrap_or(6), x),
-            None => return Err(Value::error("ValueError", format!("format `f` needs a number, not {}", v.type_name()))),
-        },
-        Some('e') => match num(v) {
-            Some(x) => exp_form(x, s.precision.unwrap_or(6)),
-            None => return Err(Value::error("ValueError", format!("format `e` needs a number, not {}", v.type_name()))),
-        },
-        Some('%') => match num(v) {
-            Some(x) => format!("{:.*}%", s.precision.unwrap_or(6), x * 100.0),
-            None => return Err(Value::error("ValueError", format!("format `%` needs a number, not {}", v.type_name()))),
-        },
-        _ => match (s.precision, v) {
-            (Some(p), Value::Float(x)) => general_form(*x, p),
-            (Some(p), Value::Int(i)) => format!("{:.*}", p, *i as f64),
-            (Some(p), Value::Str(st)) => st.chars().take(p).collect(),
-            _ => to_display(v),
-        },
+    let float = match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
     };
-    let len = body.chars().count();
-    if len >= s.width {
-        return Ok(body);
-    }
-    let pad = s.width - len;
-    let is_num = matches!(v, Value::Int(_) | Value::Float(_));
-    if s.zero && is_num {
-        let (sign, digits) = match body.strip_prefix('-') {
-            Some(d) => ("-", d),
-            None => ("", body.as_str()),
+    let body = match (s.ty, v) {
+        (Some('d'), Value::Int(i)) => Body::int(*i, 10, "", false),
+        (Some('x'), Value::Int(i)) => Body::int(*i, 16, if s.alt { "0x" } else { "" }, false),
+        (Some('X'), Value::Int(i)) => Body::int(*i, 16, if s.alt { "0X" } else { "" }, true),
+        (Some('o'), Value::Int(i)) => Body::int(*i, 8, if s.alt { "0o" } else { "" }, false),
+        (Some('b'), Value::Int(i)) => Body::int(*i, 2, if s.alt { "0b" } else { "" }, false),
+        (Some('d' | 'x' | 'X' | 'o' | 'b'), _) => return needs("an int"),
+        (Some(t @ ('f' | 'F' | 'e' | 'E' | 'g' | 'G' | '%')), _) => match float {
+            Some(x) => Body::float(x, t, s.precision),
+            None => return needs("a number"),
+        },
+        (Some('s'), Value::Str(st)) => Body::text(st, s.precision),
+        (Some('s'), _) => Body::text(&to_display(v), s.precision),
+        (_, Value::Int(i)) if s.precision.is_none() => Body::int(*i, 10, "", false),
+        (_, Value::Int(i)) => Body::float(*i as f64, 'f', s.precision),
+        (_, Value::Float(x)) => Body::float(*x, ' ', s.precision),
+        (_, Value::Str(st)) => Body::text(st, s.precision),
+        _ => Body::text(&to_display(v), s.precision),
+    };
+    body.finish(&s, v.type_name())
+}
+
+/// A formatted value before sign, grouping and padding: numbers keep their sign apart
+/// so zero padding and grouping go between the sign and the digits.
+struct Body {
+    numeric: bool,
+    negative: bool,
+    prefix: &'static str,
+    digits: String,
+    /// Characters after the integer digits (`.50`, `e+03`, `%`).
+    tail: String,
+    /// Grouping takes 4 digits for x o b, 3 otherwise.
+    group: usize,
+}
+
+impl Body {
+    fn text(s: &str, precision: Option<usize>) -> Body {
+        let digits = match precision {
+            Some(p) => s.chars().take(p).collect(),
+            None => s.to_string(),
         };
-        return Ok(format!("{sign}{}{digits}", "0".repeat(pad)));
+        Body { numeric: false, negative: false, prefix: "", digits, tail: String::new(), group: 3 }
     }
-    let align = s.align.unwrap_or(if is_num { '>' } else { '<' });
-    let fill = |n: usize| std::iter::repeat_n(s.fill, n).collect::<String>();
-    Ok(match align {
-        '<' => body + &fill(pad),
-        '^' => fill(pad / 2) + &body + &fill(pad - pad / 2),
-        _ => fill(pad) + &body,
-    })
+
+    fn int(i: i64, radix: u32, prefix: &'static str, upper: bool) -> Body {
+        let m = i.unsigned_abs();
+        let digits = match radix {
+            16 if upper => format!("{m:X}"),
+            16 => format!("{m:x}"),
+            8 => format!("{m:o}"),
+            2 => format!("{m:b}"),
+            _ => m.to_string(),
+        };
+        let group = if radix == 10 { 3 } else { 4 };
+        Body { numeric: true, negative: i < 0, prefix, digits, tail: String::new(), group }
+    }
+
+    /// `ty` is `f F e E g G %`, or ' ' for no type (repr, or Python's general form
+    /// that keeps a `.0` when there is a precision).
+    fn float(x: f64, ty: char, precision: Option<usize>) -> Body {
+        let negative = x.is_sign_negative() && !x.is_nan();
+        let m = x.abs();
+        let upper = matches!(ty, 'F' | 'E' | 'G');
+        let text = if !m.is_finite() {
+            let t = if m.is_nan() { "nan" } else { "inf" };
+            let t = if upper { t.to_uppercase() } else { t.to_string() };
+            if ty == '%' {
+                t + "%"
+            } else {
+                t
+            }
+        } else {
+            match ty {
+                'f' | 'F' => format!("{:.*}", precision.unwrap_or(6), m),
+                'e' | 'E' => exp_form(m, precision.unwrap_or(6)),
+                'g' | 'G' => general_form(m, precision.unwrap_or(6), false),
+                '%' => format!("{:.*}%", precision.unwrap_or(6), m * 100.0),
+                _ => match precision {
+                    Some(p) => general_form(m, p, true),
+                    None => fmt_float(m),
+                },
+            }
+        };
+        let text = if upper { text.to_uppercase() } else { text };
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (digits, tail) = text.split_at(split);
+        Body { numeric: true, negative, prefix: "", digits: digits.to_string(), tail: tail.to_string(), group: 3 }
+    }
+
+    fn finish(self, s: &FormatSpec, type_name: &str) -> Result<String, Value> {
+        if !self.numeric && (s.sign != '-' || s.grouping.is_some()) {
+            let what = if s.sign != '-' { "a sign" } else { "grouping" };
+            return Err(Value::error("ValueError", format!("format spec: {what} needs a number, not {type_name}")));
+        }
+        let sign = match (self.negative, s.sign) {
+            (true, _) => "-",
+            (false, '+') => "+",
+            (false, ' ') => " ",
+            _ => "",
+        };
+        let fixed = sign.len() + self.prefix.len() + self.tail.chars().count();
+        // Zero padding widens the digits themselves, so grouping separates the zeros too.
+        let want = if s.zero && self.numeric && !self.digits.is_empty() { s.width.saturating_sub(fixed) } else { 0 };
+        let mut digits = self.digits;
+        let grouped = loop {
+            let g = match s.grouping {
+                Some(sep) => group(&digits, sep, self.group),
+                None => digits.clone(),
+            };
+            if g.chars().count() >= want {
+                break g;
+            }
+            digits.insert(0, '0');
+        };
+        let body = format!("{sign}{}{grouped}{}", self.prefix, self.tail);
+        let len = body.chars().count();
+        if len >= s.width {
+            return Ok(body);
+        }
+        let pad = s.width - len;
+        let align = s.align.unwrap_or(if self.numeric { '>' } else { '<' });
+        let fill = |n: usize| std::iter::repeat_n(s.fill, n).collect::<String>();
+        Ok(match align {
+            '<' => body + &fill(pad),
+            '^' => fill(pad / 2) + &body + &fill(pad - pad / 2),
+            _ => fill(pad) + &body,
+        })
+    }
+}
+
+/// `1234567` → `1,234,567` (or groups of `n` with `sep`).
+fn group(digits: &str, sep: char, n: usize) -> String {
+    let len = digits.len();
+    let mut out = String::with_capacity(len + len / n);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (len - i).is_multiple_of(n) {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+    out
 }

@@ -310,6 +310,7 @@ impl Vm {
                 | Op::IterInit
                 | Op::Concat
                 | Op::Format
+                | Op::FormatWith
                 | Op::Throw
                 | Op::ThrowKind
                 | Op::ListPush
