@@ -60,6 +60,8 @@ pub const BUILTINS: &[&str] = &[
     "set",
     // The REPL's echo of an expression line (not a name a program can write).
     "$echo",
+    "vstack",
+    "hstack",
 ];
 
 /// Library modules implemented inside the VM (imported with `ImportNative`).
@@ -174,6 +176,15 @@ impl Program {
             sm.add(f.name.clone(), f.text.clone());
         }
         sm
+    }
+}
+
+/// "1 row", "2 rows": a count with its noun in the right number.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -23,6 +23,15 @@ fn sigmoid(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     Ok(map(&one("sigmoid", args, kw)?, |x| if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) }))
 }
 
+fn tanh(_: &mut Vm, args: &[Value], kw: Kw) -> R {
+    Ok(map(&one("tanh", args, kw)?, f64::tanh))
+}
+
+/// The exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)) (not the tanh approximation).
+fn gelu(_: &mut Vm, args: &[Value], kw: Kw) -> R {
+    Ok(map(&one("gelu", args, kw)?, |x| 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))))
+}
+
 /// Row-wise softmax, shifted by each row's max so large logits do not overflow.
 fn softmax(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     let m = one("softmax", args, kw)?;
@@ -59,6 +68,8 @@ fn argmax(_: &mut Vm, args: &[Value], kw: Kw) -> R {
 module_fns! { NN:
     "relu" => relu,
     "sigmoid" => sigmoid,
+    "tanh" => tanh,
+    "gelu" => gelu,
     "softmax" => softmax,
     "argmax" => argmax,
 }

@@ -19,6 +19,7 @@ macro_rules! natives {
 use super::async_builtins::{all, any, lookup, monitor, node_of, nodes, promise, send_message, sleep, timeout};
 use super::conversions::{chr, list, ord};
 use super::matrix::{eye, matrix, ones, rand, zeros};
+use super::matrix_methods::{hstack, vstack};
 use super::sets::set;
 
 natives! {
@@ -32,6 +33,7 @@ natives! {
     "matrix" => matrix, "zeros" => zeros, "ones" => ones, "eye" => eye, "rand" => rand,
     "monitor" => monitor, "node_of" => node_of, "nodes" => nodes,
     "ord" => ord, "chr" => chr, "list" => list, "set" => set, "$echo" => echo,
+    "vstack" => vstack, "hstack" => hstack,
 }
 
 fn no_kw(name: &str, kw: Kw) -> Result<(), Value> {

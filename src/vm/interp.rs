@@ -3,6 +3,7 @@
 use super::call::CallOutcome;
 use super::value::*;
 use super::*;
+use crate::bytecode::plural;
 use crate::bytecode::{Const, Instr, Op};
 use std::cell::RefCell;
 
@@ -696,7 +697,7 @@ impl Vm {
                     };
                     let items = list.borrow();
                     if items.len() != ins.c as usize {
-                        let m = format!("cannot destructure a list of length {} into {} names", items.len(), ins.c);
+                        let m = format!("cannot destructure a list of length {} into {}", items.len(), plural(ins.c as usize, "name"));
                         drop(items);
                         tri!(self, pc!(), err::<()>("TypeError", m));
                         continue;

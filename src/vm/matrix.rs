@@ -9,6 +9,7 @@ use super::args::{arity, kwarg};
 use super::format::fmt_float;
 use super::value::*;
 use super::Vm;
+use crate::bytecode::plural;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ pub fn shape(m: &Mat) -> String {
     format!("[{}, {}]", m.nrows(), m.ncols())
 }
 
-fn check_size(r: i64, c: i64) -> Result<(usize, usize), Value> {
+pub(super) fn check_size(r: i64, c: i64) -> Result<(usize, usize), Value> {
     if r < 0 || c < 0 {
         return err("ValueError", format!("matrix dimensions cannot be negative ({r}×{c})"));
     }
@@ -190,7 +191,13 @@ pub fn matmul(a: &Value, b: &Value) -> Result<Value, Value> {
     if x.ncols() != y.nrows() {
         return err(
             "ShapeError",
-            format!("shapes {} and {} do not fit for @ ({} columns against {} rows)", shape(x), shape(y), x.ncols(), y.nrows()),
+            format!(
+                "shapes {} and {} do not fit for @ ({} against {})",
+                shape(x),
+                shape(y),
+                plural(x.ncols(), "column"),
+                plural(y.nrows(), "row")
+            ),
         );
     }
     let mut out = Mat::zeros(x.nrows(), y.ncols());
@@ -286,65 +293,8 @@ pub fn field(m: &Mat, name: &str) -> Option<Value> {
     })
 }
 
-pub const METHODS: &[&str] = &["row", "col", "sum", "mean", "max", "min", "map", "len"];
-
 fn all(m: &Mat) -> impl Iterator<Item = f64> + '_ {
     (0..m.nrows()).flat_map(move |i| (0..m.ncols()).map(move |j| m[(i, j)]))
-}
-
-pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value]) -> Result<Value, Value> {
-    let empty = || err("ValueError", format!("{name}() of an empty matrix"));
-    match name {
-        "row" | "col" => {
-            arity(name, args, 1, 1)?;
-            if name == "row" {
-                row(m, &args[0])
-            } else {
-                col(m, &args[0])
-            }
-        }
-        "sum" => {
-            arity(name, args, 0, 0)?;
-            Ok(Value::Float(all(m).fold(0.0, |a, b| a + b)))
-        }
-        "mean" => {
-            arity(name, args, 0, 0)?;
-            let n = m.nrows() * m.ncols();
-            if n == 0 {
-                return empty();
-            }
-            Ok(Value::Float(all(m).fold(0.0, |a, b| a + b) / n as f64))
-        }
-        "max" | "min" => {
-            arity(name, args, 0, 0)?;
-            // NaN propagates (a NaN anywhere is the answer), as numpy's max does.
-            let mut it = all(m);
-            let Some(first) = it.next() else { return empty() };
-            let pick = |a: f64, b: f64| {
-                if a.is_nan() || b.is_nan() {
-                    f64::NAN
-                } else if (name == "max") == (b > a) {
-                    b
-                } else {
-                    a
-                }
-            };
-            Ok(Value::Float(it.fold(first, pick)))
-        }
-        "map" => {
-            arity(name, args, 1, 1)?;
-            let f = args[0].clone();
-            let mut out = Mat::zeros(m.nrows(), m.ncols());
-            for i in 0..m.nrows() {
-                for j in 0..m.ncols() {
-                    let v = vm.call_value(&f, &[Value::Float(m[(i, j)])])?;
-                    out[(i, j)] = num(&v, "map()'s function result")?;
-                }
-            }
-            Ok(value(out))
-        }
-        _ => err("TypeError", format!("matrix has no method `{name}`")),
-    }
 }
 
 /// A matrix inside a `Packet`: in memory the shared data itself (messages

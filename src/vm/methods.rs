@@ -22,6 +22,7 @@ pub fn method_names(v: &Value) -> Vec<&'static str> {
         Value::List(_) => LIST_METHODS.iter().chain(more::LIST_EXTRA).copied().collect(),
         Value::Map(_) => MAP_METHODS.iter().chain(more::MAP_EXTRA).copied().collect(),
         Value::Set(_) => super::sets::METHODS.to_vec(),
+        Value::Matrix(_) => super::matrix_methods::METHODS.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -31,7 +32,7 @@ pub fn has_method(v: &Value, name: &str) -> bool {
         Value::Str(_) => STR_METHODS.contains(&name) || more::STR_EXTRA.contains(&name),
         Value::List(_) => LIST_METHODS.contains(&name) || more::LIST_EXTRA.contains(&name),
         Value::Map(_) => MAP_METHODS.contains(&name) || more::MAP_EXTRA.contains(&name),
-        Value::Matrix(_) => super::matrix::METHODS.contains(&name),
+        Value::Matrix(_) => super::matrix_methods::METHODS.contains(&name),
         Value::Set(_) => super::sets::METHODS.contains(&name),
         Value::Object(o) => o.has_method(name),
         _ => false,
@@ -62,10 +63,7 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
             no_kw(name, kw)?;
             vm.host("an actor call")?.ask(vm, a, name, args)
         }
-        Value::Matrix(m) => {
-            no_kw(name, kw)?;
-            super::matrix::method(vm, m, name, args)
-        }
+        Value::Matrix(m) => super::matrix_methods::method(vm, m, name, args, kw),
         Value::Set(s) => {
             no_kw(name, kw)?;
             super::sets::method(s, name, args)
@@ -85,8 +83,10 @@ fn no_kw(name: &str, kw: &[(Rc<str>, Value)]) -> Result<(), Value> {
 fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)]) -> Result<Value, Value> {
     no_kw(name, kw)?;
     match name {
-        "upper" => Ok(Value::str(&s.to_uppercase())),
-        "lower" => Ok(Value::str(&s.to_lowercase())),
+        "upper" | "lower" => {
+            arity(name, args, 0, 0)?;
+            Ok(Value::str(&if name == "upper" { s.to_uppercase() } else { s.to_lowercase() }))
+        }
         "strip" => more::strip(s, name, args),
         "split" => more::split(s, args),
         "starts_with" | "ends_with" | "contains" => {
@@ -268,6 +268,7 @@ fn map_method(
             let k = args[0].to_key()?;
             Ok(m.borrow().get(&k).cloned().unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::None)))
         }
+        "keys" | "values" | "items" | "copy" if !args.is_empty() => arity(name, args, 0, 0).map(|()| Value::None),
         "keys" => Ok(Value::list(m.borrow().keys().map(|k| k.to_value()).collect())),
         "values" => Ok(Value::list(m.borrow().values().cloned().collect())),
         "items" => Ok(Value::list(m.borrow().iter().map(|(k, v)| Value::list(vec![k.to_value(), v.clone()])).collect())),

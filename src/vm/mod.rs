@@ -14,6 +14,7 @@ pub mod host;
 mod interp;
 mod iter;
 pub mod matrix;
+pub mod matrix_methods;
 pub mod methods;
 mod more_methods;
 pub mod native;

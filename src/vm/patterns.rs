@@ -70,7 +70,7 @@ pub fn unpack_rest(v: &Value, before: usize, after: usize) -> Result<Vec<Value>,
         let names = before + after;
         return err(
             "TypeError",
-            format!("cannot destructure a list of length {} into at least {names} name{}", items.len(), if names == 1 { "" } else { "s" }),
+            format!("cannot destructure a list of length {} into at least {}", items.len(), crate::bytecode::plural(names, "name")),
         );
     }
     let mut out: Vec<Value> = items[..before].to_vec();
