@@ -54,6 +54,7 @@ pub fn builtin_params(name: &str) -> Option<BuiltinParams> {
         "ord" => (&[("c", false)], false),
         "chr" => (&[("code", false)], false),
         "list" | "set" => (&[("xs", true)], false),
+        "vstack" | "hstack" => (&[("ms", false)], false),
         "$echo" => (&[("x", false)], false),
         "input" => (&[("prompt", true)], false),
         "len" | "type" | "enumerate" | "reversed" | "sqrt" | "floor" | "ceil" | "abs" => (&[("x", false)], false),
