@@ -253,7 +253,20 @@ impl<'a> Layout<'a> {
             RawTok::FStr => self.push(Tok::FStr(text[2..text.len() - 1].to_string(), s + 2 + self.base), s, e),
             RawTok::UnterminatedStr => {
                 self.error(s, e, "unterminated string", "this string has no closing quote on its line");
-                self.push(Tok::Error, s, e);
+                self.push(Tok::Str(String::new()), s, e);
+                self.close_line_brackets(s, e);
+            }
+            RawTok::TripleStr => {
+                let q = &text[..3];
+                let closed = text.len() >= 6 && text.ends_with(q);
+                let hint = if closed {
+                    "write a string per line, with `\\n` for line breaks (or join a list of lines)"
+                } else {
+                    "it runs to the end of the file: Noodle strings end on their line"
+                };
+                self.error(s, s + 3, "Noodle has no triple-quoted strings", hint);
+                let body = if closed { &text[3..text.len() - 3] } else { &text[3..] };
+                self.push(Tok::Str(body.to_string()), s, e);
             }
             RawTok::Error => {
                 let ch = text.chars().next().unwrap_or('?');
@@ -387,6 +400,29 @@ impl<'a> Layout<'a> {
                 self.error(s, e, "integer literal too large", "does not fit in a 64-bit signed integer");
                 self.push(Tok::Int(0), s, e);
             }
+        }
+    }
+
+    /// After an unterminated string (at `s`..`e`, the end of its line): the
+    /// closers it swallowed were most likely meant for the brackets opened on
+    /// its line, so those are closed here, silently (one mistake, one error).
+    fn close_line_brackets(&mut self, s: usize, e: usize) {
+        let line_start = self.src[..s].rfind('\n').map_or(0, |i| i + 1);
+        while let Some(&(b, at)) = self.stack.last() {
+            if at < line_start {
+                break;
+            }
+            self.stack.pop();
+            let t = match b {
+                Bracket::Paren => Tok::RParen,
+                Bracket::Square => Tok::RBracket,
+                Bracket::Arms => {
+                    self.pattern_at = None;
+                    Tok::RBrace
+                }
+                Bracket::Map | Bracket::Block => Tok::RBrace,
+            };
+            self.push(t, e, e);
         }
     }
 

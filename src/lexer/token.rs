@@ -30,6 +30,11 @@ pub enum RawTok {
     #[regex(r#"f"([^"\\\n]|\\[^\n])*"#)]
     #[regex(r#"f'([^'\\\n]|\\[^\n])*"#)]
     UnterminatedStr,
+    /// Python's `"""..."""` (closed or running to the end of the file): not
+    /// Noodle, read as one string and reported once.
+    #[regex(r#""""([^"]|"[^"]|""[^"])*(""")?"#)]
+    #[regex(r#"'''([^']|'[^']|''[^'])*(''')?"#)]
+    TripleStr,
 
     #[token("(")]
     LParen,
