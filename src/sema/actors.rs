@@ -116,3 +116,46 @@ impl<'a> Analyzer<'a> {
         }
     }
 }
+
+impl Analyzer<'_> {
+    /// The `let` just declared in this block holds a reference to actor `class`.
+    pub(super) fn note_local_actor(&mut self, class: String) {
+        if self.lookup_local(&class).is_some() || !self.scope.globals.get(&class).is_some_and(|g| g.is_actor) {
+            return;
+        }
+        if let Some((_, d)) = self.cur().blocks.last_mut().and_then(|b| b.last_mut()) {
+            d.actor_of = Some(class);
+        }
+    }
+
+    /// `r.m(...)` where `r` is a `let` bound to `spawn A(...)`: `m` must be a
+    /// handler of `A` (elsewhere the call's `TypeError` at run time stays).
+    pub(super) fn check_handler(&mut self, recv: &Expr, method: &Ident) {
+        let ExprKind::Name(r) = &recv.kind else { return };
+        let class = match self.lookup_local(&r.name) {
+            Some((_, d)) => d.actor_of,
+            None => self.scope.globals.get(&r.name).and_then(|g| g.actor_of.clone()),
+        };
+        let Some(class) = class else { return };
+        if self.lookup_local(&class).is_some() || !self.scope.globals.get(&class).is_some_and(|g| g.is_actor) {
+            return;
+        }
+        let Some(handlers) = self.scope.actor_handlers.get(&class) else { return };
+        if handlers.contains(&method.name) {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            "E0225",
+            format!("actor `{class}` has no handler `{}`", method.name),
+            method.span,
+            format!("`{}` is bound to `spawn {class}(...)`", r.name),
+        );
+        d = match crate::suggest::closest(&method.name, handlers.iter().map(String::as_str)) {
+            _ if method.name == "init" => d.note("`init` runs once, when the actor is spawned; it is not a handler"),
+            Some(best) => d.note(format!("did you mean `{best}`?")),
+            None if handlers.is_empty() => d.note(format!("`{class}` has no handlers")),
+            None => d.note(format!("its handlers: {}", handlers.join(", "))),
+        };
+        self.diags.push(d);
+    }
+}

@@ -11,6 +11,9 @@ impl<'a> Analyzer<'a> {
                 self.expr(value);
                 self.check_binding_pattern(pattern);
                 self.bind_pattern(pattern, *mutable, top);
+                if let Some(class) = super::spawned_actor(s).filter(|_| !(top && self.at_top_level())) {
+                    self.note_local_actor(class);
+                }
             }
             StmtKind::Assign { target, value, .. } => {
                 self.expr(value);
@@ -226,9 +229,10 @@ impl<'a> Analyzer<'a> {
                     self.check_call(&sig, args, e);
                 }
             }
-            ExprKind::MethodCall { recv, args, .. } => {
+            ExprKind::MethodCall { recv, name, args } => {
                 self.expr(recv);
                 self.args(args);
+                self.check_handler(recv, name);
             }
             ExprKind::SuperCall { args, .. } => {
                 match self.fns.iter().rev().find(|f| f.kind != FnKind::Lambda).map(|f| f.kind) {

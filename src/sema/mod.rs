@@ -55,6 +55,8 @@ pub struct GlobalInfo {
     pub sig: Option<Sig>,
     pub is_class: bool,
     pub is_actor: bool,
+    /// A `let` bound to `spawn A(...)`: the actor class its reference is of.
+    pub actor_of: Option<String>,
 }
 
 /// Module-level names; persists across REPL inputs.
@@ -63,6 +65,8 @@ pub struct ModuleScope {
     pub globals: indexmap::IndexMap<String, GlobalInfo>,
     /// In the REPL a name may be defined again.
     pub allow_redefine: bool,
+    /// Each actor class's handlers (what a reference to one can be asked).
+    pub actor_handlers: HashMap<String, Vec<String>>,
 }
 
 impl ModuleScope {
@@ -100,6 +104,7 @@ struct Decl {
     id: NodeId,
     mutable: bool,
     sig: Option<Sig>,
+    actor_of: Option<String>,
 }
 
 struct FnScope {
@@ -155,6 +160,23 @@ fn actor_sig(a: &ActorDecl) -> Sig {
     }
 }
 
+/// What a reference to actor `a` can be asked: its methods but `init`.
+fn actor_handlers(a: &ActorDecl) -> Vec<String> {
+    let names = a.methods.iter().filter_map(|m| m.name.as_ref()).map(|n| n.name.clone());
+    names.filter(|n| !n.starts_with('$') && n != "init").collect()
+}
+
+/// `let NAME = spawn A(...)`: the actor class `A` (of this module).
+fn spawned_actor(s: &Stmt) -> Option<String> {
+    match &s.kind {
+        StmtKind::Let { mutable: false, pattern: Pattern::Name(_), value } => match &value.kind {
+            ExprKind::Spawn { module: None, class, .. } => Some(class.name.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The actor whose body is being analyzed.
 struct ActorScope {
     name: String,
@@ -188,7 +210,10 @@ impl<'a> Analyzer<'a> {
                 }
                 StmtKind::Def(f) => names.extend(f.name.as_ref().map(|n| (n, false, Some(fn_sig(f)), false))),
                 StmtKind::Class(c) => names.push((&c.name, false, class_sig(c), true)),
-                StmtKind::Actor(a) => names.push((&a.name, false, Some(actor_sig(a)), false)),
+                StmtKind::Actor(a) => {
+                    self.scope.actor_handlers.insert(a.name.name.clone(), actor_handlers(a));
+                    names.push((&a.name, false, Some(actor_sig(a)), false))
+                }
                 StmtKind::Import { path, alias, .. } => {
                     if let Some(a) = alias {
                         names.push((a, false, None, false));
@@ -210,10 +235,10 @@ impl<'a> Analyzer<'a> {
                 }
                 seen.insert(ident.name.clone(), ident.span);
                 self.define_global(ident, mutable, sig, is_class);
-                if let StmtKind::Actor(_) = &s.kind {
-                    if let Some(g) = self.scope.globals.get_mut(&ident.name) {
-                        g.is_actor = true;
-                    }
+                let actor_of = spawned_actor(s);
+                if let Some(g) = self.scope.globals.get_mut(&ident.name) {
+                    g.is_actor = matches!(s.kind, StmtKind::Actor(_));
+                    g.actor_of = actor_of;
                 }
             }
             let implicit = match &s.kind {
@@ -245,7 +270,8 @@ impl<'a> Analyzer<'a> {
             Some(g) => g.slot,
             None => self.scope.globals.len() as u32,
         };
-        self.scope.globals.insert(ident.name.clone(), GlobalInfo { slot, mutable, sig, is_class, is_actor: false });
+        let g = GlobalInfo { slot, mutable, sig, is_class, is_actor: false, actor_of: None };
+        self.scope.globals.insert(ident.name.clone(), g);
         if ident.id != u32::MAX {
             self.out.decl_global.insert(ident.id, slot);
         }
@@ -265,7 +291,7 @@ impl<'a> Analyzer<'a> {
         if dup.is_some() {
             self.error("E0201", format!("`{}` is defined twice in this block", ident.name), ident.span, "defined again here");
         }
-        let d = Decl { id: ident.id, mutable, sig };
+        let d = Decl { id: ident.id, mutable, sig, actor_of: None };
         self.cur().blocks.last_mut().expect("block").push((ident.name.clone(), d));
     }
 
@@ -385,7 +411,7 @@ impl<'a> Analyzer<'a> {
     fn function(&mut self, f: &FnDecl, kind: FnKind) {
         let mut scope = FnScope { kind, is_async: f.is_async, blocks: vec![vec![]], upvals: vec![], loops: 0 };
         if let FnKind::Method { .. } = kind {
-            scope.blocks[0].push(("self".into(), Decl { id: f.id, mutable: false, sig: None }));
+            scope.blocks[0].push(("self".into(), Decl { id: f.id, mutable: false, sig: None, actor_of: None }));
         }
         self.fns.push(scope);
         let mut seen = HashSet::new();

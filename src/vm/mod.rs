@@ -441,34 +441,18 @@ impl Vm {
         if !t.is_empty() {
             return;
         }
-        // Recursion repeats one line many times: show a run of identical
-        // lines as three and a count (as Python does), and of a still long
-        // trace the innermost and outermost frames.
-        let mut run = 0usize;
-        let mut prev = String::new();
-        let flush_run = |t: &mut Vec<String>, run: usize| {
-            if run > TRACE_REPEAT_SHOWN {
-                t.push(format!("  [previous line repeated {} more times]", run - TRACE_REPEAT_SHOWN));
-            }
-        };
-        for f in self.frames.iter().rev() {
-            let func = &f.closure.func;
-            let pc = f.pc.saturating_sub(1).min(func.spans.len().saturating_sub(1));
-            let loc = func.spans.get(pc).map(|s| self.sources.location(*s)).unwrap_or_else(|| "?".into());
-            let line = format!("  at {} ({})", func.name, loc);
-            if line == prev {
-                run += 1;
-                if run <= TRACE_REPEAT_SHOWN {
-                    t.push(line);
-                }
-                continue;
-            }
-            flush_run(&mut t, run);
-            run = 1;
-            prev = line.clone();
-            t.push(line);
-        }
-        flush_run(&mut t, run);
+        let lines: Vec<String> = self
+            .frames
+            .iter()
+            .rev()
+            .map(|f| {
+                let func = &f.closure.func;
+                let pc = f.pc.saturating_sub(1).min(func.spans.len().saturating_sub(1));
+                let loc = func.spans.get(pc).map(|s| self.sources.location(*s)).unwrap_or_else(|| "?".into());
+                format!("  at {} ({})", func.name, loc)
+            })
+            .collect();
+        *t = collapse_repeats(&lines);
         if t.len() > TRACE_MAX_LINES {
             let keep = TRACE_MAX_LINES / 2;
             let omitted = t.len() - 2 * keep;
@@ -477,6 +461,40 @@ impl Vm {
             t.insert(keep, format!("  [{omitted} more lines]"));
         }
     }
+}
+
+/// Recursion repeats a line (or a cycle of lines, for mutual recursion) many
+/// times: a repeated line is shown three times and a count (as Python does), a
+/// repeated cycle of up to four lines once and a count.
+fn collapse_repeats(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let repeats = |k: usize| {
+            let mut n = 1;
+            while i + (n + 1) * k <= lines.len() && lines[i + n * k..i + (n + 1) * k] == lines[i..i + k] {
+                n += 1;
+            }
+            n
+        };
+        match (1..=4).map(|k| (k, repeats(k))).find(|&(_, n)| n > TRACE_REPEAT_SHOWN) {
+            Some((1, n)) => {
+                out.extend(std::iter::repeat_n(lines[i].clone(), TRACE_REPEAT_SHOWN));
+                out.push(format!("  [previous line repeated {} more times]", n - TRACE_REPEAT_SHOWN));
+                i += n;
+            }
+            Some((k, n)) => {
+                out.extend_from_slice(&lines[i..i + k]);
+                out.push(format!("  [previous {k} lines repeated {} more times]", n - 1));
+                i += n * k;
+            }
+            None => {
+                out.push(lines[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Where a VM's program output goes: this process's stdout, or a function
