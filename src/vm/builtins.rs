@@ -218,7 +218,10 @@ pub fn to_vec(v: &Value) -> Result<Vec<Value>, Value> {
             let mut x = r.start;
             while (r.step > 0 && x < r.end) || (r.step < 0 && x > r.end) {
                 out.push(Value::Int(x));
-                x += r.step;
+                x = match x.checked_add(r.step) {
+                    Some(n) => n,
+                    None => break,
+                };
             }
             Ok(out)
         }

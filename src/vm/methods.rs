@@ -23,6 +23,7 @@ pub fn method_names(v: &Value) -> Vec<&'static str> {
         Value::Map(_) => MAP_METHODS.iter().chain(more::MAP_EXTRA).copied().collect(),
         Value::Set(_) => super::sets::METHODS.to_vec(),
         Value::Matrix(_) => super::matrix_methods::METHODS.to_vec(),
+        Value::Range(_) => super::ranges::METHODS.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -34,6 +35,7 @@ pub fn has_method(v: &Value, name: &str) -> bool {
         Value::Map(_) => MAP_METHODS.contains(&name) || more::MAP_EXTRA.contains(&name),
         Value::Matrix(_) => super::matrix_methods::METHODS.contains(&name),
         Value::Set(_) => super::sets::METHODS.contains(&name),
+        Value::Range(_) => super::ranges::METHODS.contains(&name),
         Value::Object(o) => o.has_method(name),
         _ => false,
     }
@@ -67,6 +69,10 @@ pub fn call_method(vm: &mut Vm, recv: &Value, name: &str, args: &[Value], kw: &[
         Value::Set(s) => {
             no_kw(name, kw)?;
             super::sets::method(s, name, args)
+        }
+        Value::Range(r) => {
+            no_kw(name, kw)?;
+            super::ranges::method(vm, r, name, args)
         }
         Value::Object(o) => {
             no_kw(name, kw)?;

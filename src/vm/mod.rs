@@ -21,6 +21,7 @@ pub mod native;
 pub mod ops;
 pub(crate) mod patterns;
 pub mod portable;
+pub mod ranges;
 pub(crate) mod reach;
 mod sets;
 mod special;

@@ -218,31 +218,9 @@ pub fn merge(a: &Value, b: &Value) -> Result<Value, Value> {
 
 /// `a[start:end:step]` on a list or str, as in Python.
 pub fn slice_step(obj: &Value, start: &Value, end: &Value, step: &Value) -> Result<Value, Value> {
-    let step = match step {
-        Value::None => 1,
-        Value::Int(0) => return err("ValueError", "slice step cannot be zero"),
-        Value::Int(s) => *s,
-        o => return err("TypeError", format!("slice step must be an int, not {}", o.type_name())),
-    };
     let pick = |len: usize| -> Result<Vec<usize>, Value> {
-        let n = len as i64;
-        let bound = |v: &Value, default: i64| -> Result<i64, Value> {
-            match v {
-                Value::None => Ok(default),
-                Value::Int(i) => {
-                    let i = if *i < 0 { i + n } else { *i };
-                    Ok(if step > 0 { i.clamp(0, n) } else { i.clamp(-1, n - 1) })
-                }
-                o => err("TypeError", format!("slice bounds must be int, not {}", o.type_name())),
-            }
-        };
-        let (mut i, stop) = if step > 0 { (bound(start, 0)?, bound(end, n)?) } else { (bound(start, n - 1)?, bound(end, -1)?) };
-        let mut out = Vec::new();
-        while (step > 0 && i < stop) || (step < 0 && i > stop) {
-            out.push(i as usize);
-            i += step;
-        }
-        Ok(out)
+        let (first, count, step) = super::ranges::positions(len as i64, start, end, step)?;
+        Ok((0..count).map(|k| (first + k * step) as usize).collect())
     };
     match obj {
         Value::List(l) => {
@@ -253,6 +231,7 @@ pub fn slice_step(obj: &Value, start: &Value, end: &Value, step: &Value) -> Resu
             let chars: Vec<char> = s.chars().collect();
             Ok(Value::str(&pick(chars.len())?.into_iter().map(|i| chars[i]).collect::<String>()))
         }
+        Value::Range(r) => super::ranges::slice(r, start, end, step),
         _ => err("TypeError", format!("{} cannot be sliced with a step", obj.type_name())),
     }
 }

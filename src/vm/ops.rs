@@ -233,7 +233,11 @@ fn equal_depth(a: &Value, b: &Value, depth: u32) -> bool {
             let (x, y) = (x.borrow(), y.borrow());
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal_depth(v, w, depth + 1)))
         }
-        (Value::Range(x), Value::Range(y)) => x.start == y.start && x.end == y.end && x.step == y.step,
+        // As in Python: ranges are equal when they yield the same ints.
+        (Value::Range(x), Value::Range(y)) => {
+            let n = x.len();
+            n == y.len() && (n == 0 || (x.start == y.start && (n == 1 || x.step == y.step)))
+        }
         (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
         (Value::Native(x), Value::Native(y)) => std::ptr::eq(*x, *y),
         (Value::Class(x), Value::Class(y)) => Rc::ptr_eq(x, y),
@@ -408,9 +412,14 @@ pub fn get_index(obj: &Value, idx: &Value) -> Result<Value, Value> {
             }
         }
         Value::Range(r) => {
+            if let Value::Range(s) = idx {
+                if s.step == 1 {
+                    return super::ranges::slice(r, &Value::Int(s.start), &Value::Int(s.end), &Value::None);
+                }
+            }
             let i = index_int(idx)?;
             match norm_index(i, r.len().max(0) as usize) {
-                Some(j) => Ok(Value::Int(r.start + r.step * j as i64)),
+                Some(j) => Ok(Value::Int(r.nth(j as i64))),
                 None => err("IndexError", format!("range index {i} out of range")),
             }
         }
@@ -479,6 +488,7 @@ pub fn slice(obj: &Value, start: &Value, end: &Value) -> Result<Value, Value> {
             let b = bound(end, chars.len(), chars.len())?;
             Ok(Value::str(&if a < b { chars[a..b].iter().collect::<String>() } else { String::new() }))
         }
+        Value::Range(r) => super::ranges::slice(r, start, end, &Value::None),
         _ => err("TypeError", format!("{} cannot be sliced", obj.type_name())),
     }
 }

@@ -141,11 +141,17 @@ impl RangeObj {
         self.len() == 0
     }
     pub fn contains(&self, x: i64) -> bool {
-        if self.step > 0 {
-            x >= self.start && x < self.end && (x - self.start) % self.step == 0
+        // Wide arithmetic: `x - start` may not fit in 64 bits.
+        let (x, start, step) = (x as i128, self.start as i128, self.step as i128);
+        if step > 0 {
+            x >= start && x < self.end as i128 && (x - start) % step == 0
         } else {
-            x <= self.start && x > self.end && (self.start - x) % (-self.step) == 0
+            x <= start && x > self.end as i128 && (start - x) % (-step) == 0
         }
+    }
+    /// The `j`th value (`j < len()`): it fits, though `step * j` alone may not.
+    pub fn nth(&self, j: i64) -> i64 {
+        self.start.wrapping_add(self.step.wrapping_mul(j))
     }
 }
 
