@@ -25,7 +25,7 @@ module_fns! { RANDOM:
     "choice" => |vm, a, k| {
         kwarg("choice", k, &[])?;
         arity("choice", a, 1, 1)?;
-        let items = crate::vm::builtins::to_vec(&a[0])?;
+        let items = crate::vm::seq::to_vec(&a[0])?;
         if items.is_empty() { return err("IndexError", "choice from an empty list"); }
         let i = (next_u64(vm) % items.len() as u64) as usize;
         Ok(items[i].clone())

@@ -7,6 +7,14 @@ use crate::bytecode::fmtspec::FormatSpec;
 use crate::diag::Diagnostic;
 use crate::lexer::unescape;
 
+impl Ctx {
+    /// An f-string literal (the grammar's action).
+    pub fn fstring(&self, body: String, offset: usize, l: usize, r: usize) -> Expr {
+        let parts = parse_fstring(self, &body, offset);
+        Expr::new(ExprKind::FStr(parts), self.span(l, r))
+    }
+}
+
 pub fn parse_fstring(ctx: &Ctx, body: &str, offset: usize) -> Vec<FPart> {
     parse_parts(ctx, body, offset, false)
 }

@@ -285,11 +285,6 @@ impl Ctx {
     pub fn spawn(&self, module: Option<Ident>, class: Ident, args: Vec<Arg>, options: Option<Expr>, l: usize, r: usize) -> Expr {
         Expr::new(ExprKind::Spawn { module, class, args, options: options.map(Box::new) }, self.span(l, r))
     }
-
-    pub fn fstring(&self, body: String, offset: usize, l: usize, r: usize) -> Expr {
-        let parts = super::fstring::parse_fstring(self, &body, offset);
-        Expr::new(ExprKind::FStr(parts), self.span(l, r))
-    }
 }
 
 /// Summarise LALRPOP's expected-token list into something a person can read:

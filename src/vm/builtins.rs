@@ -3,6 +3,7 @@
 use super::args::{arity, kwarg, num};
 use super::format::{fmt_float, to_display};
 use super::ops;
+use super::seq::to_vec;
 use super::value::*;
 use super::Vm;
 use std::rc::Rc;
@@ -89,24 +90,6 @@ fn input(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
         Ok(_) => Ok(Value::str(s.trim_end_matches(['\n', '\r']))),
         Err(e) => err("IOError", format!("cannot read input: {e}")),
     }
-}
-
-pub fn length(v: &Value) -> Result<i64, Value> {
-    Ok(match v {
-        Value::Str(s) => {
-            if s.is_ascii() {
-                s.len() as i64
-            } else {
-                s.chars().count() as i64
-            }
-        }
-        Value::List(l) => l.borrow().len() as i64,
-        Value::Map(m) => m.borrow().len() as i64,
-        Value::Set(s) => s.borrow().len() as i64,
-        Value::Range(r) => r.len(),
-        Value::Matrix(m) => m.nrows() as i64,
-        other => return err("TypeError", format!("{} has no length", other.type_name())),
-    })
 }
 
 fn len(vm: &mut Vm, args: &[Value], kw: Kw) -> R {
@@ -203,30 +186,6 @@ fn range(_: &mut Vm, args: &[Value], kw: Kw) -> R {
         return err("ValueError", "range step cannot be zero");
     }
     Ok(Value::Range(Rc::new(RangeObj { start, end, step })))
-}
-
-/// Materialize any iterable as a vector of values.
-pub fn to_vec(v: &Value) -> Result<Vec<Value>, Value> {
-    match v {
-        Value::List(l) => Ok(l.borrow().to_vec()),
-        Value::Map(m) => Ok(m.borrow().keys().map(|k| k.to_value()).collect()),
-        Value::Set(s) => Ok(s.borrow().iter().map(|k| k.to_value()).collect()),
-        Value::Str(s) => Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()),
-        Value::Range(r) => {
-            check_list_size(r.len().max(0) as usize)?;
-            let mut out = Vec::with_capacity(r.len().max(0) as usize);
-            let mut x = r.start;
-            while (r.step > 0 && x < r.end) || (r.step < 0 && x > r.end) {
-                out.push(Value::Int(x));
-                x = match x.checked_add(r.step) {
-                    Some(n) => n,
-                    None => break,
-                };
-            }
-            Ok(out)
-        }
-        other => err("TypeError", format!("{} is not iterable", other.type_name())),
-    }
 }
 
 fn enumerate(_: &mut Vm, args: &[Value], kw: Kw) -> R {

@@ -159,7 +159,7 @@ impl Vm {
                 let l = l.clone();
                 let items = if ins.op == Op::ListPush { vec![self.stack[b].clone()] } else { patterns::items_of(&self.stack[b])? };
                 for v in items {
-                    super::methods::list_append(&self.stack[a], &l, v);
+                    super::seq::list_append(&self.stack[a], &l, v);
                 }
                 return Ok(());
             }

@@ -2,7 +2,7 @@
 //! `ord`, `chr`, `list`.
 
 use super::args::{arity, kwarg};
-use super::builtins::to_vec;
+use super::seq::to_vec;
 use super::value::*;
 use super::Vm;
 use std::rc::Rc;

@@ -563,7 +563,7 @@ impl Vm {
                             match (&r!(ins.a), name.as_str(), ins.b) {
                                 (Value::List(l), "append", 1) => {
                                     let v = take(&mut r!(ins.a as usize + 1));
-                                    methods::list_append(&r!(ins.a), l, v);
+                                    super::seq::list_append(&r!(ins.a), l, v);
                                     put(&mut r!(ins.a), Value::None);
                                     continue;
                                 }

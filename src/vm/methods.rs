@@ -1,45 +1,16 @@
 //! Methods of built-in types: str, list, map (language.md §9).
 
 use super::args::{arity, kwarg};
-use super::builtins::{length, sort_values, to_vec};
+use super::builtins::sort_values;
 use super::format::to_display;
 use super::more_methods as more;
 use super::ops;
+use super::seq::{length, list_append, to_vec};
 use super::value::*;
 use super::Vm;
 use std::rc::Rc;
 
-const STR_METHODS: &[&str] =
-    &["len", "upper", "lower", "split", "strip", "starts_with", "ends_with", "contains", "replace", "find", "join"];
-const LIST_METHODS: &[&str] =
-    &["len", "append", "pop", "insert", "remove", "index", "contains", "sort", "reverse", "map", "filter", "reduce", "copy"];
-const MAP_METHODS: &[&str] = &["len", "get", "keys", "values", "items", "contains", "remove", "copy"];
-
-/// Every method name of a built-in type's values.
-pub fn method_names(v: &Value) -> Vec<&'static str> {
-    match v {
-        Value::Str(_) => STR_METHODS.iter().chain(more::STR_EXTRA).copied().collect(),
-        Value::List(_) => LIST_METHODS.iter().chain(more::LIST_EXTRA).copied().collect(),
-        Value::Map(_) => MAP_METHODS.iter().chain(more::MAP_EXTRA).copied().collect(),
-        Value::Set(_) => super::sets::METHODS.to_vec(),
-        Value::Matrix(_) => super::matrix_methods::METHODS.to_vec(),
-        Value::Range(_) => super::ranges::METHODS.to_vec(),
-        _ => Vec::new(),
-    }
-}
-
-pub fn has_method(v: &Value, name: &str) -> bool {
-    match v {
-        Value::Str(_) => STR_METHODS.contains(&name) || more::STR_EXTRA.contains(&name),
-        Value::List(_) => LIST_METHODS.contains(&name) || more::LIST_EXTRA.contains(&name),
-        Value::Map(_) => MAP_METHODS.contains(&name) || more::MAP_EXTRA.contains(&name),
-        Value::Matrix(_) => super::matrix_methods::METHODS.contains(&name),
-        Value::Set(_) => super::sets::METHODS.contains(&name),
-        Value::Range(_) => super::ranges::METHODS.contains(&name),
-        Value::Object(o) => o.has_method(name),
-        _ => false,
-    }
-}
+pub use super::method_tables::{has_method, method_names};
 
 fn str_arg<'a>(m: &str, v: &'a Value) -> Result<&'a str, Value> {
     match v {
@@ -132,16 +103,6 @@ fn str_method(s: &Rc<String>, name: &str, args: &[Value], kw: &[(Rc<str>, Value)
             Ok(Value::str(&parts.join(s)))
         }
         _ => more::str_extra(s, name, args),
-    }
-}
-
-/// `list.append(v)` (also the dispatch loop's inline fast path).
-#[inline]
-pub(crate) fn list_append(list: &Value, l: &Rc<std::cell::RefCell<crate::vm::value::ListVec>>, v: Value) {
-    let track = super::gc::may_cycle(&v);
-    l.borrow_mut().push(v);
-    if track {
-        super::gc::note_container(list);
     }
 }
 

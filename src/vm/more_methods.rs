@@ -9,10 +9,8 @@ use super::value::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub const STR_EXTRA: &[&str] =
-    &["lstrip", "rstrip", "splitlines", "count", "is_digit", "is_alpha", "is_space", "pad_left", "pad_right", "center", "chars"];
-pub const LIST_EXTRA: &[&str] = &["extend", "count", "clear"];
-pub const MAP_EXTRA: &[&str] = &["pop", "update", "merge"];
+use super::method_tables::no_method;
+use super::seq::{list_append, merge};
 
 fn str_arg<'a>(m: &str, v: &'a Value) -> Result<&'a str, Value> {
     match v {
@@ -140,7 +138,7 @@ pub fn list_extra(recv: &Value, l: &Rc<RefCell<ListVec>>, name: &str, args: &[Va
             arity(name, args, 1, 1)?;
             // Items first: `xs.extend(xs)` reads the list it grows.
             for v in super::patterns::items_of(&args[0])? {
-                super::methods::list_append(recv, l, v);
+                list_append(recv, l, v);
             }
             Ok(Value::None)
         }
@@ -186,33 +184,6 @@ pub fn map_extra(recv: &Value, m: &Rc<RefCell<MapInner>>, name: &str, args: &[Va
             merge(recv, &args[0])
         }
         _ => no_method("map", name),
-    }
-}
-
-/// "str has no method `startswith` (did you mean `starts_with`?)"
-pub fn no_method(type_name: &str, name: &str) -> Result<Value, Value> {
-    let v = match type_name {
-        "str" => Value::str(""),
-        "list" => Value::list(Vec::new()),
-        "map" => Value::map(MapInner::default()),
-        _ => Value::None,
-    };
-    let names = super::methods::method_names(&v);
-    let hint = crate::suggest::hint(name, names.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
-    err("TypeError", format!("{type_name} has no method `{name}`{hint}"))
-}
-
-/// `m1 | m2` and `m1.merge(m2)`: a new map, the right side winning.
-pub fn merge(a: &Value, b: &Value) -> Result<Value, Value> {
-    match (a, b) {
-        (Value::Map(x), Value::Map(y)) => {
-            let mut out = x.borrow().clone();
-            for (k, v) in y.borrow().iter() {
-                out.insert(k.clone(), v.clone());
-            }
-            Ok(Value::map(out))
-        }
-        _ => err("TypeError", format!("`|` merges two maps, not {} and {}", a.type_name(), b.type_name())),
     }
 }
 

@@ -159,7 +159,7 @@ pub fn pow(a: &Value, b: &Value) -> Result<Value, Value> {
 /// `m1 | m2` merges maps (the right side wins).
 fn collection_op(op: &str, a: &Value, b: &Value) -> Result<Value, Value> {
     match (op, a, b) {
-        ("|", Value::Map(_), Value::Map(_)) => super::more_methods::merge(a, b),
+        ("|", Value::Map(_), Value::Map(_)) => super::seq::merge(a, b),
         ("|" | "&", Value::Set(s), _) => super::sets::op(op, s, b),
         _ => type_err(op, a, b),
     }

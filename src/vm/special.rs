@@ -128,7 +128,7 @@ impl Vm {
                 n @ Value::Int(_) => Ok(n),
                 other => err("TypeError", format!("`len` must return an int, not {}", other.type_name())),
             },
-            None => Ok(Value::Int(super::builtins::length(v)?)),
+            None => Ok(Value::Int(super::seq::length(v)?)),
         }
     }
 

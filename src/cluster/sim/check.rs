@@ -2,28 +2,12 @@
 //! once faults have stopped.
 
 use super::name;
-use super::node::{Actor, SimNode};
+use super::node::{Actor, Seen, SimNode};
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 /// How long an ask may take, faults and failovers included.
 const ASK_BOUND: Duration = Duration::from_secs(60);
-
-/// What the home saw that the checker judges.
-pub enum Seen {
-    /// The k-th ask to `actor` was answered `value`; `failed_before` asks
-    /// to it failed (each may or may not have been applied).
-    Acked {
-        actor: Actor,
-        k: u64,
-        value: i64,
-        failed_before: u64,
-    },
-    Lost {
-        actor: Actor,
-    },
-    RunEnded(String),
-}
 
 pub struct Checker {
     pub trace: Vec<String>,

@@ -6,12 +6,27 @@ use super::super::membership::{Event, Membership, NodeId, Output};
 use super::super::quorum::Quorum;
 use super::super::rules::{self, Applied, Newest};
 use super::super::{place_actor, ClusterView, NodeView, Request, Resources, Strategy};
-use super::check::Seen;
 use super::name;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// What the home saw that the checker judges.
+pub enum Seen {
+    /// The k-th ask to `actor` was answered `value`; `failed_before` asks
+    /// to it failed (each may or may not have been applied).
+    Acked {
+        actor: Actor,
+        k: u64,
+        value: i64,
+        failed_before: u64,
+    },
+    Lost {
+        actor: Actor,
+    },
+    RunEnded(String),
+}
 
 mod home;
 
