@@ -40,6 +40,8 @@ const BORROWED: &[(&str, &str)] = &[
     ("ljust", "pad_right"),
     ("rjust", "pad_left"),
     ("indexOf", "find"),
+    ("tolist", "to_list"),
+    ("concatenate", "vstack"),
 ];
 
 /// The Noodle spelling of a word borrowed from another language.

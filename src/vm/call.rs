@@ -241,7 +241,7 @@ impl Vm {
                         self.stack[slot] = f;
                         self.setup_call(slot, argc, names)
                     }
-                    None => err("TypeError", format!("{} has no method `{name}`", inst.class.name)),
+                    None => Err(no_member(inst, name, "method")),
                 }
             }
             Value::Module(_) => {
@@ -319,7 +319,7 @@ impl Vm {
                 }
                 match inst.class.find_method(name) {
                     Some(m) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method: Value::Func(m.clone()) }))),
-                    None => err("TypeError", format!("{} has no field `{name}`", inst.class.name)),
+                    None => Err(no_member(inst, name, "field")),
                 }
             }
             Value::Module(m) => {
@@ -366,7 +366,12 @@ impl Vm {
                 if methods::has_method(other, name) {
                     Ok(Value::Bound(Rc::new(BoundMethod { receiver: other.clone(), method: Value::str(name) })))
                 } else {
-                    err("TypeError", format!("{} has no field or method `{name}`", other.type_name()))
+                    let mut names = methods::method_names(other);
+                    if matches!(other, Value::Matrix(_)) {
+                        names.extend(["rows", "cols", "shape", "T"]);
+                    }
+                    let hint = crate::suggest::hint(name, names).map(|h| format!(" ({h})")).unwrap_or_default();
+                    err("TypeError", format!("{} has no field or method `{name}`{hint}", other.type_name()))
                 }
             }
         }
@@ -446,4 +451,17 @@ impl Vm {
     pub(crate) fn find_module_main(&self, m: usize) -> usize {
         self.modules[m].main as usize
     }
+}
+
+/// "Point has no field `nmae` (did you mean `name`?)": the instance's fields
+/// and its class's methods (inherited ones too) are the candidates.
+fn no_member(inst: &Instance, name: &str, what: &str) -> Value {
+    let mut names: Vec<Rc<str>> = inst.fields.borrow().keys().cloned().collect();
+    let mut class = Some(&inst.class);
+    while let Some(c) = class {
+        names.extend(c.methods.keys().filter(|m| !m.starts_with('$')).cloned());
+        class = c.parent.as_ref();
+    }
+    let hint = crate::suggest::hint(name, names.iter().map(|n| &**n)).map(|h| format!(" ({h})")).unwrap_or_default();
+    Value::error("TypeError", format!("{} has no {what} `{name}`{hint}", inst.class.name))
 }

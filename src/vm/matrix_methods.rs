@@ -79,7 +79,10 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value], kw: Kw) -> 
             }
             Ok(value(out))
         }
-        _ => err("TypeError", format!("matrix has no method `{name}`")),
+        _ => {
+            let hint = crate::suggest::hint(name, METHODS.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
+            err("TypeError", format!("matrix has no method `{name}`{hint}"))
+        }
     }
 }
 
