@@ -145,7 +145,7 @@ impl Analyzer<'_> {
             return;
         }
         let mut d = Diagnostic::new(
-            "E0225",
+            "E0229",
             format!("actor `{class}` has no handler `{}`", method.name),
             method.span,
             format!("`{}` is bound to `spawn {class}(...)`", r.name),
