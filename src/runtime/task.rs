@@ -151,8 +151,14 @@ impl Future for TaskRun {
         vm.preemptible = true;
         // A panic here is a bug in Noodle: it ends this task with an error (an
         // actor's handler crashes, and is supervised) rather than the process.
-        let stop = crate::contain::contain(|| vm.run())
-            .unwrap_or_else(|m| Stop::Threw(Value::error("InternalError", format!("{m} (a bug in Noodle: please report it)"))));
+        let stop = match crate::contain::contain(|| vm.run()) {
+            Ok(stop) => stop,
+            Err(m) => {
+                let e = Value::error("InternalError", format!("{m} (a bug in Noodle: please report it)"));
+                vm.attach_trace(&e);
+                Stop::Threw(e)
+            }
+        };
         vm.task_depth = 0;
         vm.depth_limit = vm.max_depth;
         vm.task_fut = None;
