@@ -1,7 +1,7 @@
 //! `nn`: the activation functions of small neural networks, row-wise.
 
 use super::linalg::one;
-use crate::vm::matrix::{value, Mat};
+use crate::vm::matrix::{map_elems, value, Mat};
 use crate::vm::native::LibraryModule;
 use crate::vm::value::*;
 use crate::vm::Vm;
@@ -10,26 +10,22 @@ use std::rc::Rc;
 type R = Result<Value, Value>;
 type Kw<'a> = &'a [(Rc<str>, Value)];
 
-fn map(m: &Mat, f: impl Fn(f64) -> f64) -> Value {
-    value(Mat::from_fn(m.nrows(), m.ncols(), |i, j| f(m[(i, j)])))
-}
-
 fn relu(_: &mut Vm, args: &[Value], kw: Kw) -> R {
     // NaN stays NaN (like numpy's maximum).
-    Ok(map(&one("relu", args, kw)?, |x| if x > 0.0 || x.is_nan() { x } else { 0.0 }))
+    Ok(map_elems(&one("relu", args, kw)?, |x| if x > 0.0 || x.is_nan() { x } else { 0.0 }))
 }
 
 fn sigmoid(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    Ok(map(&one("sigmoid", args, kw)?, |x| if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) }))
+    Ok(map_elems(&one("sigmoid", args, kw)?, |x| if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) }))
 }
 
 fn tanh(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    Ok(map(&one("tanh", args, kw)?, f64::tanh))
+    Ok(map_elems(&one("tanh", args, kw)?, f64::tanh))
 }
 
 /// The exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)) (not the tanh approximation).
 fn gelu(_: &mut Vm, args: &[Value], kw: Kw) -> R {
-    Ok(map(&one("gelu", args, kw)?, |x| 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))))
+    Ok(map_elems(&one("gelu", args, kw)?, |x| 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))))
 }
 
 /// Row-wise softmax, shifted by each row's max so large logits do not overflow.

@@ -37,7 +37,7 @@ pub(super) fn check_size(r: i64, c: i64) -> Result<(usize, usize), Value> {
     Ok((r as usize, c as usize))
 }
 
-fn num(v: &Value, what: &str) -> Result<f64, Value> {
+pub(super) fn num(v: &Value, what: &str) -> Result<f64, Value> {
     match v {
         Value::Int(i) => Ok(*i as f64),
         Value::Float(f) => Ok(*f),
@@ -79,6 +79,11 @@ pub fn from_value(v: &Value) -> Result<Mat, Value> {
     let c = data.first().map_or(0, Vec::len);
     check_size(data.len() as i64, c as i64)?;
     Ok(Mat::from_fn(data.len(), c, |i, j| data[i][j]))
+}
+
+/// A new matrix of `f` applied to each element (`exp()`, `nn.relu`, ...).
+pub fn map_elems(m: &Mat, f: impl Fn(f64) -> f64) -> Value {
+    value(Mat::from_fn(m.nrows(), m.ncols(), |i, j| f(m[(i, j)])))
 }
 
 pub fn matrix(_: &mut Vm, args: &[Value], kw: Kw) -> Result<Value, Value> {

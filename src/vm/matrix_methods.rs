@@ -2,7 +2,7 @@
 //! an axis), elementwise functions, reshaping, and the `vstack`/`hstack` built-ins.
 
 use super::args::{arity, kwarg};
-use super::matrix::{check_size, col, row, shape, value, Mat};
+use super::matrix::{check_size, col, map_elems, num, row, shape, value, Mat};
 use super::value::*;
 use super::Vm;
 use crate::bytecode::plural;
@@ -14,18 +14,6 @@ type Kw<'a> = &'a [(Rc<str>, Value)];
 pub const METHODS: &[&str] =
     &["row", "col", "sum", "mean", "max", "min", "map", "len", "exp", "log", "tanh", "sqrt", "abs", "pow", "reshape", "to_list"];
 
-fn number(v: &Value, what: &str) -> Result<f64, Value> {
-    match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        other => err("TypeError", format!("{what} must be a number, not {}", other.type_name())),
-    }
-}
-
-fn map(m: &Mat, f: impl Fn(f64) -> f64) -> Value {
-    value(Mat::from_fn(m.nrows(), m.ncols(), |i, j| f(m[(i, j)])))
-}
-
 pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value], kw: Kw) -> Result<Value, Value> {
     if matches!(name, "sum" | "mean" | "max" | "min") {
         let axis = kwarg(name, kw, &["axis"])?[0];
@@ -35,7 +23,7 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value], kw: Kw) -> 
     kwarg(name, kw, &[])?;
     let unary = |f: fn(f64) -> f64| -> Result<Value, Value> {
         arity(name, args, 0, 0)?;
-        Ok(map(m, f))
+        Ok(map_elems(m, f))
     };
     match name {
         "row" | "col" => {
@@ -55,8 +43,8 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value], kw: Kw) -> 
         "abs" => unary(f64::abs),
         "pow" => {
             arity(name, args, 1, 1)?;
-            let p = number(&args[0], "pow()'s exponent")?;
-            Ok(if p.fract() == 0.0 && p.abs() <= 64.0 { map(m, |x| x.powi(p as i32)) } else { map(m, |x| x.powf(p)) })
+            let p = num(&args[0], "pow()'s exponent")?;
+            Ok(if p.fract() == 0.0 && p.abs() <= 64.0 { map_elems(m, |x| x.powi(p as i32)) } else { map_elems(m, |x| x.powf(p)) })
         }
         "reshape" => {
             arity(name, args, 2, 2)?;
@@ -74,7 +62,7 @@ pub fn method(vm: &mut Vm, m: &Arc<Mat>, name: &str, args: &[Value], kw: Kw) -> 
             for i in 0..m.nrows() {
                 for j in 0..m.ncols() {
                     let v = vm.call_value(&f, &[Value::Float(m[(i, j)])])?;
-                    out[(i, j)] = number(&v, "map()'s function result")?;
+                    out[(i, j)] = num(&v, "map()'s function result")?;
                 }
             }
             Ok(value(out))
